@@ -1,0 +1,33 @@
+# The two commands of the README. Both work on a fresh Debian 12 machine,
+# as root, from a fresh clone: they install what is missing first.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build demo test bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	cmake -S . -B $(BUILD) -DSS_WERROR=ON $(CMAKE_FLAGS)
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Build and run the main example.
+demo: build
+	./$(BUILD)/examples/queue_demo
+
+# Build with warnings as errors and run every test through CTest.
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j 2
+
+bench: build
+	./$(BUILD)/bench/ss-bench queue
+	./$(BUILD)/bench/ss-bench latency
+
+clean:
+	rm -rf $(BUILD)

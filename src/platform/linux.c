@@ -1,0 +1,175 @@
+/*
+ * platform/linux.c - the Linux implementation of platform.h: futexes,
+ * memfd and POSIX shared memory, and the mirrored ring mapping.
+ */
+#include "ss_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t ss__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+size_t ss__page_size(void)
+{
+    static size_t page;
+    if (!page) {
+        long p = sysconf(_SC_PAGESIZE);
+        page = p > 0 ? (size_t)p : 4096;
+    }
+    return page;
+}
+
+int ss__futex_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t timeout_ns)
+{
+    struct timespec ts, *tsp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000);
+        tsp = &ts;
+    }
+    /* Not FUTEX_PRIVATE_FLAG: the word lives in memory shared between
+     * processes. */
+    long r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT, expected, tsp,
+                     NULL, 0);
+    if (r == -1 && errno == ETIMEDOUT)
+        return SS_ETIMEDOUT;
+    return 0; /* woken, value changed (EAGAIN) or interrupted (EINTR) */
+}
+
+void ss__futex_wake(_Atomic uint32_t *addr, int n)
+{
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+static int sys_err(const char *what, const char *name)
+{
+    int e = errno;
+    SS_LOG_ERR("platform", "%s(%s): %s", what, name ? name : "", strerror(e));
+    return ss__errno_to_ss(e);
+}
+
+int ss__shm_create_anon(size_t size)
+{
+    int fd = memfd_create("signal-slot-queue", MFD_CLOEXEC);
+    if (fd < 0)
+        return sys_err("memfd_create", NULL);
+    if (ftruncate(fd, (off_t)size) != 0) {
+        int rc = sys_err("ftruncate", NULL);
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int ss__shm_create_named(const char *name, unsigned mode, size_t size)
+{
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return SS_EEXIST; /* an expected outcome, not worth an error line */
+        return sys_err("shm_open", name);
+    }
+    /* shm_open applies the umask: set the mode the caller asked for. */
+    if (fchmod(fd, (mode_t)mode) != 0 || ftruncate(fd, (off_t)size) != 0) {
+        int rc = sys_err("ftruncate", name);
+        close(fd);
+        shm_unlink(name);
+        return rc;
+    }
+    return fd;
+}
+
+int64_t ss__shm_size(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return sys_err("fstat", NULL);
+    return (int64_t)st.st_size;
+}
+
+int ss__shm_open_named(const char *name, size_t *size)
+{
+    int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return SS_ENOENT;
+        return sys_err("shm_open", name);
+    }
+    int64_t sz = ss__shm_size(fd);
+    if (sz < 0) {
+        close(fd);
+        return (int)sz;
+    }
+    *size = (size_t)sz;
+    return fd;
+}
+
+int ss__shm_unlink(const char *name)
+{
+    if (shm_unlink(name) != 0) {
+        if (errno == ENOENT)
+            return SS_ENOENT;
+        return sys_err("shm_unlink", name);
+    }
+    return 0;
+}
+
+int ss__map_mirror(int fd, size_t head, size_t ring, void **base)
+{
+    size_t total = head + 2 * ring;
+    /* Reserve the whole range first so that the two views land next to each
+     * other, then map the file over it with MAP_FIXED. */
+    char *p = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return sys_err("mmap", NULL);
+    void *a = mmap(p, head + ring, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+                   fd, 0);
+    if (a == MAP_FAILED) {
+        int rc = sys_err("mmap", NULL);
+        munmap(p, total);
+        return rc;
+    }
+    void *b = mmap(p + head + ring, ring, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_FIXED, fd, (off_t)head);
+    if (b == MAP_FAILED) {
+        int rc = sys_err("mmap", NULL);
+        munmap(p, total);
+        return rc;
+    }
+    *base = p;
+    return 0;
+}
+
+int ss__map_plain(int fd, size_t size, void **base)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return sys_err("mmap", NULL);
+    *base = p;
+    return 0;
+}
+
+void ss__unmap(void *base, size_t size)
+{
+    if (base)
+        munmap(base, size);
+}
+
+void ss__close_fd(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}

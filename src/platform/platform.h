@@ -1,0 +1,76 @@
+/*
+ * platform.h - what the library needs from the operating system. One file
+ * per platform implements it (platform/linux.c); nothing else in src/ calls
+ * futexes, shared-memory or mapping system calls directly.
+ */
+#ifndef SS_PLATFORM_H
+#define SS_PLATFORM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ss__now_ns - CLOCK_MONOTONIC in nanoseconds. */
+int64_t ss__now_ns(void);
+
+/* ss__cpu_relax - a pause hint inside a spin loop. */
+static inline void ss__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* ss__page_size - the system page size. */
+size_t ss__page_size(void);
+
+/*
+ * ss__futex_wait - sleep while *addr == expected, at most timeout_ns
+ * (< 0: no limit). Works across processes (the word is in shared memory).
+ * Returns 0 when woken, when *addr differed, or on a signal; SS_ETIMEDOUT
+ * when the time ran out.
+ */
+int ss__futex_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t timeout_ns);
+
+/* ss__futex_wake - wake at most n sleepers on addr (INT32_MAX: all). */
+void ss__futex_wake(_Atomic uint32_t *addr, int n);
+
+/* ss__shm_create_anon - an unnamed shared-memory file of size bytes,
+ * close-on-exec. Returns an fd or a negative SS_E* code. */
+int ss__shm_create_anon(size_t size);
+
+/* ss__shm_create_named - create (exclusively) the named object with mode,
+ * sized size bytes. Returns an fd or a negative SS_E* code. */
+int ss__shm_create_named(const char *name, unsigned mode, size_t size);
+
+/* ss__shm_open_named - open an existing named object read-write; *size
+ * receives its current size. Returns an fd or a negative SS_E* code. */
+int ss__shm_open_named(const char *name, size_t *size);
+
+/* ss__shm_size - current size of an shm fd, or a negative SS_E* code. */
+int64_t ss__shm_size(int fd);
+
+/* ss__shm_unlink - remove a name. 0 or a negative SS_E* code. */
+int ss__shm_unlink(const char *name);
+
+/*
+ * ss__map_mirror - map fd so that its first head bytes are followed by its
+ * next ring bytes twice in a row (the "mirror"): a record that runs past the
+ * end of the ring continues, contiguous in memory, at its start. head and
+ * ring must be multiples of the page size. *base receives the mapping
+ * (head + 2 * ring bytes). 0 or a negative SS_E* code.
+ */
+int ss__map_mirror(int fd, size_t head, size_t ring, void **base);
+
+/* ss__map_plain - map the first size bytes of fd read-write, shared. */
+int ss__map_plain(int fd, size_t size, void **base);
+
+/* ss__unmap - undo ss__map_mirror / ss__map_plain (size = bytes mapped). */
+void ss__unmap(void *base, size_t size);
+
+/* ss__close_fd - close a descriptor, retrying on EINTR semantics. */
+void ss__close_fd(int fd);
+
+#endif

@@ -1,0 +1,998 @@
+/*
+ * queue.c - the shared-memory MPMC message queue (docs/queue.md).
+ *
+ * Layout of the shared object: one header page (or more), then the ring.
+ * The ring is mapped twice in a row, so a record that runs past the ring's
+ * end continues contiguously: records are never split and can be read in
+ * place.
+ *
+ * Producers serialise on the producer side's robust mutex, consumers on the
+ * consumer side's: a producer and a consumer never wait for each other.
+ * Each side publishes its position (tail or head) with one release store,
+ * which is the commit point; a redo journal written just before makes the
+ * counters that go with it recoverable. A process that dies holding a side's
+ * lock is repaired by the next locker (EOWNERDEAD): it rolls the journal
+ * forward if it was armed, and everything past the published position is
+ * ignored, so a cut-off put is never seen and a cut-off get consumed nothing.
+ *
+ * Waiting: spin on the other side's position for spin_ns, then sleep on a
+ * futex sequence word with a waiter count, in slices of at most 100 ms so
+ * that a wake-up lost with a killed process costs latency, never a hang.
+ */
+#include "ss_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SSQ_MAGIC 0x3145554555515353ull /* "SSQUEUE1" little-endian */
+#define SSQ_VERSION 1u
+#define SSQ_REC_SALT 0x5A17C0DEu
+#define SSQ_SLICE_NS SS_MSEC(100)
+#define SSQ_OPEN_WAIT_NS SS_SEC(1)
+#define SSQ_NAME_MAX 200
+
+/* Record header in the ring, 8-byte aligned, followed by len payload bytes
+ * rounded up to 8. check ties the length to the record's position, so a
+ * damaged length or a misplaced position is detected before it is used. */
+typedef struct ssq_rec {
+    uint32_t len;
+    uint32_t check;
+} ssq_rec;
+
+/* Redo journal of a side: the values the lock holder is about to publish. */
+typedef struct ssq_journal {
+    _Atomic uint32_t armed;
+    uint32_t pad_;
+    uint64_t pos, off, msgs, bytes;
+} ssq_journal;
+
+/* What a side publishes to the other side and to stats readers. Its own
+ * cache line: the other side polls it. */
+typedef struct ssq_pub {
+    _Atomic uint64_t pos;   /* tail or head, monotonic byte position */
+    _Atomic uint64_t msgs;  /* messages committed / consumed, ever */
+    _Atomic uint64_t bytes; /* payload bytes committed / consumed, ever */
+} ssq_pub;
+
+/* Private state of a side: touched only by its lock holder. */
+typedef struct ssq_side {
+    pthread_mutex_t lock;
+    uint64_t off;        /* pub.pos % ring_size */
+    uint64_t peer_cache; /* last position read from the other side */
+    ssq_journal journal;
+} ssq_side;
+
+/* A wait point: sleepers announce themselves in waiters and sleep on seq. */
+typedef struct ssq_waitq {
+    _Atomic uint32_t seq;
+    _Atomic uint32_t waiters;
+} ssq_waitq;
+
+#define SSQ_ALIGN __attribute__((aligned(128)))
+
+typedef struct ssq_header {
+    /* Immutable after creation; magic is stored last, with release. */
+    _Atomic uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;
+    uint64_t ring_size;
+    uint64_t max_msgs;
+    uint64_t max_msg_size;
+    uint64_t check; /* hash of the immutable fields above */
+
+    _Atomic uint32_t closed;
+    _Atomic uint32_t corrupt;
+    _Atomic uint64_t refused_full;
+    _Atomic uint64_t repairs;
+
+    SSQ_ALIGN ssq_side prod;
+    SSQ_ALIGN ssq_pub prod_pub;
+    SSQ_ALIGN ssq_side cons;
+    SSQ_ALIGN ssq_pub cons_pub;
+    SSQ_ALIGN ssq_waitq data;  /* consumers wait here for messages */
+    SSQ_ALIGN ssq_waitq space; /* producers wait here for room */
+} ssq_header;
+
+struct ss_queue {
+    ssq_header *hdr;
+    char *ring; /* hdr + header_size; mapped twice */
+    size_t map_size;
+    /* Copies of the immutable header fields, taken once and trusted. */
+    uint64_t ring_size;
+    uint64_t max_msgs;
+    uint64_t max_msg_size;
+    _Atomic uint32_t spin_ns;
+    /* Zero-copy read session; only the thread holding the consumer lock
+     * touches these. */
+    pthread_t rd_owner;
+    _Atomic int rd_active;
+    size_t rd_n;
+    _Atomic uint32_t corrupt_logged;
+};
+
+enum ssq_side_id { SSQ_PROD, SSQ_CONS };
+
+/* ---- small helpers ---- */
+
+static inline uint64_t rec_size(uint64_t len)
+{
+    return sizeof(ssq_rec) + ((len + 7) & ~(uint64_t)7);
+}
+
+static inline uint32_t rec_check(uint32_t len, uint64_t pos)
+{
+    return (len * 0x9E3779B1u) ^ (uint32_t)(pos >> 3) ^ SSQ_REC_SALT;
+}
+
+static uint64_t header_hash(const ssq_header *h)
+{
+    uint64_t v[5] = {SSQ_MAGIC, ((uint64_t)h->version << 32) | h->header_size,
+                     h->ring_size, h->max_msgs, h->max_msg_size};
+    uint64_t x = 0xcbf29ce484222325ull;
+    for (int i = 0; i < 5; i++) {
+        x ^= v[i];
+        x *= 0x100000001b3ull;
+        x ^= x >> 29;
+    }
+    return x;
+}
+
+static int64_t deadline_of(int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return -1;
+    int64_t now = ss__now_ns();
+    return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
+}
+
+static int mark_corrupt(ss_queue *q, const char *what, uint64_t a, uint64_t b)
+{
+    atomic_store_explicit(&q->hdr->corrupt, 1, memory_order_release);
+    if (atomic_exchange(&q->corrupt_logged, 1) == 0)
+        SS_LOG_ERR("queue", "shared memory corrupted: %s (%llu, %llu); the "
+                   "queue refuses every call from now on",
+                   what, (unsigned long long)a, (unsigned long long)b);
+    return SS_ECORRUPT;
+}
+
+static inline bool is_corrupt(const ss_queue *q)
+{
+    return atomic_load_explicit(&q->hdr->corrupt, memory_order_relaxed) != 0;
+}
+
+/* ---- locking and repair ---- */
+
+static ssq_side *side_of(ss_queue *q, enum ssq_side_id s)
+{
+    return s == SSQ_PROD ? &q->hdr->prod : &q->hdr->cons;
+}
+
+static ssq_pub *pub_of(ss_queue *q, enum ssq_side_id s)
+{
+    return s == SSQ_PROD ? &q->hdr->prod_pub : &q->hdr->cons_pub;
+}
+
+/* The previous holder of side s died holding its lock: finish or forget what
+ * it was doing, then check that the published positions still make sense. */
+static int repair_side(ss_queue *q, enum ssq_side_id s)
+{
+    ssq_side *sd = side_of(q, s);
+    ssq_pub *pub = pub_of(q, s);
+    ssq_journal *j = &sd->journal;
+    bool rolled = false;
+
+    if (atomic_load_explicit(&j->armed, memory_order_acquire)) {
+        /* It died between arming the journal and disarming it: the records
+         * were complete before arming, so the commit is rolled forward. */
+        atomic_store_explicit(&pub->msgs, j->msgs, memory_order_relaxed);
+        atomic_store_explicit(&pub->bytes, j->bytes, memory_order_relaxed);
+        atomic_store_explicit(&pub->pos, j->pos, memory_order_release);
+        atomic_store_explicit(&j->armed, 0, memory_order_release);
+        rolled = true;
+    }
+    uint64_t mine = atomic_load_explicit(&pub->pos, memory_order_acquire);
+    uint64_t other = atomic_load_explicit(
+        &pub_of(q, s == SSQ_PROD ? SSQ_CONS : SSQ_PROD)->pos,
+        memory_order_acquire);
+    uint64_t tail = s == SSQ_PROD ? mine : other;
+    uint64_t head = s == SSQ_PROD ? other : mine;
+    if (tail - head > q->ring_size)
+        return mark_corrupt(q, "head/tail out of range after repair", head,
+                            tail);
+    sd->off = mine % q->ring_size;
+    sd->peer_cache = other;
+    atomic_fetch_add(&q->hdr->repairs, 1);
+    SS_LOG_WARNING("queue",
+                   "a process died inside the %s side of the queue; repaired "
+                   "(%s its last operation)",
+                   s == SSQ_PROD ? "producer" : "consumer",
+                   rolled ? "completed" : "discarded");
+    return 0;
+}
+
+static int side_lock(ss_queue *q, enum ssq_side_id s)
+{
+    ssq_side *sd = side_of(q, s);
+    int rc = pthread_mutex_lock(&sd->lock);
+    if (SS_LIKELY(rc == 0))
+        return 0;
+    if (rc == EOWNERDEAD) {
+        int r = repair_side(q, s);
+        pthread_mutex_consistent(&sd->lock);
+        if (r != 0) {
+            pthread_mutex_unlock(&sd->lock);
+            return r;
+        }
+        return 0;
+    }
+    if (rc == EDEADLK) {
+        SS_LOG_ERR("queue", "this thread already holds the %s side (a zero-copy "
+                   "read is still open?)",
+                   s == SSQ_PROD ? "producer" : "consumer");
+        return SS_ESTATE;
+    }
+    if (rc == ENOTRECOVERABLE)
+        return mark_corrupt(q, "lock not recoverable", (uint64_t)s, 0);
+    SS_LOG_ERR("queue", "pthread_mutex_lock: %s", strerror(rc));
+    return SS_ESYS;
+}
+
+static inline void side_unlock(ss_queue *q, enum ssq_side_id s)
+{
+    pthread_mutex_unlock(&side_of(q, s)->lock);
+}
+
+/* Publish a side's new position and counters: arm the journal, store the
+ * counters and then the position (the commit point), disarm. */
+static inline void side_commit(ss_queue *q, enum ssq_side_id s, uint64_t pos,
+                               uint64_t off, uint64_t msgs, uint64_t bytes)
+{
+    ssq_side *sd = side_of(q, s);
+    ssq_pub *pub = pub_of(q, s);
+    ssq_journal *j = &sd->journal;
+    j->pos = pos;
+    j->off = off;
+    j->msgs = msgs;
+    j->bytes = bytes;
+    atomic_store_explicit(&j->armed, 1, memory_order_release);
+    atomic_store_explicit(&pub->msgs, msgs, memory_order_relaxed);
+    atomic_store_explicit(&pub->bytes, bytes, memory_order_relaxed);
+    atomic_store_explicit(&pub->pos, pos, memory_order_release);
+    sd->off = off;
+    atomic_store_explicit(&j->armed, 0, memory_order_release);
+}
+
+/* ---- waiting ---- */
+
+/* Wake sleepers of w after a commit, if there are any. The read of the
+ * waiter count is a read-modify-write on purpose: it and the sleeper's
+ * increment in wait_change() are ordered in the count's modification order,
+ * so either the sleeper's increment comes first and we see it, or ours does
+ * and the sleeper, synchronising with it, sees our commit. (A plain load
+ * would need a StoreLoad fence, which ThreadSanitizer cannot model.) */
+static inline void wake(ssq_waitq *w, int n)
+{
+    if (atomic_fetch_add_explicit(&w->waiters, 0, memory_order_seq_cst)) {
+        atomic_fetch_add_explicit(&w->seq, 1, memory_order_release);
+        ss__futex_wake(&w->seq, n);
+    }
+}
+
+/* Wait until *watch differs from seen, the queue closes, or the deadline
+ * (-1: none) passes. Spins first, then sleeps on w. Returns 0 or
+ * SS_ETIMEDOUT. */
+static int wait_change(ss_queue *q, ssq_waitq *w, _Atomic uint64_t *watch,
+                       uint64_t seen, int64_t deadline)
+{
+    _Atomic uint32_t *closed = &q->hdr->closed;
+    uint32_t spin = atomic_load_explicit(&q->spin_ns, memory_order_relaxed);
+
+    if (spin) {
+        int64_t end = ss__now_ns() + spin;
+        if (deadline >= 0 && end > deadline)
+            end = deadline;
+        for (unsigned i = 1;; i++) {
+            if (atomic_load_explicit(watch, memory_order_acquire) != seen ||
+                atomic_load_explicit(closed, memory_order_acquire))
+                return 0;
+            ss__cpu_relax();
+            if ((i & 31) == 0 && ss__now_ns() >= end)
+                break;
+        }
+    }
+    for (;;) {
+        uint32_t s = atomic_load_explicit(&w->seq, memory_order_acquire);
+        atomic_fetch_add_explicit(&w->waiters, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(watch, memory_order_seq_cst) != seen ||
+            atomic_load_explicit(closed, memory_order_acquire)) {
+            atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
+            return 0;
+        }
+        int64_t slice = SSQ_SLICE_NS;
+        if (deadline >= 0) {
+            int64_t left = deadline - ss__now_ns();
+            if (left <= 0) {
+                atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
+                return SS_ETIMEDOUT;
+            }
+            if (left < slice)
+                slice = left;
+        }
+        ss__futex_wait(&w->seq, s, slice);
+        atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
+        if (atomic_load_explicit(watch, memory_order_acquire) != seen ||
+            atomic_load_explicit(closed, memory_order_acquire))
+            return 0;
+        if (deadline >= 0 && ss__now_ns() >= deadline)
+            return SS_ETIMEDOUT;
+    }
+}
+
+/* ---- creation and mapping ---- */
+
+SS_API void ss_queue_options_init(ss_queue_options *opts)
+{
+    if (!opts)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->spin_ns = SS_QUEUE_DEFAULT_SPIN_NS;
+}
+
+static size_t header_bytes(void)
+{
+    size_t page = ss__page_size();
+    return (sizeof(ssq_header) + page - 1) / page * page;
+}
+
+static int init_mutex(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int rc = pthread_mutexattr_init(&a);
+    if (rc == 0)
+        rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (rc == 0)
+        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (rc == 0)
+        rc = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+    if (rc == 0)
+        rc = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    if (rc != 0) {
+        SS_LOG_ERR("queue", "robust process-shared mutex: %s", strerror(rc));
+        return SS_ESYS;
+    }
+    return 0;
+}
+
+/* Work out the ring size for opts; 0 or SS_EINVAL. */
+static int ring_size_for(const ss_queue_options *opts, uint64_t *ring)
+{
+    size_t page = ss__page_size();
+    size_t cap = opts && opts->capacity ? opts->capacity
+                                        : SS_QUEUE_DEFAULT_CAPACITY;
+    if (cap > ((size_t)1 << 40)) {
+        SS_LOG_ERR("queue", "capacity %zu too large (at most 1 TiB)", cap);
+        return SS_EINVAL;
+    }
+    if (cap < page)
+        cap = page;
+    *ring = (cap + page - 1) / page * page;
+    return 0;
+}
+
+static ss_queue *handle_new(void *base, size_t map_size, uint32_t spin_ns)
+{
+    ss_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->hdr = base;
+    q->ring = (char *)base + q->hdr->header_size;
+    q->map_size = map_size;
+    q->ring_size = q->hdr->ring_size;
+    q->max_msgs = q->hdr->max_msgs;
+    q->max_msg_size = q->hdr->max_msg_size;
+    atomic_store(&q->spin_ns, spin_ns);
+    return q;
+}
+
+/* Create the object behind fd (already sized) as a fresh queue. */
+static int create_on_fd(int fd, uint64_t ring, const ss_queue_options *opts,
+                        ss_queue **out)
+{
+    size_t hb = header_bytes();
+    void *base;
+    int rc = ss__map_mirror(fd, hb, ring, &base);
+    if (rc != 0)
+        return rc;
+    ssq_header *h = base;
+    /* The object is new and zero-filled. */
+    h->version = SSQ_VERSION;
+    h->header_size = (uint32_t)hb;
+    h->ring_size = ring;
+    h->max_msgs = opts ? opts->max_msgs : 0;
+    uint64_t mm = ring - sizeof(ssq_rec);
+    h->max_msg_size = mm > UINT32_MAX ? UINT32_MAX : mm;
+    h->check = header_hash(h);
+    if ((rc = init_mutex(&h->prod.lock)) != 0 ||
+        (rc = init_mutex(&h->cons.lock)) != 0) {
+        ss__unmap(base, hb + 2 * ring);
+        return rc;
+    }
+    atomic_store_explicit(&h->magic, SSQ_MAGIC, memory_order_release);
+    ss_queue *q = handle_new(base, hb + 2 * ring,
+                             opts ? opts->spin_ns : SS_QUEUE_DEFAULT_SPIN_NS);
+    if (!q) {
+        ss__unmap(base, hb + 2 * ring);
+        return SS_ENOMEM;
+    }
+    *out = q;
+    return 0;
+}
+
+SS_API int ss_queue_create(ss_queue **out, const ss_queue_options *opts)
+{
+    uint64_t ring;
+    if (!out)
+        return SS_EINVAL;
+    int rc = ring_size_for(opts, &ring);
+    if (rc != 0)
+        return rc;
+    int fd = ss__shm_create_anon(header_bytes() + ring);
+    if (fd < 0)
+        return fd;
+    rc = create_on_fd(fd, ring, opts, out);
+    ss__close_fd(fd); /* the mappings keep the memory alive */
+    return rc;
+}
+
+/* Normalise a user name into "/name" in buf; 0 or an SS_E* code. */
+static int shm_name(const char *name, char *buf, size_t size)
+{
+    if (!name)
+        return SS_EINVAL;
+    if (name[0] == '/')
+        name++;
+    size_t n = strlen(name);
+    if (n == 0 || n > SSQ_NAME_MAX || strchr(name, '/') || n + 2 > size) {
+        SS_LOG_ERR("queue", "bad queue name \"%.*s\": 1 to %d characters, no '/' "
+                   "but a leading one",
+                   SSQ_NAME_MAX + 1, name, SSQ_NAME_MAX);
+        return SS_ENAMETOOLONG;
+    }
+    buf[0] = '/';
+    memcpy(buf + 1, name, n + 1);
+    return 0;
+}
+
+SS_API int ss_queue_create_named(ss_queue **out, const char *name,
+                                 const ss_queue_options *opts)
+{
+    char nm[SSQ_NAME_MAX + 2];
+    uint64_t ring;
+    if (!out)
+        return SS_EINVAL;
+    int rc = shm_name(name, nm, sizeof nm);
+    if (rc == 0)
+        rc = ring_size_for(opts, &ring);
+    if (rc != 0)
+        return rc;
+    unsigned mode = opts && opts->mode ? opts->mode : 0600;
+    int fd = ss__shm_create_named(nm, mode & 0777, header_bytes() + ring);
+    if (fd < 0)
+        return fd;
+    rc = create_on_fd(fd, ring, opts, out);
+    ss__close_fd(fd);
+    if (rc != 0)
+        ss__shm_unlink(nm);
+    return rc;
+}
+
+/* Check an opened object's header. 0 or an SS_E* code. */
+static int validate_header(const ssq_header *h, size_t file_size)
+{
+    if (atomic_load_explicit(&h->magic, memory_order_acquire) != SSQ_MAGIC)
+        return SS_EFOREIGN;
+    if (h->version != SSQ_VERSION)
+        return SS_EVERSION;
+    size_t page = ss__page_size();
+    if (h->check != header_hash(h) || h->header_size != header_bytes() ||
+        h->ring_size == 0 || h->ring_size % page != 0 ||
+        h->ring_size > ((uint64_t)1 << 40) ||
+        (uint64_t)file_size != h->header_size + h->ring_size ||
+        h->max_msg_size == 0 || h->max_msg_size > h->ring_size - sizeof(ssq_rec))
+        return SS_ECORRUPT;
+    return 0;
+}
+
+SS_API int ss_queue_open(ss_queue **out, const char *name)
+{
+    char nm[SSQ_NAME_MAX + 2];
+    if (!out)
+        return SS_EINVAL;
+    int rc = shm_name(name, nm, sizeof nm);
+    if (rc != 0)
+        return rc;
+    size_t size = 0;
+    int fd = ss__shm_open_named(nm, &size);
+    if (fd < 0)
+        return fd;
+
+    /* A creator may be between shm_open and writing the magic: give it up to
+     * a second before calling the object foreign. */
+    size_t hb = header_bytes();
+    int64_t give_up = ss__now_ns() + SSQ_OPEN_WAIT_NS;
+    void *hp = NULL;
+    for (;;) {
+        if (size >= hb) {
+            if (!hp && (rc = ss__map_plain(fd, hb, &hp)) != 0)
+                goto fail;
+            if (atomic_load_explicit(&((ssq_header *)hp)->magic,
+                                     memory_order_acquire) != 0)
+                break;
+        }
+        if (ss__now_ns() >= give_up) {
+            rc = SS_EFOREIGN;
+            SS_LOG_ERR("queue", "%s is not a signal-slot queue (size %zu, no "
+                       "magic)", nm, size);
+            goto fail;
+        }
+        usleep(1000);
+        int64_t sz = ss__shm_size(fd);
+        if (sz < 0) {
+            rc = (int)sz;
+            goto fail;
+        }
+        size = (size_t)sz;
+    }
+    rc = validate_header(hp, size);
+    if (rc != 0) {
+        SS_LOG_ERR("queue", "cannot open %s: %s", nm, ss_strerror(rc));
+        goto fail;
+    }
+    uint64_t ring = ((ssq_header *)hp)->ring_size;
+    ss__unmap(hp, hb);
+    hp = NULL;
+    void *base;
+    if ((rc = ss__map_mirror(fd, hb, ring, &base)) != 0)
+        goto fail;
+    /* Re-check through the final mapping: the object could have been
+     * replaced between the two mappings. */
+    if ((rc = validate_header(base, size)) != 0) {
+        ss__unmap(base, hb + 2 * ring);
+        goto fail;
+    }
+    ss_queue *q = handle_new(base, hb + 2 * ring, SS_QUEUE_DEFAULT_SPIN_NS);
+    if (!q) {
+        ss__unmap(base, hb + 2 * ring);
+        rc = SS_ENOMEM;
+        goto fail;
+    }
+    ss__close_fd(fd);
+    *out = q;
+    return 0;
+fail:
+    if (hp)
+        ss__unmap(hp, hb);
+    ss__close_fd(fd);
+    return rc;
+}
+
+SS_API int ss_queue_unlink(const char *name)
+{
+    char nm[SSQ_NAME_MAX + 2];
+    int rc = shm_name(name, nm, sizeof nm);
+    return rc != 0 ? rc : ss__shm_unlink(nm);
+}
+
+SS_API void ss_queue_destroy(ss_queue *q)
+{
+    if (!q)
+        return;
+    ss__unmap(q->hdr, q->map_size);
+    free(q);
+}
+
+/* ---- put ---- */
+
+SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
+                             int64_t timeout_ns)
+{
+    if (!q || (n && !msgs))
+        return SS_EINVAL;
+    if (n == 0)
+        return 0;
+    uint64_t need = 0, payload = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = msgs[i].len;
+        if (len == 0 || !msgs[i].data)
+            return SS_EINVAL;
+        if (len > q->max_msg_size)
+            return SS_EMSGSIZE;
+        need += rec_size(len);
+        payload += len;
+    }
+    if (need > q->ring_size || (q->max_msgs && n > q->max_msgs))
+        return SS_EMSGSIZE;
+
+    ssq_header *h = q->hdr;
+    int64_t deadline = -2; /* computed on the first wait */
+    for (;;) {
+        if (SS_UNLIKELY(is_corrupt(q)))
+            return SS_ECORRUPT;
+        int rc = side_lock(q, SSQ_PROD);
+        if (SS_UNLIKELY(rc != 0))
+            return rc;
+        if (SS_UNLIKELY(atomic_load_explicit(&h->closed, memory_order_relaxed))) {
+            side_unlock(q, SSQ_PROD);
+            return SS_ECLOSED;
+        }
+        uint64_t tail = atomic_load_explicit(&h->prod_pub.pos,
+                                             memory_order_relaxed);
+        uint64_t put_msgs = atomic_load_explicit(&h->prod_pub.msgs,
+                                                 memory_order_relaxed);
+        uint64_t off = h->prod.off;
+        /* Try with the cached head first (no cache miss on the consumers'
+         * line); only when that says "full" read the real one. */
+        uint64_t head = h->prod.peer_cache;
+        bool room, fresh = false;
+        for (;;) {
+            uint64_t used = tail - head;
+            room = used <= q->ring_size && q->ring_size - used >= need;
+            if (room && q->max_msgs) {
+                uint64_t got = atomic_load_explicit(&h->cons_pub.msgs,
+                                                    memory_order_acquire);
+                room = put_msgs - got + n <= q->max_msgs;
+            }
+            if (room || fresh)
+                break;
+            head = atomic_load_explicit(&h->cons_pub.pos, memory_order_acquire);
+            h->prod.peer_cache = head;
+            fresh = true;
+        }
+        if (SS_UNLIKELY(tail - head > q->ring_size || off >= q->ring_size)) {
+            side_unlock(q, SSQ_PROD);
+            return mark_corrupt(q, "producer position out of range", tail, head);
+        }
+        if (SS_LIKELY(room)) {
+            uint64_t pos = tail;
+            for (size_t i = 0; i < n; i++) {
+                ssq_rec *r = (ssq_rec *)(q->ring + off);
+                uint32_t len = (uint32_t)msgs[i].len;
+                r->len = len;
+                r->check = rec_check(len, pos);
+                memcpy(r + 1, msgs[i].data, len);
+                uint64_t rs = rec_size(len);
+                pos += rs;
+                off += rs;
+                if (off >= q->ring_size)
+                    off -= q->ring_size;
+            }
+            uint64_t bytes = atomic_load_explicit(&h->prod_pub.bytes,
+                                                  memory_order_relaxed);
+            side_commit(q, SSQ_PROD, pos, off, put_msgs + n, bytes + payload);
+            side_unlock(q, SSQ_PROD);
+            wake(&h->data, n > INT_MAX ? INT_MAX : (int)n);
+            return 0;
+        }
+        side_unlock(q, SSQ_PROD);
+
+        if (timeout_ns == 0) {
+            atomic_fetch_add_explicit(&h->refused_full, 1, memory_order_relaxed);
+            return SS_EAGAIN;
+        }
+        if (deadline == -2)
+            deadline = deadline_of(timeout_ns);
+        rc = wait_change(q, &h->space, &h->cons_pub.pos, head, deadline);
+        if (rc != 0) {
+            atomic_fetch_add_explicit(&h->refused_full, 1, memory_order_relaxed);
+            return rc;
+        }
+    }
+}
+
+SS_API int ss_queue_put(ss_queue *q, const void *msg, size_t len,
+                        int64_t timeout_ns)
+{
+    if (!msg)
+        return SS_EINVAL;
+    ss_msg m = {msg, len};
+    return ss_queue_put_many(q, &m, 1, timeout_ns);
+}
+
+/* ---- get ---- */
+
+/* What a take copies out (buf != NULL) or exposes in place (buf == NULL). */
+typedef struct ssq_take {
+    ss_msg *msgs;
+    size_t max_msgs;
+    char *buf;
+    size_t buf_size;
+    size_t n;      /* messages taken */
+    size_t needed; /* with SS_ENOBUFS: size of the first message */
+} ssq_take;
+
+/* Take messages under the consumer lock. With hold, the lock stays held and
+ * nothing is committed (zero-copy read); otherwise the take is committed. */
+static int take(ss_queue *q, ssq_take *t, int64_t timeout_ns, bool hold)
+{
+    ssq_header *h = q->hdr;
+    int64_t deadline = -2;
+    for (;;) {
+        if (SS_UNLIKELY(is_corrupt(q)))
+            return SS_ECORRUPT;
+        int rc = side_lock(q, SSQ_CONS);
+        if (SS_UNLIKELY(rc != 0))
+            return rc;
+        uint64_t head = atomic_load_explicit(&h->cons_pub.pos,
+                                             memory_order_relaxed);
+        uint64_t tail = h->cons.peer_cache;
+        bool closed = false;
+        if (tail == head || tail - head > q->ring_size) {
+            tail = atomic_load_explicit(&h->prod_pub.pos, memory_order_acquire);
+            if (tail == head) {
+                closed = atomic_load_explicit(&h->closed, memory_order_acquire);
+                /* The close was stored after every commit (under the
+                 * producer lock): once it is seen, this re-read gives the
+                 * final tail, so nothing committed is left behind. */
+                if (closed)
+                    tail = atomic_load_explicit(&h->prod_pub.pos,
+                                                memory_order_acquire);
+            }
+            h->cons.peer_cache = tail;
+        }
+        uint64_t off = h->cons.off;
+        if (SS_UNLIKELY(tail - head > q->ring_size || off >= q->ring_size)) {
+            side_unlock(q, SSQ_CONS);
+            return mark_corrupt(q, "consumer position out of range", head, tail);
+        }
+        if (SS_LIKELY(tail != head)) {
+            uint64_t pos = head, used = 0, payload = 0;
+            size_t n = 0;
+            while (n < t->max_msgs) {
+                if (pos == tail) {
+                    /* The cached tail is used up: look for commits made
+                     * since, so a batch takes all there is. */
+                    uint64_t t2 = atomic_load_explicit(&h->prod_pub.pos,
+                                                       memory_order_acquire);
+                    if (t2 == tail || t2 - head > q->ring_size)
+                        break;
+                    tail = t2;
+                    h->cons.peer_cache = t2;
+                }
+                ssq_rec *r = (ssq_rec *)(q->ring + off);
+                uint64_t avail = tail - pos;
+                uint32_t len = r->len;
+                if (SS_UNLIKELY(avail < sizeof *r || len == 0 ||
+                                len > q->max_msg_size ||
+                                rec_size(len) > avail ||
+                                r->check != rec_check(len, pos))) {
+                    side_unlock(q, SSQ_CONS);
+                    return mark_corrupt(q, "bad record header (position, "
+                                           "length)",
+                                        pos, len);
+                }
+                if (t->buf) {
+                    size_t at = (size_t)(used + 7) & ~(size_t)7;
+                    if (at > t->buf_size || t->buf_size - at < len) {
+                        if (n == 0)
+                            t->needed = len;
+                        break;
+                    }
+                    memcpy(t->buf + at, r + 1, len);
+                    t->msgs[n].data = t->buf + at;
+                    used = at + len;
+                } else {
+                    t->msgs[n].data = r + 1;
+                }
+                t->msgs[n].len = len;
+                n++;
+                payload += len;
+                uint64_t rs = rec_size(len);
+                pos += rs;
+                off += rs;
+                if (off >= q->ring_size)
+                    off -= q->ring_size;
+            }
+            t->n = n;
+            if (n == 0) {
+                side_unlock(q, SSQ_CONS);
+                return SS_ENOBUFS;
+            }
+            if (hold)
+                return 0;
+            uint64_t got = atomic_load_explicit(&h->cons_pub.msgs,
+                                                memory_order_relaxed);
+            uint64_t bytes = atomic_load_explicit(&h->cons_pub.bytes,
+                                                  memory_order_relaxed);
+            side_commit(q, SSQ_CONS, pos, off, got + n, bytes + payload);
+            side_unlock(q, SSQ_CONS);
+            wake(&h->space, INT_MAX);
+            return 0;
+        }
+        side_unlock(q, SSQ_CONS);
+        if (closed)
+            return SS_ECLOSED;
+        if (timeout_ns == 0)
+            return SS_EAGAIN;
+        if (deadline == -2)
+            deadline = deadline_of(timeout_ns);
+        rc = wait_change(q, &h->data, &h->prod_pub.pos, tail, deadline);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+SS_API int ss_queue_get(ss_queue *q, void *buf, size_t buf_size, size_t *len,
+                        int64_t timeout_ns)
+{
+    if (!q || !buf || !len)
+        return SS_EINVAL;
+    ss_msg m;
+    ssq_take t = {&m, 1, buf, buf_size, 0, 0};
+    int rc = take(q, &t, timeout_ns, false);
+    if (rc == 0)
+        *len = m.len;
+    else if (rc == SS_ENOBUFS)
+        *len = t.needed;
+    return rc;
+}
+
+SS_API int ss_queue_get_many(ss_queue *q, void *buf, size_t buf_size,
+                             ss_msg *msgs, size_t max_msgs, size_t *n,
+                             int64_t timeout_ns)
+{
+    if (!q || !buf || !msgs || !n || max_msgs == 0)
+        return SS_EINVAL;
+    ssq_take t = {msgs, max_msgs, buf, buf_size, 0, 0};
+    *n = 0;
+    int rc = take(q, &t, timeout_ns, false);
+    if (rc == 0) {
+        *n = t.n;
+    } else if (rc == SS_ENOBUFS) {
+        msgs[0].data = NULL;
+        msgs[0].len = t.needed;
+    }
+    return rc;
+}
+
+SS_API int ss_queue_read_begin(ss_queue *q, ss_msg *msgs, size_t max_msgs,
+                               size_t *n, int64_t timeout_ns)
+{
+    if (!q || !msgs || !n || max_msgs == 0)
+        return SS_EINVAL;
+    *n = 0;
+    ssq_take t = {msgs, max_msgs, NULL, 0, 0, 0};
+    int rc = take(q, &t, timeout_ns, true);
+    if (rc != 0)
+        return rc;
+    q->rd_owner = pthread_self();
+    q->rd_n = t.n;
+    atomic_store_explicit(&q->rd_active, 1, memory_order_relaxed);
+    *n = t.n;
+    return 0;
+}
+
+SS_API int ss_queue_read_end(ss_queue *q, size_t consumed)
+{
+    if (!q)
+        return SS_EINVAL;
+    /* rd_active is set only while some thread of this process holds the
+     * consumer lock in a read session; the owner check tells whether it is
+     * this thread, without touching the lock. */
+    if (!atomic_load_explicit(&q->rd_active, memory_order_relaxed) ||
+        !pthread_equal(q->rd_owner, pthread_self()))
+        return SS_ESTATE;
+    if (consumed > q->rd_n)
+        return SS_EINVAL;
+    ssq_header *h = q->hdr;
+    atomic_store_explicit(&q->rd_active, 0, memory_order_relaxed);
+    if (consumed > 0) {
+        /* Walk the records again: they were validated by read_begin and
+         * nobody else could move the head meanwhile. */
+        uint64_t pos = atomic_load_explicit(&h->cons_pub.pos,
+                                            memory_order_relaxed);
+        uint64_t off = h->cons.off, payload = 0;
+        for (size_t i = 0; i < consumed; i++) {
+            const ssq_rec *r = (const ssq_rec *)(q->ring + off);
+            uint64_t rs = rec_size(r->len);
+            payload += r->len;
+            pos += rs;
+            off += rs;
+            if (off >= q->ring_size)
+                off -= q->ring_size;
+        }
+        uint64_t got = atomic_load_explicit(&h->cons_pub.msgs,
+                                            memory_order_relaxed);
+        uint64_t bytes = atomic_load_explicit(&h->cons_pub.bytes,
+                                              memory_order_relaxed);
+        side_commit(q, SSQ_CONS, pos, off, got + consumed, bytes + payload);
+    }
+    side_unlock(q, SSQ_CONS);
+    if (consumed > 0)
+        wake(&h->space, INT_MAX);
+    return 0;
+}
+
+/* ---- close and introspection ---- */
+
+SS_API int ss_queue_close(ss_queue *q)
+{
+    if (!q)
+        return SS_EINVAL;
+    ssq_header *h = q->hdr;
+    /* Under the producer lock, so that every put either committed before the
+     * close or sees it. */
+    int rc = side_lock(q, SSQ_PROD);
+    atomic_store_explicit(&h->closed, 1, memory_order_release);
+    if (rc == 0)
+        side_unlock(q, SSQ_PROD);
+    atomic_fetch_add_explicit(&h->data.seq, 1, memory_order_release);
+    atomic_fetch_add_explicit(&h->space.seq, 1, memory_order_release);
+    ss__futex_wake(&h->data.seq, INT_MAX);
+    ss__futex_wake(&h->space.seq, INT_MAX);
+    return rc == SS_ECORRUPT ? rc : 0;
+}
+
+SS_API bool ss_queue_is_closed(const ss_queue *q)
+{
+    return q && atomic_load_explicit(&q->hdr->closed, memory_order_acquire);
+}
+
+SS_API int ss_queue_get_stats(const ss_queue *q, ss_queue_stats *out)
+{
+    if (!q || !out)
+        return SS_EINVAL;
+    const ssq_header *h = q->hdr;
+    memset(out, 0, sizeof *out);
+    /* Consumer side first: whatever it has consumed was committed before,
+     * so the producer counters read next are at least as large. */
+    uint64_t got = atomic_load_explicit(&h->cons_pub.msgs, memory_order_acquire);
+    uint64_t got_b = atomic_load_explicit(&h->cons_pub.bytes,
+                                          memory_order_acquire);
+    uint64_t head = atomic_load_explicit(&h->cons_pub.pos, memory_order_acquire);
+    uint64_t put = atomic_load_explicit(&h->prod_pub.msgs, memory_order_acquire);
+    uint64_t put_b = atomic_load_explicit(&h->prod_pub.bytes,
+                                          memory_order_acquire);
+    uint64_t tail = atomic_load_explicit(&h->prod_pub.pos, memory_order_acquire);
+    out->msgs = put >= got ? put - got : 0;
+    out->bytes = put_b >= got_b ? put_b - got_b : 0;
+    out->ring_used = tail - head <= q->ring_size ? tail - head : 0;
+    out->capacity = q->ring_size;
+    out->max_msgs = q->max_msgs;
+    out->max_msg_size = q->max_msg_size;
+    out->put_total = put;
+    out->got_total = got;
+    out->refused_full = atomic_load_explicit(&h->refused_full,
+                                             memory_order_relaxed);
+    out->repairs = atomic_load_explicit(&h->repairs, memory_order_relaxed);
+    out->closed = atomic_load_explicit(&h->closed, memory_order_acquire) != 0;
+    return is_corrupt(q) ? SS_ECORRUPT : 0;
+}
+
+SS_API size_t ss_queue_size(const ss_queue *q)
+{
+    ss_queue_stats st;
+    if (!q || ss_queue_get_stats(q, &st) != 0)
+        return 0;
+    return (size_t)st.msgs;
+}
+
+SS_API size_t ss_queue_capacity(const ss_queue *q)
+{
+    return q ? (size_t)q->ring_size : 0;
+}
+
+SS_API size_t ss_queue_max_msg_size(const ss_queue *q)
+{
+    return q ? (size_t)q->max_msg_size : 0;
+}
+
+SS_API void ss_queue_set_spin(ss_queue *q, uint32_t spin_ns)
+{
+    if (q)
+        atomic_store_explicit(&q->spin_ns, spin_ns, memory_order_relaxed);
+}

@@ -1,0 +1,44 @@
+/*
+ * ss_internal.h - the one internal header: what the components of the
+ * library share and do not export. ss__ names are internal non-static.
+ */
+#ifndef SS_INTERNAL_H
+#define SS_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "signal_slot.h"
+#include "platform/platform.h"
+
+
+#if defined(__GNUC__)
+#define SS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SS_LIKELY(x) (x)
+#define SS_UNLIKELY(x) (x)
+#define SS_PRINTF(a, b)
+#endif
+
+#define SS_CACHE_LINE 64
+
+/* ss__log_set_context - name shown in this thread's default log lines
+ * (a loop sets its name). NULL clears it. */
+void ss__log_set_context(const char *name);
+
+/* ss__log - format and emit one line through the configured handler.
+ * Cheap when the level is filtered out. */
+void ss__log(ss_log_level level, const char *component, const char *fmt, ...)
+    SS_PRINTF(3, 4);
+
+#define SS_LOG_ERR(comp, ...) ss__log(SS_LOG_ERROR, comp, __VA_ARGS__)
+#define SS_LOG_WARNING(comp, ...) ss__log(SS_LOG_WARN, comp, __VA_ARGS__)
+#define SS_LOG_INF(comp, ...) ss__log(SS_LOG_INFO, comp, __VA_ARGS__)
+#define SS_LOG_DBG(comp, ...) ss__log(SS_LOG_DEBUG, comp, __VA_ARGS__)
+
+/* ss__errno_to_ss - map an errno value to the closest SS_E* code. */
+int ss__errno_to_ss(int e);
+
+#endif
