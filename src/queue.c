@@ -26,12 +26,15 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SSQ_MAGIC 0x3145554555515353ull /* "SSQUEUE1" little-endian */
 #define SSQ_VERSION 1u
 #define SSQ_REC_SALT 0x5A17C0DEu
 #define SSQ_SLICE_NS SS_MSEC(100)
+#define SSQ_LOCK_SPINS 100
+#define SSQ_POLL_PAUSES 8
 #define SSQ_OPEN_WAIT_NS SS_SEC(1)
 #define SSQ_NAME_MAX 200
 
@@ -66,13 +69,19 @@ typedef struct ssq_side {
     ssq_journal journal;
 } ssq_side;
 
-/* A wait point: sleepers announce themselves in waiters and sleep on seq. */
+#define SSQ_ALIGN __attribute__((aligned(128)))
+
+/* A wait point. Sleepers sleep on seq; they register in waiters under the
+ * lock of the side that will wake them, which reads waiters and spinners
+ * inside its critical section. spinners counts callers busy-polling, who
+ * need no wake-up. */
 typedef struct ssq_waitq {
     _Atomic uint32_t seq;
     _Atomic uint32_t waiters;
+    /* On its own line: spinners change at every poll episode, waiters only
+     * when somebody sleeps, and committers read waiters first. */
+    SSQ_ALIGN _Atomic int32_t spinners;
 } ssq_waitq;
-
-#define SSQ_ALIGN __attribute__((aligned(128)))
 
 typedef struct ssq_header {
     /* Immutable after creation; magic is stored last, with release. */
@@ -214,10 +223,11 @@ static int repair_side(ss_queue *q, enum ssq_side_id s)
     return 0;
 }
 
-static int side_lock(ss_queue *q, enum ssq_side_id s)
+/* After pthread_mutex_*lock() returned rc on side s: 0 if we hold the lock
+ * (repairing it first if its holder died), else an SS_E* code. */
+static int lock_result(ss_queue *q, enum ssq_side_id s, int rc)
 {
     ssq_side *sd = side_of(q, s);
-    int rc = pthread_mutex_lock(&sd->lock);
     if (SS_LIKELY(rc == 0))
         return 0;
     if (rc == EOWNERDEAD) {
@@ -229,6 +239,8 @@ static int side_lock(ss_queue *q, enum ssq_side_id s)
         }
         return 0;
     }
+    if (rc == EBUSY || rc == ETIMEDOUT)
+        return rc == EBUSY ? SS_EBUSY : SS_ETIMEDOUT;
     if (rc == EDEADLK) {
         SS_LOG_ERR("queue", "this thread already holds the %s side (a zero-copy "
                    "read is still open?)",
@@ -239,6 +251,34 @@ static int side_lock(ss_queue *q, enum ssq_side_id s)
         return mark_corrupt(q, "lock not recoverable", (uint64_t)s, 0);
     SS_LOG_ERR("queue", "pthread_mutex_lock: %s", strerror(rc));
     return SS_ESYS;
+}
+
+/* Take side s's lock, waiting until deadline (-1: forever). A short spin
+ * with trylock comes first: the lock is held for a copy, and going to sleep
+ * in the kernel would cost the holder a wake-up system call at unlock. */
+static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
+{
+    pthread_mutex_t *m = &side_of(q, s)->lock;
+    for (int i = 0; i < SSQ_LOCK_SPINS; i++) {
+        int rc = lock_result(q, s, pthread_mutex_trylock(m));
+        if (rc != SS_EBUSY)
+            return rc;
+        for (int k = 0; k < 8; k++)
+            ss__cpu_relax();
+    }
+    if (deadline < 0)
+        return lock_result(q, s, pthread_mutex_lock(m));
+    struct timespec ts = {(time_t)(deadline / 1000000000),
+                          (long)(deadline % 1000000000)};
+    return lock_result(q, s, pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts));
+}
+
+static inline int side_lock(ss_queue *q, enum ssq_side_id s)
+{
+    int rc = pthread_mutex_trylock(&side_of(q, s)->lock);
+    if (SS_LIKELY(rc == 0))
+        return 0;
+    return rc == EBUSY ? side_lock_until(q, s, -1) : lock_result(q, s, rc);
 }
 
 static inline void side_unlock(ss_queue *q, enum ssq_side_id s)
@@ -268,25 +308,29 @@ static inline void side_commit(ss_queue *q, enum ssq_side_id s, uint64_t pos,
 
 /* ---- waiting ---- */
 
-/* Wake sleepers of w after a commit, if there are any. The read of the
- * waiter count is a read-modify-write on purpose: it and the sleeper's
- * increment in wait_change() are ordered in the count's modification order,
- * so either the sleeper's increment comes first and we see it, or ours does
- * and the sleeper, synchronising with it, sees our commit. (A plain load
- * would need a StoreLoad fence, which ThreadSanitizer cannot model.) */
+/* Whether a committer must wake sleepers of w: read inside the
+ * committer's critical section, where sleepers register (wait_change()), so
+ * that either the sleeper saw the commit or the committer sees the sleeper.
+ * Nobody to wake when someone is still busy-polling: it will see the
+ * commit, and hand the wake-up on if it leaves work behind (wake_more()). */
+static inline bool must_wake(const ssq_waitq *w)
+{
+    return atomic_load_explicit(&w->waiters, memory_order_relaxed) != 0 &&
+           atomic_load_explicit(&w->spinners, memory_order_relaxed) <= 0;
+}
+
 static inline void wake(ssq_waitq *w, int n)
 {
-    if (atomic_fetch_add_explicit(&w->waiters, 0, memory_order_seq_cst)) {
-        atomic_fetch_add_explicit(&w->seq, 1, memory_order_release);
-        ss__futex_wake(&w->seq, n);
-    }
+    atomic_fetch_add_explicit(&w->seq, 1, memory_order_release);
+    ss__futex_wake(&w->seq, n);
 }
 
 /* Wait until *watch differs from seen, the queue closes, or the deadline
- * (-1: none) passes. Spins first, then sleeps on w. Returns 0 or
- * SS_ETIMEDOUT. */
-static int wait_change(ss_queue *q, ssq_waitq *w, _Atomic uint64_t *watch,
-                       uint64_t seen, int64_t deadline)
+ * (-1: none) passes. other is the side whose commits move *watch and whose
+ * lock orders our registration as a sleeper. Spins first, then sleeps on w.
+ * Returns 0, SS_ETIMEDOUT, or an error from taking the other side's lock. */
+static int wait_change(ss_queue *q, ssq_waitq *w, enum ssq_side_id other,
+                       _Atomic uint64_t *watch, uint64_t seen, int64_t deadline)
 {
     _Atomic uint32_t *closed = &q->hdr->closed;
     uint32_t spin = atomic_load_explicit(&q->spin_ns, memory_order_relaxed);
@@ -295,38 +339,62 @@ static int wait_change(ss_queue *q, ssq_waitq *w, _Atomic uint64_t *watch,
         int64_t end = ss__now_ns() + spin;
         if (deadline >= 0 && end > deadline)
             end = deadline;
+        atomic_fetch_add_explicit(&w->spinners, 1, memory_order_relaxed);
         for (unsigned i = 1;; i++) {
             if (atomic_load_explicit(watch, memory_order_acquire) != seen ||
-                atomic_load_explicit(closed, memory_order_acquire))
+                atomic_load_explicit(closed, memory_order_acquire)) {
+                atomic_fetch_sub_explicit(&w->spinners, 1, memory_order_relaxed);
                 return 0;
-            ss__cpu_relax();
-            if ((i & 31) == 0 && ss__now_ns() >= end)
+            }
+            /* Poll every few pauses, not continuously: each poll pulls the
+             * producer's line over, and a committer that finds it shared
+             * pays a cross-core invalidation. */
+            for (int k = 0; k < SSQ_POLL_PAUSES; k++)
+                ss__cpu_relax();
+            if ((i & 7) == 0 && ss__now_ns() >= end)
                 break;
         }
     }
+    bool spinning = spin != 0;
     for (;;) {
         uint32_t s = atomic_load_explicit(&w->seq, memory_order_acquire);
-        atomic_fetch_add_explicit(&w->waiters, 1, memory_order_seq_cst);
-        if (atomic_load_explicit(watch, memory_order_seq_cst) != seen ||
-            atomic_load_explicit(closed, memory_order_acquire)) {
-            atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
-            return 0;
+        int rc = side_lock_until(q, other, deadline);
+        if (rc == 0) {
+            atomic_fetch_add_explicit(&w->waiters, 1, memory_order_relaxed);
+            if (spinning)
+                atomic_fetch_sub_explicit(&w->spinners, 1, memory_order_relaxed);
+            spinning = false;
+            if (atomic_load_explicit(watch, memory_order_acquire) != seen ||
+                atomic_load_explicit(closed, memory_order_acquire))
+                rc = 1;
+            side_unlock(q, other);
+        }
+        if (rc != 0) {
+            if (spinning)
+                atomic_fetch_sub_explicit(&w->spinners, 1, memory_order_relaxed);
+            else if (rc == 1)
+                atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
+            return rc == 1 ? 0 : rc;
         }
         int64_t slice = SSQ_SLICE_NS;
         if (deadline >= 0) {
             int64_t left = deadline - ss__now_ns();
-            if (left <= 0) {
-                atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
-                return SS_ETIMEDOUT;
-            }
             if (left < slice)
-                slice = left;
+                slice = left > 0 ? left : 0;
         }
-        ss__futex_wait(&w->seq, s, slice);
+        bool timed_out = ss__futex_wait(&w->seq, s, slice) == SS_ETIMEDOUT;
         atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
         if (atomic_load_explicit(watch, memory_order_acquire) != seen ||
-            atomic_load_explicit(closed, memory_order_acquire))
+            atomic_load_explicit(closed, memory_order_acquire)) {
+            /* Woken by the clock, not by the committer: it skipped the
+             * wake-up because it saw spinners, and one of them may have been
+             * killed while spinning and never counted itself out. Forget
+             * them: a live spinner counted out too early only costs a
+             * wake-up that was not needed. */
+            if (timed_out)
+                atomic_store_explicit(&w->spinners, 0, memory_order_relaxed);
             return 0;
+        }
         if (deadline >= 0 && ss__now_ns() >= deadline)
             return SS_ETIMEDOUT;
     }
@@ -674,8 +742,10 @@ SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
             uint64_t bytes = atomic_load_explicit(&h->prod_pub.bytes,
                                                   memory_order_relaxed);
             side_commit(q, SSQ_PROD, pos, off, put_msgs + n, bytes + payload);
+            bool wk = must_wake(&h->data);
             side_unlock(q, SSQ_PROD);
-            wake(&h->data, n > INT_MAX ? INT_MAX : (int)n);
+            if (wk)
+                wake(&h->data, n > INT_MAX ? INT_MAX : (int)n);
             return 0;
         }
         side_unlock(q, SSQ_PROD);
@@ -686,7 +756,8 @@ SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
         }
         if (deadline == -2)
             deadline = deadline_of(timeout_ns);
-        rc = wait_change(q, &h->space, &h->cons_pub.pos, head, deadline);
+        rc = wait_change(q, &h->space, SSQ_CONS, &h->cons_pub.pos, head,
+                         deadline);
         if (rc != 0) {
             atomic_fetch_add_explicit(&h->refused_full, 1, memory_order_relaxed);
             return rc;
@@ -704,6 +775,18 @@ SS_API int ss_queue_put(ss_queue *q, const void *msg, size_t len,
 }
 
 /* ---- get ---- */
+
+/* After a consumer's commit: wake producers waiting for room (wk, decided
+ * under the lock), and if messages were left behind while other consumers
+ * sleep and none polls, hand one of them the wake-up, so that a backlog is
+ * never left to a single consumer that may not come back soon. */
+static inline void after_take(ss_queue *q, bool wk, bool left_some)
+{
+    if (wk)
+        wake(&q->hdr->space, INT_MAX);
+    if (left_some && must_wake(&q->hdr->data))
+        wake(&q->hdr->data, 1);
+}
 
 /* What a take copies out (buf != NULL) or exposes in place (buf == NULL). */
 typedef struct ssq_take {
@@ -809,8 +892,9 @@ static int take(ss_queue *q, ssq_take *t, int64_t timeout_ns, bool hold)
             uint64_t bytes = atomic_load_explicit(&h->cons_pub.bytes,
                                                   memory_order_relaxed);
             side_commit(q, SSQ_CONS, pos, off, got + n, bytes + payload);
+            bool wk = must_wake(&h->space);
             side_unlock(q, SSQ_CONS);
-            wake(&h->space, INT_MAX);
+            after_take(q, wk, pos != tail);
             return 0;
         }
         side_unlock(q, SSQ_CONS);
@@ -820,7 +904,8 @@ static int take(ss_queue *q, ssq_take *t, int64_t timeout_ns, bool hold)
             return SS_EAGAIN;
         if (deadline == -2)
             deadline = deadline_of(timeout_ns);
-        rc = wait_change(q, &h->data, &h->prod_pub.pos, tail, deadline);
+        rc = wait_change(q, &h->data, SSQ_PROD, &h->prod_pub.pos, tail,
+                         deadline);
         if (rc != 0)
             return rc;
     }
@@ -911,9 +996,9 @@ SS_API int ss_queue_read_end(ss_queue *q, size_t consumed)
                                               memory_order_relaxed);
         side_commit(q, SSQ_CONS, pos, off, got + consumed, bytes + payload);
     }
+    bool wk = consumed > 0 && must_wake(&h->space);
     side_unlock(q, SSQ_CONS);
-    if (consumed > 0)
-        wake(&h->space, INT_MAX);
+    after_take(q, wk, consumed < q->rd_n);
     return 0;
 }
 

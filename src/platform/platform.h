@@ -23,6 +23,9 @@ static inline void ss__cpu_relax(void)
 #endif
 }
 
+/* ss__yield - give the core to another runnable thread, if any. */
+void ss__yield(void);
+
 /* ss__page_size - the system page size. */
 size_t ss__page_size(void);
 
