@@ -33,8 +33,10 @@
 #define SSQ_VERSION 1u
 #define SSQ_REC_SALT 0x5A17C0DEu
 #define SSQ_SLICE_NS SS_MSEC(100)
-#define SSQ_LOCK_SPINS 100
+#define SSQ_LOCK_SPINS 64
 #define SSQ_POLL_PAUSES 8
+#define SSQ_SETTLE_ROUNDS 16
+#define SSQ_SETTLE_BYTES 4096
 #define SSQ_OPEN_WAIT_NS SS_SEC(1)
 #define SSQ_NAME_MAX 200
 
@@ -263,8 +265,14 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
         int rc = lock_result(q, s, pthread_mutex_trylock(m));
         if (rc != SS_EBUSY)
             return rc;
-        for (int k = 0; k < 8; k++)
-            ss__cpu_relax();
+        if (i < SSQ_LOCK_SPINS / 2) {
+            for (int k = 0; k < 8; k++)
+                ss__cpu_relax();
+        } else {
+            /* Still held after ~1 us: its holder was probably preempted,
+             * maybe on this very core, where yielding lets it finish. */
+            ss__yield();
+        }
     }
     if (deadline < 0)
         return lock_result(q, s, pthread_mutex_lock(m));
@@ -330,7 +338,8 @@ static inline void wake(ssq_waitq *w, int n)
  * lock orders our registration as a sleeper. Spins first, then sleeps on w.
  * Returns 0, SS_ETIMEDOUT, or an error from taking the other side's lock. */
 static int wait_change(ss_queue *q, ssq_waitq *w, enum ssq_side_id other,
-                       _Atomic uint64_t *watch, uint64_t seen, int64_t deadline)
+                       _Atomic uint64_t *watch, uint64_t seen, int64_t deadline,
+                       uint64_t settle_bytes)
 {
     _Atomic uint32_t *closed = &q->hdr->closed;
     uint32_t spin = atomic_load_explicit(&q->spin_ns, memory_order_relaxed);
@@ -341,8 +350,26 @@ static int wait_change(ss_queue *q, ssq_waitq *w, enum ssq_side_id other,
             end = deadline;
         atomic_fetch_add_explicit(&w->spinners, 1, memory_order_relaxed);
         for (unsigned i = 1;; i++) {
-            if (atomic_load_explicit(watch, memory_order_acquire) != seen ||
+            uint64_t now_at = atomic_load_explicit(watch, memory_order_acquire);
+            if (now_at != seen ||
                 atomic_load_explicit(closed, memory_order_acquire)) {
+                /* A batch reader right behind a streaming producer would
+                 * take a record or two at a time and pull every line the
+                 * producer is still writing. While the producer keeps
+                 * committing, let it fill a few lines first; stop as soon
+                 * as a poll sees no progress (a lone message is not
+                 * delayed by more than one poll). Batch readers only. */
+                for (int r = 0; now_at - seen < settle_bytes &&
+                                r < SSQ_SETTLE_ROUNDS;
+                     r++) {
+                    for (int k = 0; k < SSQ_POLL_PAUSES; k++)
+                        ss__cpu_relax();
+                    uint64_t later = atomic_load_explicit(watch,
+                                                          memory_order_acquire);
+                    if (later == now_at)
+                        break;
+                    now_at = later;
+                }
                 atomic_fetch_sub_explicit(&w->spinners, 1, memory_order_relaxed);
                 return 0;
             }
@@ -757,7 +784,7 @@ SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
         if (deadline == -2)
             deadline = deadline_of(timeout_ns);
         rc = wait_change(q, &h->space, SSQ_CONS, &h->cons_pub.pos, head,
-                         deadline);
+                         deadline, 0);
         if (rc != 0) {
             atomic_fetch_add_explicit(&h->refused_full, 1, memory_order_relaxed);
             return rc;
@@ -905,7 +932,7 @@ static int take(ss_queue *q, ssq_take *t, int64_t timeout_ns, bool hold)
         if (deadline == -2)
             deadline = deadline_of(timeout_ns);
         rc = wait_change(q, &h->data, SSQ_PROD, &h->prod_pub.pos, tail,
-                         deadline);
+                         deadline, t->max_msgs > 1 ? SSQ_SETTLE_BYTES : 0);
         if (rc != 0)
             return rc;
     }
