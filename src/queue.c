@@ -119,13 +119,15 @@ struct ss_queue {
     _Atomic uint32_t spin_ns;
     /* Zero-copy read session; only the thread holding the consumer lock
      * touches these. */
-    pthread_t rd_owner;
-    _Atomic int rd_active;
+    _Atomic(const void *) rd_owner; /* &ssq_thread_mark of the reader */
     size_t rd_n;
     _Atomic uint32_t corrupt_logged;
 };
 
 enum ssq_side_id { SSQ_PROD, SSQ_CONS };
+
+/* Its address identifies the calling thread (for zero-copy read sessions). */
+static _Thread_local char ssq_thread_mark;
 
 /* ---- small helpers ---- */
 
@@ -276,9 +278,25 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
     }
     if (deadline < 0)
         return lock_result(q, s, pthread_mutex_lock(m));
-    struct timespec ts = {(time_t)(deadline / 1000000000),
-                          (long)(deadline % 1000000000)};
-    return lock_result(q, s, pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts));
+    /* pthread_mutex_timedlock() takes a CLOCK_REALTIME instant (and, unlike
+     * pthread_mutex_clocklock(), sanitizers know it): wait in slices of at
+     * most SSQ_SLICE_NS against the monotonic deadline, so that a jump of
+     * the wall clock cannot stretch the wait. */
+    for (;;) {
+        int64_t left = deadline - ss__now_ns();
+        if (left <= 0)
+            return SS_ETIMEDOUT;
+        if (left > SSQ_SLICE_NS)
+            left = SSQ_SLICE_NS;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + left;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        int rc = pthread_mutex_timedlock(m, &ts);
+        if (rc != ETIMEDOUT)
+            return lock_result(q, s, rc);
+    }
 }
 
 static inline int side_lock(ss_queue *q, enum ssq_side_id s)
@@ -981,9 +999,8 @@ SS_API int ss_queue_read_begin(ss_queue *q, ss_msg *msgs, size_t max_msgs,
     int rc = take(q, &t, timeout_ns, true);
     if (rc != 0)
         return rc;
-    q->rd_owner = pthread_self();
     q->rd_n = t.n;
-    atomic_store_explicit(&q->rd_active, 1, memory_order_relaxed);
+    atomic_store_explicit(&q->rd_owner, &ssq_thread_mark, memory_order_relaxed);
     *n = t.n;
     return 0;
 }
@@ -992,16 +1009,17 @@ SS_API int ss_queue_read_end(ss_queue *q, size_t consumed)
 {
     if (!q)
         return SS_EINVAL;
-    /* rd_active is set only while some thread of this process holds the
-     * consumer lock in a read session; the owner check tells whether it is
-     * this thread, without touching the lock. */
-    if (!atomic_load_explicit(&q->rd_active, memory_order_relaxed) ||
-        !pthread_equal(q->rd_owner, pthread_self()))
+    /* rd_owner is set only while a thread of this process holds the
+     * consumer lock in a read session: if it names this thread, we hold
+     * the lock and rd_n is ours to read. */
+    if (atomic_load_explicit(&q->rd_owner, memory_order_relaxed) !=
+        &ssq_thread_mark)
         return SS_ESTATE;
-    if (consumed > q->rd_n)
+    size_t exposed = q->rd_n;
+    if (consumed > exposed)
         return SS_EINVAL;
     ssq_header *h = q->hdr;
-    atomic_store_explicit(&q->rd_active, 0, memory_order_relaxed);
+    atomic_store_explicit(&q->rd_owner, NULL, memory_order_relaxed);
     if (consumed > 0) {
         /* Walk the records again: they were validated by read_begin and
          * nobody else could move the head meanwhile. */
@@ -1025,7 +1043,7 @@ SS_API int ss_queue_read_end(ss_queue *q, size_t consumed)
     }
     bool wk = consumed > 0 && must_wake(&h->space);
     side_unlock(q, SSQ_CONS);
-    after_take(q, wk, consumed < q->rd_n);
+    after_take(q, wk, consumed < exposed);
     return 0;
 }
 
