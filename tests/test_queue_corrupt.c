@@ -1,0 +1,172 @@
+/*
+ * test_queue_corrupt.c - damaged shared memory is detected and reported with
+ * SS_ECORRUPT, never followed out of bounds. The test maps a named queue's
+ * object a second time and scribbles over the records in its ring.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal_slot.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char qname[64];
+static int errors_logged;
+
+static void count_errors(ss_log_level level, const char *component,
+                         const char *message, void *user_data)
+{
+    (void)component;
+    (void)message;
+    (void)user_data;
+    if (level == SS_LOG_ERROR)
+        errors_logged++;
+}
+
+/* Map the whole object behind the queue's name; *ring points past the
+ * header (file size - capacity). */
+static unsigned char *map_object(ss_queue *q, size_t *size, unsigned char **ring)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/dev/shm%s", qname);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    *size = (size_t)st.st_size;
+    unsigned char *p = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(p != MAP_FAILED);
+    *ring = p + (*size - ss_queue_capacity(q));
+    return p;
+}
+
+static ss_queue *make_queue(void)
+{
+    static int n;
+    snprintf(qname, sizeof qname, "/ss-test-corrupt-%d-%d", (int)getpid(), n++);
+    ss_queue_options o;
+    ss_queue_options_init(&o);
+    o.capacity = 4096;
+    ss_queue *q;
+    assert_int_equal(ss_queue_create_named(&q, qname, &o), 0);
+    return q;
+}
+
+/* Each way of damaging the first record: a length beyond the message limit,
+ * a length beyond what was committed, a zero length, a wrong check word. */
+static void damage(unsigned char *rec, int how)
+{
+    uint32_t len, check;
+    memcpy(&len, rec, 4);
+    memcpy(&check, rec + 4, 4);
+    switch (how) {
+    case 0:
+        len = 0x7fffffffu;
+        break;
+    case 1:
+        len = 3000; /* below max_msg_size, above the bytes committed */
+        break;
+    case 2:
+        len = 0;
+        break;
+    default:
+        check ^= 0x100;
+        break;
+    }
+    memcpy(rec, &len, 4);
+    memcpy(rec + 4, &check, 4);
+}
+
+static void test_damaged_record(void **state)
+{
+    (void)state;
+    for (int how = 0; how < 4; how++) {
+        ss_queue *q = make_queue();
+        assert_int_equal(ss_queue_put(q, "hello", 5, SS_NO_WAIT), 0);
+        assert_int_equal(ss_queue_put(q, "world", 5, SS_NO_WAIT), 0);
+        size_t size;
+        unsigned char *ring;
+        unsigned char *obj = map_object(q, &size, &ring);
+        damage(ring, how);
+
+        errors_logged = 0;
+        char buf[64];
+        size_t len = 0;
+        ss_msg msgs[4];
+        size_t n = 99;
+        assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_NO_WAIT),
+                         SS_ECORRUPT);
+        assert_true(errors_logged >= 1);
+        /* Sticky: every later call on any handle refuses. */
+        assert_int_equal(ss_queue_get_many(q, buf, sizeof buf, msgs, 4, &n,
+                                           SS_NO_WAIT),
+                         SS_ECORRUPT);
+        assert_int_equal(ss_queue_read_begin(q, msgs, 4, &n, SS_NO_WAIT),
+                         SS_ECORRUPT);
+        assert_int_equal(ss_queue_put(q, "x", 1, SS_NO_WAIT), SS_ECORRUPT);
+        ss_queue *other;
+        assert_int_equal(ss_queue_open(&other, qname), 0);
+        assert_int_equal(ss_queue_get(other, buf, sizeof buf, &len, SS_NO_WAIT),
+                         SS_ECORRUPT);
+        ss_queue_stats st;
+        assert_int_equal(ss_queue_get_stats(other, &st), SS_ECORRUPT);
+        ss_queue_destroy(other);
+        munmap(obj, size);
+        ss_queue_destroy(q);
+        ss_queue_unlink(qname);
+    }
+}
+
+/* A damaged record in the middle of a batch: the records before it are not
+ * handed out as if all were well. */
+static void test_damage_after_valid_records(void **state)
+{
+    (void)state;
+    ss_queue *q = make_queue();
+    assert_int_equal(ss_queue_put(q, "first", 5, SS_NO_WAIT), 0);
+    assert_int_equal(ss_queue_put(q, "second", 6, SS_NO_WAIT), 0);
+    size_t size;
+    unsigned char *ring;
+    unsigned char *obj = map_object(q, &size, &ring);
+    damage(ring + 16, 0); /* "first": 8-byte header + 5 bytes -> 16 */
+    char buf[64];
+    size_t len;
+    /* A single get takes the intact first record... */
+    assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_NO_WAIT), 0);
+    assert_int_equal(len, 5);
+    assert_memory_equal(buf, "first", 5);
+    /* ...and the next one is refused. */
+    assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_NO_WAIT),
+                     SS_ECORRUPT);
+    munmap(obj, size);
+    ss_queue_destroy(q);
+    ss_queue_unlink(qname);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ss_queue_unlink(qname);
+    return 0;
+}
+
+int main(void)
+{
+    tu_watchdog(60);
+    ss_log_set_handler(count_errors, NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_damaged_record, teardown),
+        cmocka_unit_test_teardown(test_damage_after_valid_records, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
