@@ -705,6 +705,14 @@ SS_API void ss_queue_destroy(ss_queue *q)
 {
     if (!q)
         return;
+    /* A zero-copy read left open by this thread would keep the consumer
+     * side locked for every process: release it, consuming nothing. */
+    if (atomic_load_explicit(&q->rd_owner, memory_order_relaxed) ==
+        &ssq_thread_mark) {
+        SS_LOG_WARNING("queue", "destroyed with a zero-copy read still open; "
+                       "its messages stay in the queue");
+        ss_queue_read_end(q, 0);
+    }
     ss__unmap(q->hdr, q->map_size);
     free(q);
 }

@@ -135,7 +135,9 @@ SS_API int ss_queue_unlink(const char *name);
 /*
  * ss_queue_destroy - release this process's handle and mapping. Other
  * processes are not affected (use ss_queue_close() to tell them to stop).
- * No thread of this process may be inside a call on q. NULL is ignored.
+ * A zero-copy read the calling thread left open is ended first, consuming
+ * nothing. No other thread of this process may be inside a call on q, or
+ * in a zero-copy read on it. NULL is ignored.
  */
 SS_API void ss_queue_destroy(ss_queue *q);
 
