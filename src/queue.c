@@ -119,15 +119,38 @@ struct ss_queue {
     _Atomic uint32_t spin_ns;
     /* Zero-copy read session; only the thread holding the consumer lock
      * touches these. */
-    _Atomic(const void *) rd_owner; /* &ssq_thread_mark of the reader */
-    size_t rd_n;
+    _Atomic uint64_t rd_owner; /* thread_id() of the reader, 0 if none */
+    size_t rd_n;               /* messages exposed */
+    uint64_t rd_tail;          /* the tail they were validated against */
     _Atomic uint32_t corrupt_logged;
 };
 
 enum ssq_side_id { SSQ_PROD, SSQ_CONS };
 
-/* Its address identifies the calling thread (for zero-copy read sessions). */
-static _Thread_local char ssq_thread_mark;
+/* A number for the calling thread, unique in this process for the
+ * process's lifetime (zero-copy read sessions belong to a thread). The
+ * forking thread takes a new one in the child, so a session open in the
+ * parent at fork() is never the child's. */
+static _Atomic uint64_t ssq_thread_ids;
+static _Thread_local uint64_t ssq_thread_id;
+static pthread_once_t ssq_atfork_once = PTHREAD_ONCE_INIT;
+
+static void forget_thread_id(void)
+{
+    ssq_thread_id = 0;
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, forget_thread_id);
+}
+
+static inline uint64_t thread_id(void)
+{
+    if (SS_UNLIKELY(ssq_thread_id == 0))
+        ssq_thread_id = atomic_fetch_add(&ssq_thread_ids, 1) + 1;
+    return ssq_thread_id;
+}
 
 /* ---- small helpers ---- */
 
@@ -143,10 +166,13 @@ static inline uint32_t rec_check(uint32_t len, uint64_t pos)
 
 static uint64_t header_hash(const ssq_header *h)
 {
-    uint64_t v[5] = {SSQ_MAGIC, ((uint64_t)h->version << 32) | h->header_size,
-                     h->ring_size, h->max_msgs, h->max_msg_size};
+    /* The sizes of the structures go in too, so that a process built with
+     * another layout (another ABI, another pthread_mutex_t) is refused. */
+    uint64_t v[7] = {SSQ_MAGIC, ((uint64_t)h->version << 32) | h->header_size,
+                     h->ring_size, h->max_msgs, h->max_msg_size,
+                     sizeof(ssq_header), sizeof(pthread_mutex_t)};
     uint64_t x = 0xcbf29ce484222325ull;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 7; i++) {
         x ^= v[i];
         x *= 0x100000001b3ull;
         x ^= x >> 29;
@@ -162,6 +188,8 @@ static int64_t deadline_of(int64_t timeout_ns)
     return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
 }
 
+static void wake_all(ss_queue *q);
+
 static int mark_corrupt(ss_queue *q, const char *what, uint64_t a, uint64_t b)
 {
     atomic_store_explicit(&q->hdr->corrupt, 1, memory_order_release);
@@ -169,6 +197,8 @@ static int mark_corrupt(ss_queue *q, const char *what, uint64_t a, uint64_t b)
         SS_LOG_ERR("queue", "shared memory corrupted: %s (%llu, %llu); the "
                    "queue refuses every call from now on",
                    what, (unsigned long long)a, (unsigned long long)b);
+    /* Nothing will move any more: waiters must learn it now. */
+    wake_all(q);
     return SS_ECORRUPT;
 }
 
@@ -260,6 +290,9 @@ static int lock_result(ss_queue *q, enum ssq_side_id s, int rc)
 /* Take side s's lock, waiting until deadline (-1: forever). A short spin
  * with trylock comes first: the lock is held for a copy, and going to sleep
  * in the kernel would cost the holder a wake-up system call at unlock. */
+/* Deadline meaning "do not block": spin on the lock, then give up. */
+#define SSQ_NO_BLOCK ((int64_t)-3)
+
 static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
 {
     pthread_mutex_t *m = &side_of(q, s)->lock;
@@ -276,12 +309,20 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
             ss__yield();
         }
     }
+    if (deadline == SSQ_NO_BLOCK)
+        return SS_EAGAIN;
     if (deadline < 0)
         return lock_result(q, s, pthread_mutex_lock(m));
-    /* pthread_mutex_timedlock() takes a CLOCK_REALTIME instant (and, unlike
-     * pthread_mutex_clocklock(), sanitizers know it): wait in slices of at
-     * most SSQ_SLICE_NS against the monotonic deadline, so that a jump of
-     * the wall clock cannot stretch the wait. */
+#if !defined(__SANITIZE_THREAD__)
+    struct timespec abs = {(time_t)(deadline / 1000000000),
+                           (long)(deadline % 1000000000)};
+    return lock_result(q, s, pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &abs));
+#else
+    /* ThreadSanitizer (gcc 12) does not intercept pthread_mutex_clocklock()
+     * and would lose track of the lock: use pthread_mutex_timedlock() and
+     * its CLOCK_REALTIME instants, in slices of at most SSQ_SLICE_NS
+     * checked against the monotonic deadline (a wall-clock step can then
+     * stretch one slice, in sanitizer builds only). */
     for (;;) {
         int64_t left = deadline - ss__now_ns();
         if (left <= 0)
@@ -297,14 +338,31 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
         if (rc != ETIMEDOUT)
             return lock_result(q, s, rc);
     }
+#endif
 }
 
-static inline int side_lock(ss_queue *q, enum ssq_side_id s)
+/* Take side s's own lock for a call with timeout_ns: SS_NO_WAIT never
+ * sleeps (SS_EAGAIN if the lock stays busy through a short spin), a
+ * positive timeout waits no longer
+ * than its deadline. *deadline is computed here on first need (-2: not yet)
+ * and shared with the rest of the call. */
+static inline int side_lock(ss_queue *q, enum ssq_side_id s,
+                            int64_t timeout_ns, int64_t *deadline)
 {
     int rc = pthread_mutex_trylock(&side_of(q, s)->lock);
     if (SS_LIKELY(rc == 0))
         return 0;
-    return rc == EBUSY ? side_lock_until(q, s, -1) : lock_result(q, s, rc);
+    if (rc != EBUSY)
+        return lock_result(q, s, rc);
+    /* SS_NO_WAIT still spins a little: a lock held for a copy is normal
+     * under contention and must not look like a full or empty queue. Only
+     * a holder that stays (preempted, stopped, a long zero-copy read) makes
+     * the call give up. */
+    if (timeout_ns == 0)
+        return side_lock_until(q, s, SSQ_NO_BLOCK);
+    if (*deadline == -2)
+        *deadline = deadline_of(timeout_ns);
+    return side_lock_until(q, s, *deadline);
 }
 
 static inline void side_unlock(ss_queue *q, enum ssq_side_id s)
@@ -325,8 +383,11 @@ static inline void side_commit(ss_queue *q, enum ssq_side_id s, uint64_t pos,
     j->msgs = msgs;
     j->bytes = bytes;
     atomic_store_explicit(&j->armed, 1, memory_order_release);
-    atomic_store_explicit(&pub->msgs, msgs, memory_order_relaxed);
-    atomic_store_explicit(&pub->bytes, bytes, memory_order_relaxed);
+    /* Release, not relaxed: a counter store must not become visible (or be
+     * compiled) before the journal is armed, or a death in between would
+     * leave a counter advanced for a commit that repair then discards. */
+    atomic_store_explicit(&pub->msgs, msgs, memory_order_release);
+    atomic_store_explicit(&pub->bytes, bytes, memory_order_release);
     atomic_store_explicit(&pub->pos, pos, memory_order_release);
     sd->off = off;
     atomic_store_explicit(&j->armed, 0, memory_order_release);
@@ -339,16 +400,40 @@ static inline void side_commit(ss_queue *q, enum ssq_side_id s, uint64_t pos,
  * that either the sleeper saw the commit or the committer sees the sleeper.
  * Nobody to wake when someone is still busy-polling: it will see the
  * commit, and hand the wake-up on if it leaves work behind (wake_more()). */
-static inline bool must_wake(const ssq_waitq *w)
+static inline bool must_wake(ssq_waitq *w)
 {
-    return atomic_load_explicit(&w->waiters, memory_order_relaxed) != 0 &&
-           atomic_load_explicit(&w->spinners, memory_order_relaxed) <= 0;
+    if (SS_LIKELY(atomic_load_explicit(&w->waiters, memory_order_relaxed) == 0))
+        return false;
+    /* Somebody sleeps. Read spinners with a read-modify-write, ordered in
+     * its modification order against the spinner's own count-out: if we
+     * still see a spinner, its count-out comes later and synchronises with
+     * us, so whatever it does next (its take, its hand-on in after_take())
+     * sees our commit. A plain load here would race with that count-out
+     * (store buffering) and could skip a needed wake-up. */
+    return atomic_fetch_add_explicit(&w->spinners, 0, memory_order_seq_cst) <= 0;
 }
 
 static inline void wake(ssq_waitq *w, int n)
 {
     atomic_fetch_add_explicit(&w->seq, 1, memory_order_release);
     ss__futex_wake(&w->seq, n);
+}
+
+/* Wake every sleeper of both wait points (close, corruption). */
+static void wake_all(ss_queue *q)
+{
+    wake(&q->hdr->data, INT_MAX);
+    wake(&q->hdr->space, INT_MAX);
+}
+
+/* Whether a waiter should stop waiting: the position moved, or the queue
+ * was closed or found corrupt (the caller then sees why). */
+static inline bool wait_over(const ss_queue *q, _Atomic uint64_t *watch,
+                             uint64_t seen)
+{
+    return atomic_load_explicit(watch, memory_order_acquire) != seen ||
+           atomic_load_explicit(&q->hdr->closed, memory_order_acquire) ||
+           atomic_load_explicit(&q->hdr->corrupt, memory_order_acquire);
 }
 
 /* Wait until *watch differs from seen, the queue closes, or the deadline
@@ -359,36 +444,37 @@ static int wait_change(ss_queue *q, ssq_waitq *w, enum ssq_side_id other,
                        _Atomic uint64_t *watch, uint64_t seen, int64_t deadline,
                        uint64_t settle_bytes)
 {
-    _Atomic uint32_t *closed = &q->hdr->closed;
     uint32_t spin = atomic_load_explicit(&q->spin_ns, memory_order_relaxed);
+    bool spinning = false;
 
     if (spin) {
         int64_t end = ss__now_ns() + spin;
         if (deadline >= 0 && end > deadline)
             end = deadline;
-        atomic_fetch_add_explicit(&w->spinners, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->spinners, 1, memory_order_seq_cst);
+        spinning = true;
         for (unsigned i = 1;; i++) {
-            uint64_t now_at = atomic_load_explicit(watch, memory_order_acquire);
-            if (now_at != seen ||
-                atomic_load_explicit(closed, memory_order_acquire)) {
+            if (wait_over(q, watch, seen)) {
                 /* A batch reader right behind a streaming producer would
                  * take a record or two at a time and pull every line the
                  * producer is still writing. While the producer keeps
                  * committing, let it fill a few lines first; stop as soon
                  * as a poll sees no progress (a lone message is not
                  * delayed by more than one poll). Batch readers only. */
-                for (int r = 0; now_at - seen < settle_bytes &&
+                uint64_t at = atomic_load_explicit(watch, memory_order_acquire);
+                for (int r = 0; at - seen < settle_bytes &&
                                 r < SSQ_SETTLE_ROUNDS;
                      r++) {
                     for (int k = 0; k < SSQ_POLL_PAUSES; k++)
                         ss__cpu_relax();
                     uint64_t later = atomic_load_explicit(watch,
                                                           memory_order_acquire);
-                    if (later == now_at)
+                    if (later == at)
                         break;
-                    now_at = later;
+                    at = later;
                 }
-                atomic_fetch_sub_explicit(&w->spinners, 1, memory_order_relaxed);
+                /* Counted out with a read-modify-write: see must_wake(). */
+                atomic_fetch_sub_explicit(&w->spinners, 1, memory_order_seq_cst);
                 return 0;
             }
             /* Poll every few pauses, not continuously: each poll pulls the
@@ -400,26 +486,29 @@ static int wait_change(ss_queue *q, ssq_waitq *w, enum ssq_side_id other,
                 break;
         }
     }
-    bool spinning = spin != 0;
     for (;;) {
         uint32_t s = atomic_load_explicit(&w->seq, memory_order_acquire);
         int rc = side_lock_until(q, other, deadline);
-        if (rc == 0) {
-            atomic_fetch_add_explicit(&w->waiters, 1, memory_order_relaxed);
-            if (spinning)
-                atomic_fetch_sub_explicit(&w->spinners, 1, memory_order_relaxed);
-            spinning = false;
-            if (atomic_load_explicit(watch, memory_order_acquire) != seen ||
-                atomic_load_explicit(closed, memory_order_acquire))
-                rc = 1;
-            side_unlock(q, other);
-        }
         if (rc != 0) {
-            if (spinning)
-                atomic_fetch_sub_explicit(&w->spinners, 1, memory_order_relaxed);
-            else if (rc == 1)
-                atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
-            return rc == 1 ? 0 : rc;
+            if (spinning) {
+                atomic_fetch_sub_explicit(&w->spinners, 1, memory_order_seq_cst);
+                /* Committers may have skipped wake-ups because we spun:
+                 * pass one on before giving up. */
+                if (atomic_load_explicit(watch, memory_order_acquire) != seen &&
+                    must_wake(w))
+                    wake(w, 1);
+            }
+            return rc;
+        }
+        atomic_fetch_add_explicit(&w->waiters, 1, memory_order_relaxed);
+        if (spinning)
+            atomic_fetch_sub_explicit(&w->spinners, 1, memory_order_seq_cst);
+        spinning = false;
+        bool over = wait_over(q, watch, seen);
+        side_unlock(q, other);
+        if (over) {
+            atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
+            return 0;
         }
         int64_t slice = SSQ_SLICE_NS;
         if (deadline >= 0) {
@@ -429,8 +518,7 @@ static int wait_change(ss_queue *q, ssq_waitq *w, enum ssq_side_id other,
         }
         bool timed_out = ss__futex_wait(&w->seq, s, slice) == SS_ETIMEDOUT;
         atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
-        if (atomic_load_explicit(watch, memory_order_acquire) != seen ||
-            atomic_load_explicit(closed, memory_order_acquire)) {
+        if (wait_over(q, watch, seen)) {
             /* Woken by the clock, not by the committer: it skipped the
              * wake-up because it saw spinners, and one of them may have been
              * killed while spinning and never counted itself out. Forget
@@ -487,7 +575,7 @@ static int ring_size_for(const ss_queue_options *opts, uint64_t *ring)
     size_t page = ss__page_size();
     size_t cap = opts && opts->capacity ? opts->capacity
                                         : SS_QUEUE_DEFAULT_CAPACITY;
-    if (cap > ((size_t)1 << 40)) {
+    if ((uint64_t)cap > ((uint64_t)1 << 40)) {
         SS_LOG_ERR("queue", "capacity %zu too large (at most 1 TiB)", cap);
         return SS_EINVAL;
     }
@@ -499,6 +587,7 @@ static int ring_size_for(const ss_queue_options *opts, uint64_t *ring)
 
 static ss_queue *handle_new(void *base, size_t map_size, uint32_t spin_ns)
 {
+    pthread_once(&ssq_atfork_once, register_atfork);
     ss_queue *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
@@ -570,7 +659,8 @@ static int shm_name(const char *name, char *buf, size_t size)
     if (name[0] == '/')
         name++;
     size_t n = strlen(name);
-    if (n == 0 || n > SSQ_NAME_MAX || strchr(name, '/') || n + 2 > size) {
+    if (n == 0 || n > SSQ_NAME_MAX || strchr(name, '/') || n + 2 > size ||
+        strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
         SS_LOG_ERR("queue", "bad queue name \"%.*s\": 1 to %d characters, no '/' "
                    "but a leading one",
                    SSQ_NAME_MAX + 1, name, SSQ_NAME_MAX);
@@ -708,7 +798,7 @@ SS_API void ss_queue_destroy(ss_queue *q)
     /* A zero-copy read left open by this thread would keep the consumer
      * side locked for every process: release it, consuming nothing. */
     if (atomic_load_explicit(&q->rd_owner, memory_order_relaxed) ==
-        &ssq_thread_mark) {
+        thread_id()) {
         SS_LOG_WARNING("queue", "destroyed with a zero-copy read still open; "
                        "its messages stay in the queue");
         ss_queue_read_end(q, 0);
@@ -744,7 +834,7 @@ SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
     for (;;) {
         if (SS_UNLIKELY(is_corrupt(q)))
             return SS_ECORRUPT;
-        int rc = side_lock(q, SSQ_PROD);
+        int rc = side_lock(q, SSQ_PROD, timeout_ns, &deadline);
         if (SS_UNLIKELY(rc != 0))
             return rc;
         if (SS_UNLIKELY(atomic_load_explicit(&h->closed, memory_order_relaxed))) {
@@ -766,6 +856,11 @@ SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
             if (room && q->max_msgs) {
                 uint64_t got = atomic_load_explicit(&h->cons_pub.msgs,
                                                     memory_order_acquire);
+                if (SS_UNLIKELY(got > put_msgs)) {
+                    side_unlock(q, SSQ_PROD);
+                    return mark_corrupt(q, "more messages taken than put", got,
+                                        put_msgs);
+                }
                 room = put_msgs - got + n <= q->max_msgs;
             }
             if (room || fresh)
@@ -812,7 +907,9 @@ SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
         rc = wait_change(q, &h->space, SSQ_CONS, &h->cons_pub.pos, head,
                          deadline, 0);
         if (rc != 0) {
-            atomic_fetch_add_explicit(&h->refused_full, 1, memory_order_relaxed);
+            if (rc == SS_ETIMEDOUT)
+                atomic_fetch_add_explicit(&h->refused_full, 1,
+                                          memory_order_relaxed);
             return rc;
         }
     }
@@ -833,12 +930,27 @@ SS_API int ss_queue_put(ss_queue *q, const void *msg, size_t len,
  * under the lock), and if messages were left behind while other consumers
  * sleep and none polls, hand one of them the wake-up, so that a backlog is
  * never left to a single consumer that may not come back soon. */
-static inline void after_take(ss_queue *q, bool wk, bool left_some)
+static inline void after_take(ss_queue *q, bool wk, uint64_t head)
 {
+    ssq_header *h = q->hdr;
     if (wk)
-        wake(&q->hdr->space, INT_MAX);
-    if (left_some && must_wake(&q->hdr->data))
-        wake(&q->hdr->data, 1);
+        wake(&h->space, INT_MAX);
+    if (atomic_load_explicit(&h->data.waiters, memory_order_relaxed) &&
+        atomic_load_explicit(&h->prod_pub.pos, memory_order_acquire) != head &&
+        must_wake(&h->data))
+        wake(&h->data, 1);
+}
+
+/* Whether the record r at position pos is sound: a length in range that
+ * fits before tail, and a check word that matches both. */
+static inline bool rec_valid(const ss_queue *q, const ssq_rec *r, uint64_t pos,
+                             uint64_t tail)
+{
+    uint64_t avail = tail - pos;
+    uint32_t len = r->len;
+    return avail >= sizeof *r && avail <= q->ring_size && len != 0 &&
+           len <= q->max_msg_size && rec_size(len) <= avail &&
+           r->check == rec_check(len, pos);
 }
 
 /* What a take copies out (buf != NULL) or exposes in place (buf == NULL). */
@@ -849,6 +961,7 @@ typedef struct ssq_take {
     size_t buf_size;
     size_t n;      /* messages taken */
     size_t needed; /* with SS_ENOBUFS: size of the first message */
+    uint64_t tail; /* the tail they were validated against */
 } ssq_take;
 
 /* Take messages under the consumer lock. With hold, the lock stays held and
@@ -860,7 +973,7 @@ static int take(ss_queue *q, ssq_take *t, int64_t timeout_ns, bool hold)
     for (;;) {
         if (SS_UNLIKELY(is_corrupt(q)))
             return SS_ECORRUPT;
-        int rc = side_lock(q, SSQ_CONS);
+        int rc = side_lock(q, SSQ_CONS, timeout_ns, &deadline);
         if (SS_UNLIKELY(rc != 0))
             return rc;
         uint64_t head = atomic_load_explicit(&h->cons_pub.pos,
@@ -900,12 +1013,8 @@ static int take(ss_queue *q, ssq_take *t, int64_t timeout_ns, bool hold)
                     h->cons.peer_cache = t2;
                 }
                 ssq_rec *r = (ssq_rec *)(q->ring + off);
-                uint64_t avail = tail - pos;
                 uint32_t len = r->len;
-                if (SS_UNLIKELY(avail < sizeof *r || len == 0 ||
-                                len > q->max_msg_size ||
-                                rec_size(len) > avail ||
-                                r->check != rec_check(len, pos))) {
+                if (SS_UNLIKELY(!rec_valid(q, r, pos, tail))) {
                     side_unlock(q, SSQ_CONS);
                     return mark_corrupt(q, "bad record header (position, "
                                            "length)",
@@ -934,6 +1043,7 @@ static int take(ss_queue *q, ssq_take *t, int64_t timeout_ns, bool hold)
                     off -= q->ring_size;
             }
             t->n = n;
+            t->tail = tail;
             if (n == 0) {
                 side_unlock(q, SSQ_CONS);
                 return SS_ENOBUFS;
@@ -947,7 +1057,7 @@ static int take(ss_queue *q, ssq_take *t, int64_t timeout_ns, bool hold)
             side_commit(q, SSQ_CONS, pos, off, got + n, bytes + payload);
             bool wk = must_wake(&h->space);
             side_unlock(q, SSQ_CONS);
-            after_take(q, wk, pos != tail);
+            after_take(q, wk, pos);
             return 0;
         }
         side_unlock(q, SSQ_CONS);
@@ -970,7 +1080,7 @@ SS_API int ss_queue_get(ss_queue *q, void *buf, size_t buf_size, size_t *len,
     if (!q || !buf || !len)
         return SS_EINVAL;
     ss_msg m;
-    ssq_take t = {&m, 1, buf, buf_size, 0, 0};
+    ssq_take t = {&m, 1, buf, buf_size, 0, 0, 0};
     int rc = take(q, &t, timeout_ns, false);
     if (rc == 0)
         *len = m.len;
@@ -985,7 +1095,7 @@ SS_API int ss_queue_get_many(ss_queue *q, void *buf, size_t buf_size,
 {
     if (!q || !buf || !msgs || !n || max_msgs == 0)
         return SS_EINVAL;
-    ssq_take t = {msgs, max_msgs, buf, buf_size, 0, 0};
+    ssq_take t = {msgs, max_msgs, buf, buf_size, 0, 0, 0};
     *n = 0;
     int rc = take(q, &t, timeout_ns, false);
     if (rc == 0) {
@@ -1003,12 +1113,13 @@ SS_API int ss_queue_read_begin(ss_queue *q, ss_msg *msgs, size_t max_msgs,
     if (!q || !msgs || !n || max_msgs == 0)
         return SS_EINVAL;
     *n = 0;
-    ssq_take t = {msgs, max_msgs, NULL, 0, 0, 0};
+    ssq_take t = {msgs, max_msgs, NULL, 0, 0, 0, 0};
     int rc = take(q, &t, timeout_ns, true);
     if (rc != 0)
         return rc;
     q->rd_n = t.n;
-    atomic_store_explicit(&q->rd_owner, &ssq_thread_mark, memory_order_relaxed);
+    q->rd_tail = t.tail;
+    atomic_store_explicit(&q->rd_owner, thread_id(), memory_order_relaxed);
     *n = t.n;
     return 0;
 }
@@ -1019,23 +1130,29 @@ SS_API int ss_queue_read_end(ss_queue *q, size_t consumed)
         return SS_EINVAL;
     /* rd_owner is set only while a thread of this process holds the
      * consumer lock in a read session: if it names this thread, we hold
-     * the lock and rd_n is ours to read. */
-    if (atomic_load_explicit(&q->rd_owner, memory_order_relaxed) !=
-        &ssq_thread_mark)
+     * the lock and rd_n and rd_tail are ours to read. */
+    if (atomic_load_explicit(&q->rd_owner, memory_order_relaxed) != thread_id())
         return SS_ESTATE;
     size_t exposed = q->rd_n;
     if (consumed > exposed)
         return SS_EINVAL;
     ssq_header *h = q->hdr;
-    atomic_store_explicit(&q->rd_owner, NULL, memory_order_relaxed);
+    atomic_store_explicit(&q->rd_owner, 0, memory_order_relaxed);
+    uint64_t pos = atomic_load_explicit(&h->cons_pub.pos, memory_order_relaxed);
     if (consumed > 0) {
-        /* Walk the records again: they were validated by read_begin and
-         * nobody else could move the head meanwhile. */
-        uint64_t pos = atomic_load_explicit(&h->cons_pub.pos,
-                                            memory_order_relaxed);
+        /* Walk the records again to find the new head. They were checked by
+         * read_begin, but they are in shared memory that anyone can write
+         * (the caller too, through msgs[i].data): check them again. */
         uint64_t off = h->cons.off, payload = 0;
         for (size_t i = 0; i < consumed; i++) {
             const ssq_rec *r = (const ssq_rec *)(q->ring + off);
+            if (SS_UNLIKELY(off >= q->ring_size ||
+                            !rec_valid(q, r, pos, q->rd_tail))) {
+                side_unlock(q, SSQ_CONS);
+                return mark_corrupt(q, "record changed during a zero-copy "
+                                       "read",
+                                    pos, r->len);
+            }
             uint64_t rs = rec_size(r->len);
             payload += r->len;
             pos += rs;
@@ -1051,7 +1168,7 @@ SS_API int ss_queue_read_end(ss_queue *q, size_t consumed)
     }
     bool wk = consumed > 0 && must_wake(&h->space);
     side_unlock(q, SSQ_CONS);
-    after_take(q, wk, consumed < exposed);
+    after_take(q, wk, pos);
     return 0;
 }
 
@@ -1064,14 +1181,12 @@ SS_API int ss_queue_close(ss_queue *q)
     ssq_header *h = q->hdr;
     /* Under the producer lock, so that every put either committed before the
      * close or sees it. */
-    int rc = side_lock(q, SSQ_PROD);
+    int64_t deadline = -1;
+    int rc = side_lock(q, SSQ_PROD, SS_WAIT_FOREVER, &deadline);
     atomic_store_explicit(&h->closed, 1, memory_order_release);
     if (rc == 0)
         side_unlock(q, SSQ_PROD);
-    atomic_fetch_add_explicit(&h->data.seq, 1, memory_order_release);
-    atomic_fetch_add_explicit(&h->space.seq, 1, memory_order_release);
-    ss__futex_wake(&h->data.seq, INT_MAX);
-    ss__futex_wake(&h->space.seq, INT_MAX);
+    wake_all(q);
     return rc == SS_ECORRUPT ? rc : 0;
 }
 

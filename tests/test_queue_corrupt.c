@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal_slot.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,6 +154,77 @@ static void test_damage_after_valid_records(void **state)
     ss_queue_unlink(qname);
 }
 
+
+/* A put blocked forever on a full queue learns that the queue went corrupt
+ * (nothing will ever move again) instead of waiting forever. */
+static ss_queue *blocked_q;
+static int blocked_rc;
+
+static void *blocked_put(void *arg)
+{
+    (void)arg;
+    blocked_rc = ss_queue_put(blocked_q, "late", 4, SS_WAIT_FOREVER);
+    return NULL;
+}
+
+static void test_corruption_wakes_waiters(void **state)
+{
+    (void)state;
+    static int n;
+    snprintf(qname, sizeof qname, "/ss-test-corrupt-w-%d-%d", (int)getpid(), n++);
+    ss_queue_options o;
+    ss_queue_options_init(&o);
+    o.capacity = 4096;
+    o.max_msgs = 1;
+    o.spin_ns = 0;
+    assert_int_equal(ss_queue_create_named(&blocked_q, qname, &o), 0);
+    assert_int_equal(ss_queue_put(blocked_q, "first", 5, SS_NO_WAIT), 0);
+    pthread_t t;
+    blocked_rc = 1;
+    assert_int_equal(pthread_create(&t, NULL, blocked_put, NULL), 0);
+    usleep(50000); /* let it go to sleep on the full queue */
+    size_t size;
+    unsigned char *ring;
+    unsigned char *obj = map_object(blocked_q, &size, &ring);
+    damage(ring, 3);
+    char buf[16];
+    size_t len;
+    assert_int_equal(ss_queue_get(blocked_q, buf, sizeof buf, &len, SS_NO_WAIT),
+                     SS_ECORRUPT);
+    pthread_join(t, NULL); /* the watchdog fails the test if it hangs */
+    assert_int_equal(blocked_rc, SS_ECORRUPT);
+    munmap(obj, size);
+    ss_queue_destroy(blocked_q);
+    ss_queue_unlink(qname);
+}
+
+/* A record damaged between read_begin and read_end (anyone with the memory
+ * can write it, the reader too) is caught by read_end, not followed. */
+static void test_damage_during_zero_copy_read(void **state)
+{
+    (void)state;
+    ss_queue *q = make_queue();
+    assert_int_equal(ss_queue_put(q, "one", 3, SS_NO_WAIT), 0);
+    assert_int_equal(ss_queue_put(q, "two", 3, SS_NO_WAIT), 0);
+    ss_msg msgs[4];
+    size_t n;
+    assert_int_equal(ss_queue_read_begin(q, msgs, 4, &n, SS_NO_WAIT), 0);
+    assert_int_equal(n, 2);
+    /* The header sits right before the payload the reader was given. */
+    uint32_t bad = 0x7fffffffu;
+    memcpy((unsigned char *)msgs[0].data - 8, &bad, 4);
+    errors_logged = 0;
+    assert_int_equal(ss_queue_read_end(q, 2), SS_ECORRUPT);
+    assert_true(errors_logged >= 1);
+    /* The consumer side was released: a get answers at once. */
+    char buf[16];
+    size_t len;
+    assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_NO_WAIT),
+                     SS_ECORRUPT);
+    ss_queue_destroy(q);
+    ss_queue_unlink(qname);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -167,6 +239,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_damaged_record, teardown),
         cmocka_unit_test_teardown(test_damage_after_valid_records, teardown),
+        cmocka_unit_test_teardown(test_corruption_wakes_waiters, teardown),
+        cmocka_unit_test_teardown(test_damage_during_zero_copy_read, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
