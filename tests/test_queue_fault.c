@@ -49,122 +49,6 @@
 /* Test messages: header {id, seq, len, checksum} + payload from (id, seq)  */
 /* ------------------------------------------------------------------------ */
 
-#define HDR 16u
-#define MAX_PAYLOAD 8192u
-#define FIXED_LEN 0x80000000u /* in maxpay: every payload that long */
-
-typedef struct msg_hdr {
-    uint32_t id;
-    uint32_t seq;
-    uint32_t len;
-    uint32_t sum;
-} msg_hdr;
-
-static uint64_t seed_of(uint32_t id, uint32_t seq)
-{
-    uint64_t s = ((uint64_t)id + 7) * 0x9E3779B97F4A7C15ull;
-    s ^= ((uint64_t)seq + 3) * 0xC2B2AE3D27D4EB4Full;
-    return s ? s : 1;
-}
-
-static uint32_t pay_len(uint32_t id, uint32_t seq, uint32_t maxpay)
-{
-    if (maxpay & FIXED_LEN)
-        return maxpay & ~FIXED_LEN;
-    uint64_t s = seed_of(id, seq) ^ 0x3333333333333333ull;
-    return (uint32_t)(tu_rand(&s) % ((uint64_t)maxpay + 1));
-}
-
-static void pay_fill(uint8_t *p, uint32_t id, uint32_t seq, uint32_t len)
-{
-    uint64_t s = seed_of(id, seq);
-    for (uint32_t i = 0; i < len; i += 8) {
-        uint64_t r = tu_rand(&s);
-        uint32_t k = len - i < 8 ? len - i : 8;
-        memcpy(p + i, &r, k);
-    }
-}
-
-static size_t msg_build(uint8_t *buf, uint32_t id, uint32_t seq,
-                        uint32_t maxpay)
-{
-    msg_hdr h;
-    h.id = id;
-    h.seq = seq;
-    h.len = pay_len(id, seq, maxpay);
-    pay_fill(buf + HDR, id, seq, h.len);
-    h.sum = tu_hash32(buf + HDR, h.len);
-    memcpy(buf, &h, HDR);
-    return HDR + h.len;
-}
-
-static const char *msg_check(const void *data, size_t len, uint32_t maxpay,
-                             uint32_t nid, uint32_t nseq, uint32_t *id,
-                             uint32_t *seq)
-{
-    uint8_t expect[MAX_PAYLOAD];
-    msg_hdr h;
-    if (data == NULL)
-        return "NULL data";
-    if (len < HDR)
-        return "message shorter than its header";
-    memcpy(&h, data, HDR);
-    if (h.id >= nid || h.seq >= nseq)
-        return "producer id or seq out of range";
-    if (h.len != len - HDR)
-        return "length in header differs from delivered length";
-    if (h.len != pay_len(h.id, h.seq, maxpay))
-        return "length differs from the length put";
-    const uint8_t *p = (const uint8_t *)data + HDR;
-    if (tu_hash32(p, h.len) != h.sum)
-        return "payload checksum mismatch";
-    pay_fill(expect, h.id, h.seq, h.len);
-    if (memcmp(expect, p, h.len) != 0)
-        return "payload bytes differ from the bytes put";
-    *id = h.id;
-    *seq = h.seq;
-    return NULL;
-}
-
-static size_t rec_cost(size_t len)
-{
-    return SS_QUEUE_RECORD_OVERHEAD + ((len + 7) & ~(size_t)7);
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-static bool child_exited(pid_t pid)
-{
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
-        return true;
-    return si.si_pid == pid;
-}
-
-static int64_t pick_timeout(uint64_t *rs)
-{
-    uint64_t r = tu_rand(rs) % 10;
-    if (r == 0)
-        return SS_NO_WAIT;
-    if (r == 1)
-        return SS_MSEC(1);
-    return SS_WAIT_FOREVER;
-}
-
-static bool benign_retry(int rc, int64_t to)
-{
-    if (rc == SS_EAGAIN)
-        return to == SS_NO_WAIT;
-    if (rc == SS_ETIMEDOUT)
-        return to > 0;
-    return false;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Library log lines: counted (repairs are logged), errors shown            */
@@ -277,7 +161,7 @@ typedef struct ft_child {
 
 static size_t slot_size(uint32_t maxpay)
 {
-    return (HDR + maxpay + 7) & ~(size_t)7;
+    return (TU_MSG_HDR + maxpay + 7) & ~(size_t)7;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -315,8 +199,8 @@ static int ft_producer(void *arg)
         for (; k < n; k++) {
             uint8_t *p = buf + k * slot;
             msgs[k].data = p;
-            msgs[k].len = msg_build(p, c.idx, seq + k, c.r->maxpay);
-            cost += rec_cost(msgs[k].len);
+            msgs[k].len = tu_msg_build(p, c.idx, seq + k, c.r->maxpay);
+            cost += tu_rec_cost(msgs[k].len);
             if (cost > cap / 4 && k > 0)
                 break; /* keep batches well below the capacity */
         }
@@ -324,12 +208,12 @@ static int ft_producer(void *arg)
         atomic_store(&P->attempt_end, seq + n);
         int rc;
         for (;;) {
-            int64_t to = pick_timeout(&rs);
+            int64_t to = tu_pick_timeout(&rs);
             if (many)
                 rc = ss_queue_put_many(c.q, msgs, n, to);
             else
                 rc = ss_queue_put(c.q, msgs[0].data, msgs[0].len, to);
-            if (!benign_retry(rc, to))
+            if (!tu_benign_retry(rc, to))
                 break;
         }
         if (rc != 0) {
@@ -357,7 +241,7 @@ static void ft_record(ft_cstate *cs, const void *data, size_t len, size_t i)
     ft_shared *sh = cs->c.sh;
     uint32_t id = 0, seq = 0;
     const char *why =
-        msg_check(data, len, cs->c.r->maxpay, FT_MAXIDS, FT_MAXSEQ, &id, &seq);
+        tu_msg_check(data, len, cs->c.r->maxpay, FT_MAXIDS, FT_MAXSEQ, &id, &seq);
     if (why) {
         atomic_fetch_add(&sh->corrupt, 1);
         sh_fail(sh, "consumer %u: corrupt message (len %zu): %s", cs->c.idx,
@@ -402,7 +286,7 @@ static int ft_consumer(void *arg)
     for (;;) {
         int mode = cs.c.r->cons_mode == CM_MIXED ? (int)(tu_rand(&rs) % 3)
                                                  : cs.c.r->cons_mode;
-        int64_t to = pick_timeout(&rs);
+        int64_t to = tu_pick_timeout(&rs);
         int rc;
         if (mode == CM_GET) {
             size_t len = 0;
@@ -446,9 +330,9 @@ static int ft_consumer(void *arg)
                 /* Announce what is about to be consumed, then record it,
                  * then consume it. */
                 for (size_t i = 0; i < k; i++) {
-                    msg_hdr h = {UINT32_MAX, UINT32_MAX, 0, 0};
-                    if (msgs[i].len >= HDR)
-                        memcpy(&h, msgs[i].data, HDR);
+                    tu_msg_hdr h = {UINT32_MAX, UINT32_MAX, 0, 0};
+                    if (msgs[i].len >= TU_MSG_HDR)
+                        memcpy(&h, msgs[i].data, TU_MSG_HDR);
                     C->rs_id[i] = h.id;
                     C->rs_seq[i] = h.seq;
                 }
@@ -467,7 +351,7 @@ static int ft_consumer(void *arg)
             }
             atomic_store(&C->phase, PH_IDLE);
         }
-        if (rc == 0 || benign_retry(rc, to))
+        if (rc == 0 || tu_benign_retry(rc, to))
             continue;
         if (rc == SS_ECLOSED)
             break;
@@ -750,10 +634,10 @@ static void ft_round_run(const ft_round *r, uint64_t seed, ft_totals *tot)
         ft_spawn(&run, run.nprocs++, K_PROD);
 
     for (int k = 0; k < r->kills;) {
-        sleep_us((long)(tu_rand(&run.rs) % 2001));
+        tu_sleep_us((long)(tu_rand(&run.rs) % 2001));
         /* Producers that put all they had end by themselves. */
         for (int i = 0; i < run.nprocs; i++) {
-            if (child_exited(run.procs[i].pid)) {
+            if (tu_child_exited(run.procs[i].pid)) {
                 int rc = tu_wait(run.procs[i].pid, 5000);
                 ft_dead(&run, i, rc);
                 ft_spawn(&run, i, run.procs[i].kind);
@@ -881,7 +765,7 @@ static void test_random_kills(void **state)
 
 #define BK_LEN 100u
 /* Fixed-length messages: a full queue stays full for them. */
-#define BK_PAY (FIXED_LEN | BK_LEN)
+#define BK_PAY (TU_MSG_FIXED_LEN | BK_LEN)
 #define BK_IDS 8u
 #define BK_SEQS 64u
 
@@ -934,7 +818,7 @@ static int bk_consumer(void *arg)
         }
         for (size_t i = 0; i < n; i++) {
             uint32_t id, seq;
-            const char *why = msg_check(msgs[i].data, msgs[i].len, BK_PAY,
+            const char *why = tu_msg_check(msgs[i].data, msgs[i].len, BK_PAY,
                                         BK_IDS, BK_SEQS, &id, &seq);
             if (why) {
                 fprintf(stderr, "bk consumer: corrupt message: %s\n", why);
@@ -960,7 +844,7 @@ static int bk_consumer(void *arg)
 static int bk_producer(void *arg)
 {
     bk_arg *a = arg;
-    uint8_t buf[4][HDR + BK_LEN];
+    uint8_t buf[4][TU_MSG_HDR + BK_LEN];
     ss_msg msgs[4];
     uint32_t id = (uint32_t)a->idx;
     ss_queue_set_spin(a->q, 0);
@@ -971,7 +855,7 @@ static int bk_producer(void *arg)
             n = a->count - seq;
         for (uint32_t k = 0; k < n; k++) {
             msgs[k].data = buf[k];
-            msgs[k].len = msg_build(buf[k], id, seq + k, BK_PAY);
+            msgs[k].len = tu_msg_build(buf[k], id, seq + k, BK_PAY);
         }
         atomic_store(&a->sh->attempt_end[id], seq + n);
         int rc = a->op == 1 ? ss_queue_put_many(a->q, msgs, n, SS_WAIT_FOREVER)
@@ -993,7 +877,7 @@ static void bk_wait_ready(bk_shared *sh, int i)
     int64_t deadline = tu_now_ns() + SS_SEC(10);
     while (!atomic_load(&sh->ready[i])) {
         assert_true(tu_now_ns() < deadline);
-        sleep_us(100);
+        tu_sleep_us(100);
     }
 }
 
@@ -1009,12 +893,12 @@ static ss_queue *bk_queue(void)
 
 static uint32_t bk_fill(ss_queue *q, uint32_t id)
 {
-    uint8_t buf[HDR + BK_LEN];
+    uint8_t buf[TU_MSG_HDR + BK_LEN];
     uint32_t seq = 0;
     for (;;) {
-        size_t len = msg_build(buf, id, seq, BK_PAY);
+        size_t len = tu_msg_build(buf, id, seq, BK_PAY);
         /* Same length for all: the blocked producers' messages can't fit. */
-        assert_true(len == HDR + BK_LEN);
+        assert_true(len == TU_MSG_HDR + BK_LEN);
         int rc = ss_queue_put(q, buf, len, SS_NO_WAIT);
         if (rc == SS_EAGAIN)
             break;
@@ -1047,23 +931,23 @@ static void test_kill_blocked_get(void **state)
         }
         for (int i = 0; i < 3; i++)
             bk_wait_ready(sh, i);
-        sleep_us(1000 + (long)(tu_rand(&rs) % 5000));
+        tu_sleep_us(1000 + (long)(tu_rand(&rs) % 5000));
         bool dead[3] = {false, false, false};
         int nk = 1 + (int)(tu_rand(&rs) % 2);
         for (int j = 0; j < nk; j++) {
             int v = (int)(tu_rand(&rs) % 3);
             if (dead[v])
                 continue;
-            assert_false(child_exited(pid[v])); /* still blocked */
+            assert_false(tu_child_exited(pid[v])); /* still blocked */
             kill(pid[v], SIGKILL);
             assert_int_equal(tu_wait(pid[v], 5000), 128 + SIGKILL);
             dead[v] = true;
             kills++;
         }
         /* Puts from this process reach the survivors. */
-        uint8_t buf[HDR + BK_LEN];
+        uint8_t buf[TU_MSG_HDR + BK_LEN];
         for (uint32_t s = 0; s < 20; s++) {
-            size_t len = msg_build(buf, 1, s, BK_PAY);
+            size_t len = tu_msg_build(buf, 1, s, BK_PAY);
             assert_int_equal(ss_queue_put(q, buf, len, SS_SEC(10)), 0);
         }
         /* A newcomer consumes too. */
@@ -1072,7 +956,7 @@ static void test_kill_blocked_get(void **state)
         assert_true(pid[3] > 0);
         bk_wait_ready(sh, 3);
         for (uint32_t s = 20; s < 40; s++) {
-            size_t len = msg_build(buf, 1, s, BK_PAY);
+            size_t len = tu_msg_build(buf, 1, s, BK_PAY);
             assert_int_equal(ss_queue_put(q, buf, len, SS_SEC(10)), 0);
         }
         assert_int_equal(ss_queue_close(q), 0);
@@ -1111,14 +995,14 @@ static void test_kill_blocked_put(void **state)
         }
         for (int i = 1; i <= 3; i++)
             bk_wait_ready(sh, i);
-        sleep_us(1000 + (long)(tu_rand(&rs) % 5000));
+        tu_sleep_us(1000 + (long)(tu_rand(&rs) % 5000));
         bool dead[4] = {false, false, false, false};
         int nk = 1 + (int)(tu_rand(&rs) % 2);
         for (int j = 0; j < nk; j++) {
             int v = 1 + (int)(tu_rand(&rs) % 3);
             if (dead[v])
                 continue;
-            assert_false(child_exited(pid[v])); /* still blocked */
+            assert_false(tu_child_exited(pid[v])); /* still blocked */
             kill(pid[v], SIGKILL);
             assert_int_equal(tu_wait(pid[v], 5000), 128 + SIGKILL);
             dead[v] = true;
@@ -1133,8 +1017,8 @@ static void test_kill_blocked_put(void **state)
             if (!dead[i])
                 assert_int_equal(tu_wait(pid[i], 10000), 0);
         /* This process can still put. */
-        uint8_t buf[HDR + BK_LEN];
-        size_t len = msg_build(buf, 4, 0, BK_PAY);
+        uint8_t buf[TU_MSG_HDR + BK_LEN];
+        size_t len = tu_msg_build(buf, 4, 0, BK_PAY);
         assert_int_equal(ss_queue_put(q, buf, len, SS_SEC(10)), 0);
         assert_int_equal(ss_queue_close(q), 0);
         assert_int_equal(tu_wait(pid[0], 10000), 0);
@@ -1185,9 +1069,9 @@ static void test_kill_in_read_session(void **state)
     for (int iter = 0; iter < 20; iter++) {
         memset(sh, 0, sizeof *sh);
         ss_queue *q = bk_queue();
-        uint8_t buf[HDR + BK_LEN];
+        uint8_t buf[TU_MSG_HDR + BK_LEN];
         for (uint32_t s = 0; s < 10; s++) {
-            size_t len = msg_build(buf, 2, s, BK_PAY);
+            size_t len = tu_msg_build(buf, 2, s, BK_PAY);
             assert_int_equal(ss_queue_put(q, buf, len, SS_NO_WAIT), 0);
         }
         bk_arg r = {sh, q, 0, 0, 0};
@@ -1198,7 +1082,7 @@ static void test_kill_in_read_session(void **state)
         pid_t cp = tu_fork(bk_consumer, &c);
         assert_true(cp > 0);
         bk_wait_ready(sh, 1);
-        sleep_us(5000);
+        tu_sleep_us(5000);
         /* The consumer waits behind the reader. */
         assert_int_equal(ss_queue_size(q), 10);
         kill(rp, SIGKILL);
@@ -1206,7 +1090,7 @@ static void test_kill_in_read_session(void **state)
         kills++;
         /* Puts still work, and the consumer gets everything. */
         for (uint32_t s = 10; s < 15; s++) {
-            size_t len = msg_build(buf, 2, s, BK_PAY);
+            size_t len = tu_msg_build(buf, 2, s, BK_PAY);
             assert_int_equal(ss_queue_put(q, buf, len, SS_SEC(10)), 0);
         }
         assert_int_equal(ss_queue_close(q), 0);

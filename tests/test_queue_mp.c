@@ -37,130 +37,6 @@
 /* Test messages                                                            */
 /* ------------------------------------------------------------------------ */
 
-#define HDR 16u           /* id, seq, len, checksum: 4 x u32 */
-#define MAX_PAYLOAD 1024u /* largest payload any test here uses */
-/* Flag in maxpay: every payload is exactly (maxpay & ~FIXED_LEN) bytes. */
-#define FIXED_LEN 0x80000000u
-
-typedef struct msg_hdr {
-    uint32_t id;
-    uint32_t seq;
-    uint32_t len; /* payload bytes after the header */
-    uint32_t sum; /* tu_hash32 of the payload */
-} msg_hdr;
-
-static uint64_t seed_of(uint32_t id, uint32_t seq)
-{
-    uint64_t s = ((uint64_t)id + 1) * 0x9E3779B97F4A7C15ull;
-    s ^= ((uint64_t)seq + 1) * 0xC2B2AE3D27D4EB4Full;
-    return s ? s : 1;
-}
-
-/* Payload length of message (id, seq): 0..maxpay, deterministic. */
-static uint32_t pay_len(uint32_t id, uint32_t seq, uint32_t maxpay)
-{
-    if (maxpay & FIXED_LEN)
-        return maxpay & ~FIXED_LEN;
-    uint64_t s = seed_of(id, seq) ^ 0x5555555555555555ull;
-    return (uint32_t)(tu_rand(&s) % ((uint64_t)maxpay + 1));
-}
-
-static void pay_fill(uint8_t *p, uint32_t id, uint32_t seq, uint32_t len)
-{
-    uint64_t s = seed_of(id, seq);
-    for (uint32_t i = 0; i < len; i += 8) {
-        uint64_t r = tu_rand(&s);
-        uint32_t k = len - i < 8 ? len - i : 8;
-        memcpy(p + i, &r, k);
-    }
-}
-
-/* Writes message (id, seq) to buf; returns its total length. */
-static size_t msg_build(uint8_t *buf, uint32_t id, uint32_t seq,
-                        uint32_t maxpay)
-{
-    msg_hdr h;
-    h.id = id;
-    h.seq = seq;
-    h.len = pay_len(id, seq, maxpay);
-    pay_fill(buf + HDR, id, seq, h.len);
-    h.sum = tu_hash32(buf + HDR, h.len);
-    memcpy(buf, &h, HDR);
-    return HDR + h.len;
-}
-
-/* Checks a received message. Returns NULL if intact (and sets *id, *seq),
- * else a description of what is wrong. */
-static const char *msg_check(const void *data, size_t len, uint32_t maxpay,
-                             uint32_t nprod, uint32_t nseq, uint32_t *id,
-                             uint32_t *seq)
-{
-    uint8_t expect[MAX_PAYLOAD];
-    msg_hdr h;
-    if (data == NULL)
-        return "NULL data";
-    if (len < HDR)
-        return "message shorter than its header";
-    memcpy(&h, data, HDR);
-    if (h.id >= nprod || h.seq >= nseq)
-        return "producer id or seq out of range";
-    if (h.len != len - HDR)
-        return "length in header differs from delivered length";
-    if (h.len != pay_len(h.id, h.seq, maxpay))
-        return "length differs from the length put";
-    const uint8_t *p = (const uint8_t *)data + HDR;
-    if (tu_hash32(p, h.len) != h.sum)
-        return "payload checksum mismatch";
-    pay_fill(expect, h.id, h.seq, h.len);
-    if (memcmp(expect, p, h.len) != 0)
-        return "payload bytes differ from the bytes put";
-    *id = h.id;
-    *seq = h.seq;
-    return NULL;
-}
-
-static size_t rec_cost(size_t len)
-{
-    return SS_QUEUE_RECORD_OVERHEAD + ((len + 7) & ~(size_t)7);
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-/* Whether child pid has exited, without reaping it (tu_wait reaps). */
-static bool child_exited(pid_t pid)
-{
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
-        return true;
-    return si.si_pid == pid;
-}
-
-/* Timeout for one call: mostly forever, sometimes no wait or 1 ms. */
-static int64_t pick_timeout(uint64_t *rs)
-{
-    uint64_t r = tu_rand(rs) % 10;
-    if (r == 0)
-        return SS_NO_WAIT;
-    if (r == 1)
-        return SS_MSEC(1);
-    return SS_WAIT_FOREVER;
-}
-
-/* Whether rc is an acceptable "not now" answer for timeout to. */
-static bool benign_retry(int rc, int64_t to)
-{
-    if (rc == SS_EAGAIN)
-        return to == SS_NO_WAIT;
-    if (rc == SS_ETIMEDOUT)
-        return to > 0;
-    return false;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Shared results                                                           */
@@ -232,7 +108,7 @@ typedef struct mp_child {
 
 static size_t slot_size(uint32_t maxpay)
 {
-    return (HDR + maxpay + 7) & ~(size_t)7;
+    return (TU_MSG_HDR + maxpay + 7) & ~(size_t)7;
 }
 
 static int mp_producer(void *arg)
@@ -259,11 +135,11 @@ static int mp_producer(void *arg)
     uint32_t seq = 0;
     while (seq < cfg->per_prod && !bad) {
         int m = mode == PM_MIXED ? (int)(tu_rand(&rs) % 2) : mode;
-        int64_t to = pick_timeout(&rs);
+        int64_t to = tu_pick_timeout(&rs);
         uint32_t n = 1;
         int rc;
         if (m == PM_PUT) {
-            size_t len = msg_build(buf, c->idx, seq, cfg->maxpay);
+            size_t len = tu_msg_build(buf, c->idx, seq, cfg->maxpay);
             rc = ss_queue_put(c->q, buf, len, to);
         } else {
             n = 1 + (uint32_t)(tu_rand(&rs) % nmax);
@@ -273,8 +149,8 @@ static int mp_producer(void *arg)
             for (uint32_t i = 0; i < n; i++) {
                 uint8_t *p = buf + i * slot;
                 msgs[i].data = p;
-                msgs[i].len = msg_build(p, c->idx, seq + i, cfg->maxpay);
-                cost += rec_cost(msgs[i].len);
+                msgs[i].len = tu_msg_build(p, c->idx, seq + i, cfg->maxpay);
+                cost += tu_rec_cost(msgs[i].len);
             }
             rc = ss_queue_put_many(c->q, msgs, n, to);
             if (rc == SS_EMSGSIZE) {
@@ -294,7 +170,7 @@ static int mp_producer(void *arg)
         }
         if (rc == 0) {
             seq += n;
-        } else if (benign_retry(rc, to)) {
+        } else if (tu_benign_retry(rc, to)) {
             atomic_fetch_add(&sh->retries, 1);
         } else {
             sh_fail(sh, "producer %u: put of seq %u (n %u, timeout %lld): %s",
@@ -313,7 +189,7 @@ static void mp_record(mp_child *c, const void *data, size_t len)
     const mp_cfg *cfg = c->cfg;
     mp_shared *sh = c->sh;
     uint32_t id = 0, seq = 0;
-    const char *why = msg_check(data, len, cfg->maxpay, (uint32_t)cfg->np,
+    const char *why = tu_msg_check(data, len, cfg->maxpay, (uint32_t)cfg->np,
                                 cfg->per_prod, &id, &seq);
     if (why) {
         sh_fail(sh, "consumer %u: corrupt message (len %zu): %s", c->idx, len,
@@ -359,12 +235,12 @@ static int mp_consumer(void *arg)
 
     while (!bad) {
         int m = mode == CM_MIXED ? (int)(tu_rand(&rs) % 3) : mode;
-        int64_t to = pick_timeout(&rs);
+        int64_t to = tu_pick_timeout(&rs);
         int rc;
         if (m == CM_GET) {
             /* Sometimes a buffer that may be too small. */
             size_t sz = tu_rand(&rs) % 8 == 0
-                            ? 1 + tu_rand(&rs) % (HDR + cfg->maxpay)
+                            ? 1 + tu_rand(&rs) % (TU_MSG_HDR + cfg->maxpay)
                             : bufsz;
             size_t len = 0;
             rc = ss_queue_get(c->q, buf, sz, &len, to);
@@ -435,7 +311,7 @@ static int mp_consumer(void *arg)
                 for (size_t i = k; i < n; i++) {
                     uint32_t id, seq;
                     const char *why =
-                        msg_check(msgs[i].data, msgs[i].len, cfg->maxpay,
+                        tu_msg_check(msgs[i].data, msgs[i].len, cfg->maxpay,
                                   (uint32_t)cfg->np, cfg->per_prod, &id, &seq);
                     if (why)
                         sh_fail(sh, "read_begin: corrupt exposed msg: %s", why);
@@ -453,7 +329,7 @@ static int mp_consumer(void *arg)
         }
         if (rc == SS_ECLOSED)
             break;
-        if (benign_retry(rc, to)) {
+        if (tu_benign_retry(rc, to)) {
             atomic_fetch_add(&sh->retries, 1);
             continue;
         }
@@ -469,7 +345,7 @@ static int mp_consumer(void *arg)
 static void run_mp(const mp_cfg *cfg)
 {
     assert_true(cfg->np <= MP_MAXP && cfg->nc <= MP_MAXC);
-    assert_true(cfg->maxpay + HDR <= MAX_PAYLOAD);
+    assert_true(cfg->maxpay + TU_MSG_HDR <= TU_MSG_MAX_PAYLOAD);
     ss_queue_options o;
     ss_queue_options_init(&o);
     o.capacity = cfg->capacity;
@@ -510,7 +386,7 @@ static void run_mp(const mp_cfg *cfg)
         uint64_t prev = UINT64_MAX;
         int64_t deadline = tu_now_ns() + SS_SEC(20);
         for (;;) {
-            sleep_us(30000);
+            tu_sleep_us(30000);
             assert_int_equal(ss_queue_get_stats(q, &st), 0);
             if (st.put_total == prev && st.put_total > 0)
                 break;
@@ -527,7 +403,7 @@ static void run_mp(const mp_cfg *cfg)
         if (cfg->max_msgs)
             assert_true(st.msgs <= cfg->max_msgs);
         for (int i = 0; i < cfg->np; i++)
-            assert_false(child_exited(ppid[i]));
+            assert_false(tu_child_exited(ppid[i]));
         for (int i = 0; i < cfg->nc; i++) {
             cpid[i] = tu_fork(mp_consumer, &cc[i]);
             assert_true(cpid[i] > 0);
@@ -540,7 +416,7 @@ static void run_mp(const mp_cfg *cfg)
     for (;;) {
         bool all = true;
         for (int i = 0; i < cfg->np; i++)
-            all = all && child_exited(ppid[i]);
+            all = all && tu_child_exited(ppid[i]);
         if (all || tu_now_ns() > deadline)
             break;
         ss_queue_stats st;
@@ -549,7 +425,7 @@ static void run_mp(const mp_cfg *cfg)
         if (st.ring_used > st.capacity ||
             (cfg->max_msgs && st.msgs > cfg->max_msgs))
             over++;
-        sleep_us(2000);
+        tu_sleep_us(2000);
     }
     for (int i = 0; i < cfg->np; i++)
         assert_int_equal(tu_wait(ppid[i], 10000), 0);
@@ -729,7 +605,7 @@ static void wr_add(wr_plan *p, uint32_t len, uint64_t *pos)
     p->len[p->n] = len;
     p->pos[p->n] = *pos;
     p->n++;
-    *pos += rec_cost(len);
+    *pos += tu_rec_cost(len);
 }
 
 static void wr_step(wr_plan *p)
@@ -758,7 +634,7 @@ static void wr_fill_to(wr_plan *p, uint64_t *pos, size_t target, size_t cap,
 
 static void wr_bytes(uint8_t *buf, uint32_t k, uint32_t len)
 {
-    pay_fill(buf, 0xABCD0000u + (k >> 24), k, len);
+    tu_msg_pay_fill(buf, 0xABCD0000u + (k >> 24), k, len);
 }
 
 typedef struct wr_arg {
@@ -781,7 +657,7 @@ static int wr_producer(void *arg)
         uint32_t b = p->step[s], e = p->step[s + 1];
         size_t cost = 0;
         for (uint32_t k = b; k < e; k++)
-            cost += rec_cost(p->len[k]);
+            cost += tu_rec_cost(p->len[k]);
         if (s % 2 == 1 && cost <= cap && e - b <= 64) {
             /* The whole step as one batch. */
             size_t off = 0;
@@ -835,14 +711,14 @@ static void test_wraparound_every_offset(void **state)
     uint64_t pos = 0;
     assert_int_equal(ss_queue_put(q, one, 1, SS_NO_WAIT), 0);
     assert_int_equal(ss_queue_get_stats(q, &st), 0);
-    assert_int_equal(st.ring_used, rec_cost(1));
+    assert_int_equal(st.ring_used, tu_rec_cost(1));
     assert_int_equal(ss_queue_get(q, one, sizeof one, &len, SS_NO_WAIT), 0);
-    pos += rec_cost(1);
+    pos += tu_rec_cost(1);
     assert_int_equal(ss_queue_put(q, one, 9, SS_NO_WAIT), 0);
     assert_int_equal(ss_queue_get_stats(q, &st), 0);
-    assert_int_equal(st.ring_used, rec_cost(9));
+    assert_int_equal(st.ring_used, tu_rec_cost(9));
     assert_int_equal(ss_queue_get(q, one, sizeof one, &len, SS_NO_WAIT), 0);
-    pos += rec_cost(9);
+    pos += tu_rec_cost(9);
     assert_int_equal(ss_queue_get_stats(q, &st), 0);
     assert_int_equal(st.ring_used, 0);
 
@@ -991,7 +867,7 @@ typedef struct blk_arg {
 
 #define BLK_LEN 100u
 /* Fixed-length messages: a full queue stays full for them. */
-#define BLK_PAY (FIXED_LEN | BLK_LEN)
+#define BLK_PAY (TU_MSG_FIXED_LEN | BLK_LEN)
 
 static int blk_child(void *arg)
 {
@@ -1017,7 +893,7 @@ static int blk_child(void *arg)
         rc = ss_queue_read_begin(a->q, msgs, 1, &n, a->timeout);
         break;
     default:
-        len = msg_build(buf, a->id, a->seq, BLK_PAY);
+        len = tu_msg_build(buf, a->id, a->seq, BLK_PAY);
         rc = ss_queue_put(a->q, buf, len, a->timeout);
         break;
     }
@@ -1032,7 +908,7 @@ static int blk_child(void *arg)
         ret = 4;
     } else if (rc == 0 && a->op != OP_PUT) {
         uint32_t id = 0, seq = 0;
-        const char *why = n == 1 ? msg_check(msgs[0].data, msgs[0].len, BLK_PAY,
+        const char *why = n == 1 ? tu_msg_check(msgs[0].data, msgs[0].len, BLK_PAY,
                                              1000, 1000, &id, &seq)
                                  : "count";
         if (why || id != a->id || seq != a->seq) {
@@ -1052,11 +928,11 @@ static void wait_ready(_Atomic int *flag)
     int64_t deadline = tu_now_ns() + SS_SEC(10);
     while (!atomic_load(flag)) {
         assert_true(tu_now_ns() < deadline);
-        sleep_us(200);
+        tu_sleep_us(200);
     }
     /* Give the child time to get into its sleep; correctness does not
      * depend on it (the test passes either way if the queue works). */
-    sleep_us(20000);
+    tu_sleep_us(20000);
 }
 
 static ss_queue *small_queue(void)
@@ -1072,10 +948,10 @@ static ss_queue *small_queue(void)
 /* Fills q with messages (id, 0..) until full; returns how many. */
 static uint32_t fill_queue(ss_queue *q, uint32_t id)
 {
-    uint8_t buf[HDR + BLK_LEN];
+    uint8_t buf[TU_MSG_HDR + BLK_LEN];
     uint32_t seq = 0;
     for (;;) {
-        size_t len = msg_build(buf, id, seq, BLK_PAY);
+        size_t len = tu_msg_build(buf, id, seq, BLK_PAY);
         int rc = ss_queue_put(q, buf, len, SS_NO_WAIT);
         if (rc == SS_EAGAIN)
             break;
@@ -1093,7 +969,7 @@ static void expect_msg(ss_queue *q, uint32_t id, uint32_t seq)
     size_t len = 0;
     uint32_t gid = 0, gseq = 0;
     assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_SEC(10)), 0);
-    assert_null(msg_check(buf, len, BLK_PAY, 1000, 1000, &gid, &gseq));
+    assert_null(tu_msg_check(buf, len, BLK_PAY, 1000, 1000, &gid, &gseq));
     assert_int_equal(gid, id);
     assert_int_equal(gseq, seq);
 }
@@ -1143,7 +1019,7 @@ static void test_wake_by_put_across_processes(void **state)
         pid_t cp = tu_fork(blk_child, &c);
         assert_true(cp > 0);
         wait_ready(ready);
-        assert_false(child_exited(cp));
+        assert_false(tu_child_exited(cp));
         blk_arg p = {q, OP_PUT, 0, SS_WAIT_FOREVER, 7, (uint32_t)op, ready + 1};
         pid_t pp = tu_fork(blk_child, &p);
         assert_true(pp > 0);
@@ -1158,7 +1034,7 @@ static void test_wake_by_put_across_processes(void **state)
     pid_t pp = tu_fork(blk_child, &p);
     assert_true(pp > 0);
     wait_ready(ready);
-    assert_false(child_exited(pp));
+    assert_false(tu_child_exited(pp));
     blk_arg c = {q, OP_GET, 0, SS_NO_WAIT, 3, 0, ready + 1};
     pid_t cp = tu_fork(blk_child, &c);
     assert_true(cp > 0);
@@ -1212,7 +1088,7 @@ static void test_wake_by_close_across_processes(void **state)
     for (int i = 0; i < n; i++)
         wait_ready(ready + i);
     for (int i = 0; i < n; i++)
-        assert_false(child_exited(pids[i]));
+        assert_false(tu_child_exited(pids[i]));
     ss_queue *qs[3] = {qe, qf, NULL};
     pid_t cl = tu_fork(closer_child, qs);
     assert_true(cl > 0);
@@ -1274,7 +1150,7 @@ static int drain_child(void *arg)
             break;
         }
         for (size_t i = 0; i < n; i++, got++) {
-            if (msg_check(msgs[i].data, msgs[i].len, BLK_PAY, 1000, 1000, &id,
+            if (tu_msg_check(msgs[i].data, msgs[i].len, BLK_PAY, 1000, 1000, &id,
                           &seq) != NULL ||
                 id != 8 || seq != got)
                 ret = 2;
@@ -1300,9 +1176,9 @@ static void test_close_drains_across_processes(void **state)
 {
     (void)state;
     ss_queue *q = small_queue();
-    uint8_t buf[HDR + BLK_LEN];
+    uint8_t buf[TU_MSG_HDR + BLK_LEN];
     for (uint32_t s = 0; s < 20; s++) {
-        size_t len = msg_build(buf, 8, s, BLK_PAY);
+        size_t len = tu_msg_build(buf, 8, s, BLK_PAY);
         assert_int_equal(ss_queue_put(q, buf, len, SS_NO_WAIT), 0);
     }
     ss_queue *qs[2] = {q, NULL};

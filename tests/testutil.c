@@ -1,6 +1,8 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <signal_slot.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,3 +158,120 @@ uint64_t tu_rand(uint64_t *state)
     *state = x;
     return x * 0x2545F4914F6CDD1Dull;
 }
+
+/* ---- test messages and helpers shared by the multi-process tests ---- */
+
+
+static uint64_t seed_of(uint32_t id, uint32_t seq)
+{
+    uint64_t s = ((uint64_t)id + 1) * 0x9E3779B97F4A7C15ull;
+    s ^= ((uint64_t)seq + 1) * 0xC2B2AE3D27D4EB4Full;
+    return s ? s : 1;
+}
+
+/* Payload length of message (id, seq): 0..maxpay, deterministic. */
+uint32_t tu_msg_pay_len(uint32_t id, uint32_t seq, uint32_t maxpay)
+{
+    if (maxpay & TU_MSG_FIXED_LEN)
+        return maxpay & ~TU_MSG_FIXED_LEN;
+    uint64_t s = seed_of(id, seq) ^ 0x5555555555555555ull;
+    return (uint32_t)(tu_rand(&s) % ((uint64_t)maxpay + 1));
+}
+
+void tu_msg_pay_fill(uint8_t *p, uint32_t id, uint32_t seq, uint32_t len)
+{
+    uint64_t s = seed_of(id, seq);
+    for (uint32_t i = 0; i < len; i += 8) {
+        uint64_t r = tu_rand(&s);
+        uint32_t k = len - i < 8 ? len - i : 8;
+        memcpy(p + i, &r, k);
+    }
+}
+
+/* Writes message (id, seq) to buf; returns its total length. */
+size_t tu_msg_build(uint8_t *buf, uint32_t id, uint32_t seq,
+                        uint32_t maxpay)
+{
+    tu_msg_hdr h;
+    h.id = id;
+    h.seq = seq;
+    h.len = tu_msg_pay_len(id, seq, maxpay);
+    tu_msg_pay_fill(buf + TU_MSG_HDR, id, seq, h.len);
+    h.sum = tu_hash32(buf + TU_MSG_HDR, h.len);
+    memcpy(buf, &h, TU_MSG_HDR);
+    return TU_MSG_HDR + h.len;
+}
+
+/* Checks a received message. Returns NULL if intact (and sets *id, *seq),
+ * else a description of what is wrong. */
+const char *tu_msg_check(const void *data, size_t len, uint32_t maxpay,
+                             uint32_t nid, uint32_t nseq, uint32_t *id,
+                             uint32_t *seq)
+{
+    uint8_t expect[TU_MSG_MAX_PAYLOAD];
+    tu_msg_hdr h;
+    if (data == NULL)
+        return "NULL data";
+    if (len < TU_MSG_HDR)
+        return "message shorter than its header";
+    memcpy(&h, data, TU_MSG_HDR);
+    if (h.id >= nid || h.seq >= nseq)
+        return "producer id or seq out of range";
+    if (h.len != len - TU_MSG_HDR)
+        return "length in header differs from delivered length";
+    if (h.len != tu_msg_pay_len(h.id, h.seq, maxpay))
+        return "length differs from the length put";
+    const uint8_t *p = (const uint8_t *)data + TU_MSG_HDR;
+    if (tu_hash32(p, h.len) != h.sum)
+        return "payload checksum mismatch";
+    tu_msg_pay_fill(expect, h.id, h.seq, h.len);
+    if (memcmp(expect, p, h.len) != 0)
+        return "payload bytes differ from the bytes put";
+    *id = h.id;
+    *seq = h.seq;
+    return NULL;
+}
+
+size_t tu_rec_cost(size_t len)
+{
+    return SS_QUEUE_RECORD_OVERHEAD + ((len + 7) & ~(size_t)7);
+}
+
+void tu_sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* Whether child pid has exited, without reaping it (tu_wait reaps). */
+bool tu_child_exited(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return true;
+    return si.si_pid == pid;
+}
+
+/* Timeout for one call: mostly forever, sometimes no wait or 1 ms. */
+int64_t tu_pick_timeout(uint64_t *rs)
+{
+    uint64_t r = tu_rand(rs) % 10;
+    if (r == 0)
+        return SS_NO_WAIT;
+    if (r == 1)
+        return SS_MSEC(1);
+    return SS_WAIT_FOREVER;
+}
+
+/* Whether rc is an acceptable "not now" answer for timeout to. */
+bool tu_benign_retry(int rc, int64_t to)
+{
+    if (rc == SS_EAGAIN)
+        return to == SS_NO_WAIT;
+    if (rc == SS_ETIMEDOUT)
+        return to > 0;
+    return false;
+}
+

@@ -51,4 +51,52 @@ int64_t tu_now_ns(void);
 /* tu_rand - xorshift64* step on *state (never 0). */
 uint64_t tu_rand(uint64_t *state);
 
+/* ---- Test messages: header {id, seq, len, checksum} + a payload derived
+ * from (id, seq), so a receiver can check every byte. ---- */
+
+#include <stdbool.h>
+
+#define TU_MSG_HDR 16u             /* id, seq, len, checksum: 4 x u32 */
+#define TU_MSG_MAX_PAYLOAD 8192u   /* largest payload any test uses */
+#define TU_MSG_FIXED_LEN 0x80000000u /* in maxpay: every payload that long */
+
+typedef struct tu_msg_hdr {
+    uint32_t id;
+    uint32_t seq;
+    uint32_t len; /* payload bytes after the header */
+    uint32_t sum; /* tu_hash32 of the payload */
+} tu_msg_hdr;
+
+/* tu_msg_pay_len - payload length of message (id, seq): 0..maxpay,
+ * deterministic (or exactly maxpay & ~TU_MSG_FIXED_LEN with that flag). */
+uint32_t tu_msg_pay_len(uint32_t id, uint32_t seq, uint32_t maxpay);
+
+/* tu_msg_pay_fill - the len payload bytes of message (id, seq). */
+void tu_msg_pay_fill(uint8_t *p, uint32_t id, uint32_t seq, uint32_t len);
+
+/* tu_msg_build - write message (id, seq) to buf; returns its length. */
+size_t tu_msg_build(uint8_t *buf, uint32_t id, uint32_t seq, uint32_t maxpay);
+
+/* tu_msg_check - check a received message: NULL if intact (and *id, *seq
+ * set), else what is wrong. ids must be < nid, seqs < nseq. */
+const char *tu_msg_check(const void *data, size_t len, uint32_t maxpay,
+                         uint32_t nid, uint32_t nseq, uint32_t *id,
+                         uint32_t *seq);
+
+/* tu_rec_cost - ring bytes a message of len bytes takes. */
+size_t tu_rec_cost(size_t len);
+
+/* tu_sleep_us - sleep us microseconds, resuming after signals. */
+void tu_sleep_us(long us);
+
+/* tu_child_exited - whether child pid has exited, without reaping it. */
+bool tu_child_exited(pid_t pid);
+
+/* tu_pick_timeout - a random timeout for one call: mostly forever,
+ * sometimes SS_NO_WAIT or 1 ms. */
+int64_t tu_pick_timeout(uint64_t *rs);
+
+/* tu_benign_retry - whether rc is an acceptable "not now" for timeout to. */
+bool tu_benign_retry(int rc, int64_t to);
+
 #endif
