@@ -44,6 +44,10 @@ uint64_t bench_now_ns(void);
  * report failures this way so that the harness can show the cause. */
 void bench_set_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+
+/* bench_ss_fail - record "call: SS_EXXX (message)" for a failed ss_* call
+ * rc via bench_set_error(); returns -1. */
+int bench_ss_fail(const char *call, int rc);
 const char *bench_error(void);
 
 /* Match argv[*i] against option name, in both "--name value" and

@@ -61,12 +61,6 @@ typedef struct ssq_pair {
     uint32_t spin_ns;
 } ssq_pair;
 
-static int ssq_error(const char *call, int rc)
-{
-    bench_set_error("%s: %s (%s)", call, ss_errname(rc), ss_strerror(rc));
-    return -1;
-}
-
 static int ssq_pair_setup(void **st, const lat_ops *ops)
 {
     ssq_pair *s = calloc(1, sizeof *s);
@@ -80,13 +74,13 @@ static int ssq_pair_setup(void **st, const lat_ops *ops)
     int rc = ss_queue_create(&s->ping, &opts);
     if (rc != 0) {
         free(s);
-        return ssq_error("ss_queue_create", rc);
+        return bench_ss_fail("ss_queue_create", rc);
     }
     rc = ss_queue_create(&s->pong, &opts);
     if (rc != 0) {
         ss_queue_destroy(s->ping);
         free(s);
-        return ssq_error("ss_queue_create", rc);
+        return bench_ss_fail("ss_queue_create", rc);
     }
     s->spin_ns = ops->spin_ns;
     *st = s;
@@ -108,7 +102,7 @@ static int ssq_pair_send(void *st, bool parent, uint64_t v)
     ssq_pair *s = st;
     int rc = ss_queue_put(parent ? s->ping : s->pong, &v, sizeof v,
                           SS_WAIT_FOREVER);
-    return rc == 0 ? 0 : ssq_error("ss_queue_put", rc);
+    return rc == 0 ? 0 : bench_ss_fail("ss_queue_put", rc);
 }
 
 static int ssq_pair_recv(void *st, bool parent, uint64_t *v)
@@ -118,7 +112,7 @@ static int ssq_pair_recv(void *st, bool parent, uint64_t *v)
     int rc = ss_queue_get(parent ? s->pong : s->ping, v, sizeof *v, &len,
                           SS_WAIT_FOREVER);
     if (rc != 0)
-        return ssq_error("ss_queue_get", rc);
+        return bench_ss_fail("ss_queue_get", rc);
     if (len != sizeof *v) {
         bench_set_error("ss_queue_get: %zu bytes, expected %zu", len,
                         sizeof *v);

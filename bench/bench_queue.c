@@ -790,12 +790,6 @@ typedef struct ssq_endpoint {
     size_t buf_size;
 } ssq_endpoint;
 
-static int ssq_fail(const char *call, int rc)
-{
-    bench_set_error("%s: %s (%s)", call, ss_errname(rc), ss_strerror(rc));
-    return -1;
-}
-
 static int ssq_setup(void **impl, const bench_params *p)
 {
     /* The defaults on purpose: 4 MiB ring, default spin. */
@@ -809,7 +803,7 @@ static int ssq_setup(void **impl, const bench_params *p)
     int rc = ss_queue_create(&s->q, &opts);
     if (rc != 0) {
         free(s);
-        return ssq_fail("ss_queue_create", rc);
+        return bench_ss_fail("ss_queue_create", rc);
     }
     /* get_many starts each message at an 8-byte boundary. */
     s->buf_size = p->batch * ((p->msg_size + 7) & ~(size_t)7);
@@ -852,7 +846,7 @@ static int ssq_send(void *ep, const void *msg, size_t len)
 {
     ssq_endpoint *e = ep;
     int rc = ss_queue_put(e->q, msg, len, SS_WAIT_FOREVER);
-    return rc == 0 ? 0 : ssq_fail("ss_queue_put", rc);
+    return rc == 0 ? 0 : bench_ss_fail("ss_queue_put", rc);
 }
 
 static int ssq_recv(void *ep, size_t max, ss_msg *msgs, int timeout_ms)
@@ -874,7 +868,7 @@ static int ssq_recv(void *ep, size_t max, ss_msg *msgs, int timeout_ms)
     if (rc == SS_ETIMEDOUT && timeout_ms >= 0)
         return 0;
     if (rc != 0)
-        return ssq_fail(max == 1 ? "ss_queue_get" : "ss_queue_get_many", rc);
+        return bench_ss_fail(max == 1 ? "ss_queue_get" : "ss_queue_get_many", rc);
     if (n < 1 || n > max) {
         bench_set_error("ss_queue_get_many returned 0 but n = %zu (max %zu)",
                         n, max);
@@ -898,7 +892,7 @@ static int ssq_send_end(void *impl, int consumer, const void *msg, size_t len,
     (void)consumer;
     ssq_impl *s = impl;
     int rc = ss_queue_put(s->q, msg, len, SS_MSEC(timeout_ms));
-    return rc == 0 ? 0 : ssq_fail("ss_queue_put (end marker)", rc);
+    return rc == 0 ? 0 : bench_ss_fail("ss_queue_put (end marker)", rc);
 }
 
 static void ssq_teardown(void *impl)

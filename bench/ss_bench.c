@@ -180,3 +180,9 @@ const char *bench_fmt_rate(char *buf, size_t size, double per_s)
         snprintf(buf, size, "%.0f", per_s);
     return buf;
 }
+
+int bench_ss_fail(const char *call, int rc)
+{
+    bench_set_error("%s: %s (%s)", call, ss_errname(rc), ss_strerror(rc));
+    return -1;
+}

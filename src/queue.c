@@ -159,6 +159,16 @@ static inline uint64_t rec_size(uint64_t len)
     return sizeof(ssq_rec) + ((len + 7) & ~(uint64_t)7);
 }
 
+/* Move a position and its ring offset past a record of rs bytes. */
+static inline void ring_advance(const ss_queue *q, uint64_t *pos, uint64_t *off,
+                                uint64_t rs)
+{
+    *pos += rs;
+    *off += rs;
+    if (*off >= q->ring_size)
+        *off -= q->ring_size;
+}
+
 static inline uint32_t rec_check(uint32_t len, uint64_t pos)
 {
     return (len * 0x9E3779B1u) ^ (uint32_t)(pos >> 3) ^ SSQ_REC_SALT;
@@ -882,10 +892,7 @@ SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
                 r->check = rec_check(len, pos);
                 memcpy(r + 1, msgs[i].data, len);
                 uint64_t rs = rec_size(len);
-                pos += rs;
-                off += rs;
-                if (off >= q->ring_size)
-                    off -= q->ring_size;
+                ring_advance(q, &pos, &off, rs);
             }
             uint64_t bytes = atomic_load_explicit(&h->prod_pub.bytes,
                                                   memory_order_relaxed);
@@ -1037,10 +1044,7 @@ static int take(ss_queue *q, ssq_take *t, int64_t timeout_ns, bool hold)
                 n++;
                 payload += len;
                 uint64_t rs = rec_size(len);
-                pos += rs;
-                off += rs;
-                if (off >= q->ring_size)
-                    off -= q->ring_size;
+                ring_advance(q, &pos, &off, rs);
             }
             t->n = n;
             t->tail = tail;
@@ -1155,10 +1159,7 @@ SS_API int ss_queue_read_end(ss_queue *q, size_t consumed)
             }
             uint64_t rs = rec_size(r->len);
             payload += r->len;
-            pos += rs;
-            off += rs;
-            if (off >= q->ring_size)
-                off -= q->ring_size;
+            ring_advance(q, &pos, &off, rs);
         }
         uint64_t got = atomic_load_explicit(&h->cons_pub.msgs,
                                             memory_order_relaxed);
