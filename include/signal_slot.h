@@ -10,5 +10,6 @@
 #include "signal_slot/error.h"
 #include "signal_slot/log.h"
 #include "signal_slot/queue.h"
+#include "signal_slot/payload.h"
 
 #endif /* SIGNAL_SLOT_H */

@@ -39,7 +39,10 @@ extern "C" {
     X(ESYS, -14, "system call failed (see the log line for errno)")            \
     X(EBUSY, -15, "resource busy")                                             \
     X(ENAMETOOLONG, -16, "name too long or malformed")                         \
-    X(ESTATE, -17, "call not valid in the current state")
+    X(ESTATE, -17, "call not valid in the current state")                      \
+    X(ETYPE, -18, "argument of another type than expected")                    \
+    X(EMALFORMED, -19, "malformed encoded payload")                            \
+    X(ESIGNATURE, -20, "invalid or mismatched type signature")
 
 /* Negative error codes, SS_EINVAL and friends. SS_OK is 0. */
 enum ss_errno {
