@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #define SSQ_MAGIC 0x3145554555515353ull /* "SSQUEUE1" little-endian */
-#define SSQ_VERSION 1u
+#define SSQ_VERSION 2u
 #define SSQ_REC_SALT 0x5A17C0DEu
 #define SSQ_SLICE_NS SS_MSEC(100)
 #define SSQ_LOCK_SPINS 64
@@ -52,26 +52,33 @@ typedef struct ssq_rec {
 typedef struct ssq_journal {
     _Atomic uint32_t armed;
     uint32_t pad_;
-    uint64_t pos, off, msgs, bytes;
+    uint64_t pos, msgs, bytes;
 } ssq_journal;
 
-/* What a side publishes to the other side and to stats readers. Its own
- * cache line: the other side polls it. */
+/* What a side publishes to the other side and to stats readers, with the
+ * journal that makes it repairable: one cache line, written at every
+ * commit, polled by the other side. */
 typedef struct ssq_pub {
     _Atomic uint64_t pos;   /* tail or head, monotonic byte position */
     _Atomic uint64_t msgs;  /* messages committed / consumed, ever */
     _Atomic uint64_t bytes; /* payload bytes committed / consumed, ever */
+    ssq_journal journal;
 } ssq_pub;
 
-/* Private state of a side: touched only by its lock holder. */
+/* Private state of a side, touched only by its lock holder: with the lock,
+ * one cache line. */
 typedef struct ssq_side {
     pthread_mutex_t lock;
     uint64_t off;        /* pub.pos % ring_size */
     uint64_t peer_cache; /* last position read from the other side */
-    ssq_journal journal;
 } ssq_side;
 
 #define SSQ_ALIGN __attribute__((aligned(128)))
+
+/* A put or get under contention moves the lock's line and the published
+ * line between cores, and nothing else of the header: keep each to one. */
+_Static_assert(sizeof(ssq_side) <= 64, "side state spans cache lines");
+_Static_assert(sizeof(ssq_pub) <= 64, "published state spans cache lines");
 
 /* A wait point. Sleepers sleep on seq; they register in waiters under the
  * lock of the side that will wake them, which reads waiters and spinners
@@ -235,7 +242,7 @@ static int repair_side(ss_queue *q, enum ssq_side_id s)
 {
     ssq_side *sd = side_of(q, s);
     ssq_pub *pub = pub_of(q, s);
-    ssq_journal *j = &sd->journal;
+    ssq_journal *j = &pub->journal;
     bool rolled = false;
 
     if (atomic_load_explicit(&j->armed, memory_order_acquire)) {
@@ -387,9 +394,8 @@ static inline void side_commit(ss_queue *q, enum ssq_side_id s, uint64_t pos,
 {
     ssq_side *sd = side_of(q, s);
     ssq_pub *pub = pub_of(q, s);
-    ssq_journal *j = &sd->journal;
+    ssq_journal *j = &pub->journal;
     j->pos = pos;
-    j->off = off;
     j->msgs = msgs;
     j->bytes = bytes;
     atomic_store_explicit(&j->armed, 1, memory_order_release);
