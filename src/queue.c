@@ -134,6 +134,21 @@ struct ss_queue {
 
 enum ssq_side_id { SSQ_PROD, SSQ_CONS };
 
+/* Fault injection, compiled in only for the tests (SS_FAULT_INJECTION):
+ * the process kills itself with SIGKILL at a chosen instant of a commit,
+ * so that each repair path is exercised deterministically. */
+#ifdef SS_FAULT_INJECTION
+#include <signal.h>
+int ss__fault_point;
+#define SSQ_FAULT(side, at)                                                    \
+    do {                                                                       \
+        if (ss__fault_point == ss__fault_code((side) == SSQ_CONS, (at)))      \
+            raise(SIGKILL);                                                    \
+    } while (0)
+#else
+#define SSQ_FAULT(side, at) ((void)0)
+#endif
+
 /* A number for the calling thread, unique in this process for the
  * process's lifetime (zero-copy read sessions belong to a thread). The
  * forking thread takes a new one in the child, so a session open in the
@@ -395,16 +410,19 @@ static inline void side_commit(ss_queue *q, enum ssq_side_id s, uint64_t pos,
     ssq_side *sd = side_of(q, s);
     ssq_pub *pub = pub_of(q, s);
     ssq_journal *j = &pub->journal;
+    SSQ_FAULT(s, SS__FAULT_COPIED);
     j->pos = pos;
     j->msgs = msgs;
     j->bytes = bytes;
     atomic_store_explicit(&j->armed, 1, memory_order_release);
+    SSQ_FAULT(s, SS__FAULT_ARMED);
     /* Release, not relaxed: a counter store must not become visible (or be
      * compiled) before the journal is armed, or a death in between would
      * leave a counter advanced for a commit that repair then discards. */
     atomic_store_explicit(&pub->msgs, msgs, memory_order_release);
     atomic_store_explicit(&pub->bytes, bytes, memory_order_release);
     atomic_store_explicit(&pub->pos, pos, memory_order_release);
+    SSQ_FAULT(s, SS__FAULT_COMMITTED);
     sd->off = off;
     atomic_store_explicit(&j->armed, 0, memory_order_release);
 }

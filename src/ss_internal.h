@@ -38,6 +38,20 @@ void ss__log(ss_log_level level, const char *component, const char *fmt, ...)
 #define SS_LOG_INF(comp, ...) ss__log(SS_LOG_INFO, comp, __VA_ARGS__)
 #define SS_LOG_DBG(comp, ...) ss__log(SS_LOG_DEBUG, comp, __VA_ARGS__)
 
+/* Fault-injection points of the queue's commit (SS_FAULT_INJECTION builds
+ * only): set ss__fault_point to ss__fault_code(consumer_side, point) and
+ * the next commit on that side kills its process at that instant. */
+enum ss__fault_at {
+    SS__FAULT_COPIED = 1,    /* records written or copied, journal not armed */
+    SS__FAULT_ARMED = 2,     /* journal armed, nothing published */
+    SS__FAULT_COMMITTED = 3, /* position published, journal still armed */
+};
+static inline int ss__fault_code(int consumer_side, int at)
+{
+    return consumer_side ? 10 + at : at;
+}
+extern int ss__fault_point;
+
 /* ss__errno_to_ss - map an errno value to the closest SS_E* code. */
 int ss__errno_to_ss(int e);
 
