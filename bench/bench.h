@@ -147,5 +147,7 @@ int bench_queue_main(int argc, char **argv);
 int bench_latency_main(int argc, char **argv);
 void bench_queue_usage(FILE *f);
 void bench_latency_usage(FILE *f);
+int bench_signal_main(int argc, char **argv);
+void bench_signal_usage(FILE *f);
 
 #endif /* SS_BENCH_H */

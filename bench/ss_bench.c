@@ -27,6 +27,8 @@ static const subcommand subcommands[] = {
      bench_queue_main, bench_queue_usage},
     {"latency", "round-trip latency of ss_queue (block, spin) vs a pipe pair",
      bench_latency_main, bench_latency_usage},
+    {"signal", "signals between loops on threads vs a mutex+condvar queue",
+     bench_signal_main, bench_signal_usage},
 };
 
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])

@@ -10,6 +10,7 @@
 #include "signal_slot/error.h"
 #include "signal_slot/log.h"
 #include "signal_slot/queue.h"
+#include "signal_slot/loop.h"
 #include "signal_slot/payload.h"
 
 #endif /* SIGNAL_SLOT_H */

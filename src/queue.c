@@ -843,8 +843,26 @@ SS_API void ss_queue_destroy(ss_queue *q)
 
 /* ---- put ---- */
 
+/* Put with separate patience: timeout_ns bounds the wait for room, and
+ * lock_wait says whether a busy producer lock may be waited for even when
+ * timeout_ns is SS_NO_WAIT (signal emission: never wait for room, but do
+ * not take a lock held for a copy for a full queue). */
+static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
+                    int64_t timeout_ns, bool lock_wait);
+
 SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
                              int64_t timeout_ns)
+{
+    return put_many(q, msgs, n, timeout_ns, false);
+}
+
+int ss__queue_put_many_nowait(ss_queue *q, const ss_msg *msgs, size_t n)
+{
+    return put_many(q, msgs, n, SS_NO_WAIT, true);
+}
+
+static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
+                    int64_t timeout_ns, bool lock_wait)
 {
     if (!q || (n && !msgs))
         return SS_EINVAL;
@@ -868,7 +886,8 @@ SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
     for (;;) {
         if (SS_UNLIKELY(is_corrupt(q)))
             return SS_ECORRUPT;
-        int rc = side_lock(q, SSQ_PROD, timeout_ns, &deadline);
+        int rc = side_lock(q, SSQ_PROD, lock_wait ? SS_WAIT_FOREVER : timeout_ns,
+                           &deadline);
         if (SS_UNLIKELY(rc != 0))
             return rc;
         if (SS_UNLIKELY(atomic_load_explicit(&h->closed, memory_order_relaxed))) {

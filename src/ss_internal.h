@@ -52,6 +52,12 @@ static inline int ss__fault_code(int consumer_side, int at)
 }
 extern int ss__fault_point;
 
+/* ss__queue_put_many_nowait - ss_queue_put_many() that never waits for room
+ * (SS_EAGAIN when full) but waits for a busy producer lock: what emitting a
+ * signal needs, so that contention among emitters is not mistaken for a
+ * full queue. */
+int ss__queue_put_many_nowait(ss_queue *q, const ss_msg *msgs, size_t n);
+
 /* ss__errno_to_ss - map an errno value to the closest SS_E* code. */
 int ss__errno_to_ss(int e);
 

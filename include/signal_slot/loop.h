@@ -1,0 +1,298 @@
+/*
+ * signal_slot/loop.h - event loops, objects, typed signals, slots, timers.
+ *
+ * An application is a set of event loops. Each loop runs on one thread (the
+ * caller's, or a thread of its own) and owns one inbound queue
+ * (signal_slot/queue.h): every signal delivered to a loop is a message in
+ * that queue, also between loops of one process, so that a loop can later
+ * live in another process unchanged.
+ *
+ * Objects live on one loop each and have an id unique on that loop. An
+ * object declares named signals with a type signature (signal_slot/payload.h)
+ * and any function (object, arguments, user_data) can be a slot. Emitting a
+ * signal encodes its arguments once and puts one message into the queue of
+ * every distinct loop that has a slot connected to it; that loop then calls
+ * each connected slot living on it, in its own thread, in emission order.
+ *
+ * Threads: objects, signals and connections are set up from any thread, and
+ * a process-wide lock keeps the tables consistent; emitting is allowed from
+ * any thread; a slot runs on its receiver's loop thread. Timers are driven by
+ * their loop and must be started, stopped and changed from that loop's
+ * thread (or before it runs).
+ */
+#ifndef SIGNAL_SLOT_LOOP_H
+#define SIGNAL_SLOT_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signal_slot/error.h"
+#include "signal_slot/payload.h"
+#include "signal_slot/queue.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest object id, loop name or signal name, in bytes (without NUL). */
+#define SS_NAME_MAX 63
+
+typedef struct ss_loop ss_loop;
+typedef struct ss_args ss_args;
+typedef struct ss__signal ss__signal;
+
+/*
+ * An object living on a loop. Embed it in your own struct (container_of
+ * style) and initialise it with ss_object_init(); its fields are private.
+ */
+typedef struct ss_object {
+    ss_loop *loop_;
+    char id_[SS_NAME_MAX + 1];
+    ss__signal *signals_;
+    struct ss_object *next_;
+    uint32_t flags_;
+} ss_object;
+
+/*
+ * ss_slot_fn - a slot: called on the receiver's loop thread with the
+ * receiver, the signal's arguments (valid only during the call) and the
+ * user_data given to ss_connect().
+ */
+typedef void (*ss_slot_fn)(ss_object *receiver, const ss_args *args,
+                           void *user_data);
+
+/* Loop creation options. Initialise with ss_loop_options_init(). */
+typedef struct ss_loop_options {
+    size_t queue_capacity; /* inbound queue ring bytes; 0: 4 MiB */
+    uint32_t spin_ns;      /* spin before sleeping; default 20 us */
+} ss_loop_options;
+
+/* What ss_loop_run() returns when it did not fail. */
+enum ss_loop_status {
+    SS_LOOP_STOPPED = 0,     /* ss_loop_stop() was handled */
+    SS_LOOP_INTERRUPTED = 1, /* SIGINT arrived */
+};
+
+/* ss_loop_options_init - the defaults. */
+SS_API void ss_loop_options_init(ss_loop_options *opts);
+
+/*
+ * ss_loop_new - create a loop named name (1..SS_NAME_MAX bytes; unique in
+ * the process) with its inbound queue. The loop is also an object on itself
+ * (ss_loop_object()), whose id is its name and which has the signals
+ * "started" and "terminated" (signature ""). *out is owned by the caller:
+ * ss_loop_free(). Errors: SS_EINVAL, SS_EEXIST (name taken), SS_ENOMEM,
+ * queue errors.
+ */
+SS_API int ss_loop_new(ss_loop **out, const char *name,
+                       const ss_loop_options *opts);
+
+/*
+ * ss_loop_free - destroy a loop that is not running: its objects are
+ * detached (not freed: they belong to their owners) and its queue released.
+ */
+SS_API void ss_loop_free(ss_loop *loop);
+
+/* ss_loop_name - the loop's name. */
+SS_API const char *ss_loop_name(const ss_loop *loop);
+
+/* ss_loop_object - the loop as an object on itself. */
+SS_API ss_object *ss_loop_object(ss_loop *loop);
+
+/* ss_loop_queue - the loop's inbound queue (for introspection). */
+SS_API ss_queue *ss_loop_queue(ss_loop *loop);
+
+/*
+ * ss_loop_run - run the loop on the calling thread until it is stopped.
+ * Emits "started" first. Each iteration fires the timers that are due,
+ * dispatches every message received, in order, then waits for the next
+ * timer deadline or message. Returns SS_LOOP_STOPPED, SS_LOOP_INTERRUPTED
+ * (SIGINT, when the process had no SIGINT handler of its own) or an SS_E*
+ * error. Emits "terminated" on the way out.
+ */
+SS_API int ss_loop_run(ss_loop *loop);
+
+/*
+ * ss_loop_run_once - one iteration, waiting at most timeout_ns for work
+ * (SS_NO_WAIT: none), for embedding the loop in another. Returns 0 (also
+ * once a stop was handled: ask ss_loop_stopped()) or an SS_E* error.
+ */
+SS_API int ss_loop_run_once(ss_loop *loop, int64_t timeout_ns);
+
+/* ss_loop_stopped - whether the loop handled a stop (it runs no more
+ * iterations until ss_loop_run() starts it again). */
+SS_API bool ss_loop_stopped(const ss_loop *loop);
+
+/*
+ * ss_loop_stop - ask the loop to stop: a stop message is queued, so every
+ * message queued before it is handled first; the loop then returns and
+ * messages after it are not handled. Callable from any thread, also before
+ * the loop runs. Errors: queue errors (SS_EAGAIN if the queue is full).
+ */
+SS_API int ss_loop_stop(ss_loop *loop);
+
+/*
+ * ss_loop_stop_slot - a slot that stops the loop its receiver lives on, so
+ * that a signal can stop a loop: connect any signal to it with the loop's
+ * object (ss_loop_object()) as receiver. Accepts any signature.
+ */
+SS_API void ss_loop_stop_slot(ss_object *receiver, const ss_args *args,
+                              void *user_data);
+
+/*
+ * ss_loop_start_thread - run the loop (ss_loop_run) on a new thread.
+ * Errors: SS_ESTATE (already running), SS_ESYS.
+ */
+SS_API int ss_loop_start_thread(ss_loop *loop);
+
+/*
+ * ss_loop_join_thread - wait for the loop's thread to end; *status (may be
+ * NULL) receives what ss_loop_run() returned. Errors: SS_ESTATE (no thread).
+ */
+SS_API int ss_loop_join_thread(ss_loop *loop, int *status);
+
+/*
+ * ss_loop_dropped - messages for this loop that did not fit in its queue and
+ * were dropped, ever (emission never blocks).
+ */
+SS_API uint64_t ss_loop_dropped(const ss_loop *loop);
+
+/*
+ * ss_object_init - place obj on loop with id (1..SS_NAME_MAX bytes), or a
+ * generated unique id if id is NULL. obj's memory stays the caller's; it
+ * must stay valid until ss_object_destroy(). Errors: SS_EINVAL, SS_EEXIST
+ * (another object has that id on this loop), SS_ENAMETOOLONG.
+ */
+SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id);
+
+/*
+ * ss_object_destroy - detach obj from its loop and remove its signals and
+ * every connection from or to it. Safe at any time, also from inside a slot
+ * (of obj or of another object) and while signals for it are still queued:
+ * those are dropped. Afterwards obj's memory may be freed.
+ */
+SS_API void ss_object_destroy(ss_object *obj);
+
+/* ss_object_id - the object's id. */
+SS_API const char *ss_object_id(const ss_object *obj);
+
+/* ss_object_loop - the loop the object lives on (NULL once destroyed). */
+SS_API ss_loop *ss_object_loop(const ss_object *obj);
+
+/*
+ * ss_signal_add - declare signal name (1..SS_NAME_MAX bytes) on obj with a
+ * type signature (signal_slot/payload.h; "" for none). Errors: SS_EINVAL,
+ * SS_ESIGNATURE, SS_EEXIST (declared already), SS_ENOMEM.
+ */
+SS_API int ss_signal_add(ss_object *obj, const char *name,
+                         const char *signature);
+
+/*
+ * ss_connect - from now on, every emission of emitter's signal calls
+ * slot(receiver, args, user_data) on receiver's loop. slot_signature must
+ * equal the signal's signature (else SS_ESIGNATURE and a log line naming
+ * both). Connecting the same (emitter, signal, receiver, slot, user_data)
+ * twice delivers once. Errors: SS_EINVAL, SS_ENOENT (no such signal),
+ * SS_ESIGNATURE, SS_ENOMEM.
+ */
+SS_API int ss_connect(ss_object *emitter, const char *signal,
+                      ss_object *receiver, ss_slot_fn slot,
+                      const char *slot_signature, void *user_data);
+
+/*
+ * ss_disconnect - undo ss_connect() for the same five values. Messages
+ * already queued are not delivered to it any more. Disconnecting what is not
+ * connected returns SS_ENOENT and logs a warning.
+ */
+SS_API int ss_disconnect(ss_object *emitter, const char *signal,
+                         ss_object *receiver, ss_slot_fn slot,
+                         void *user_data);
+
+/*
+ * ss_emit - emit emitter's signal with arguments following its signature
+ * (as ss_pack(): b int, i int32_t, u uint32_t, x int64_t, t uint64_t,
+ * d double, s const char *, y const void * + size_t, p void *, containers
+ * and variants const ss_value *). Never blocks: a receiving loop whose queue
+ * is full misses it (counted by ss_loop_dropped() and ss_signal_dropped(),
+ * logged once every 100 drops) and the call goes on with the others.
+ * Returns 0 when every receiving loop got it, SS_EAGAIN if some dropped it,
+ * or an encoding error (SS_ETYPE, SS_ESIGNATURE...) with nothing sent.
+ * Errors also: SS_ENOENT (no such signal). Any thread.
+ */
+SS_API int ss_emit(ss_object *emitter, const char *signal, ...);
+
+/*
+ * ss_emit_many - n emissions of emitter's signal at once: payloads[i] holds
+ * the encoded arguments of emission i (written with ss_pack() or an
+ * ss_writer under the signal's signature; each is validated, and nothing is
+ * sent if one is not). Every receiving loop gets the n messages with one
+ * queue operation, all or none: a loop without room for all of them drops
+ * all of them (counted). Returns as ss_emit(). Any thread.
+ */
+SS_API int ss_emit_many(ss_object *emitter, const char *signal,
+                        const ss_msg *payloads, size_t n);
+
+/* ss_signal_dropped - messages of this signal dropped for full queues. */
+SS_API uint64_t ss_signal_dropped(ss_object *emitter, const char *signal);
+
+/*
+ * ss_args_unpack - read the arguments of the signal being delivered, like
+ * ss_unpack(): sig must equal the signal's signature (else SS_ETYPE and a
+ * log line); strings and blobs point into the message, valid during the
+ * slot call.
+ */
+SS_API int ss_args_unpack(const ss_args *args, const char *sig, ...);
+
+/* ss_args_reader - a reader positioned on the first argument. */
+SS_API int ss_args_reader(const ss_args *args, ss_reader *r);
+
+/* ss_args_signature - the signature of the signal being delivered. */
+SS_API const char *ss_args_signature(const ss_args *args);
+
+/* ss_args_sender - who emitted it: the emitter's loop name, object id and
+ * signal name (each may be NULL; valid during the slot call). */
+SS_API void ss_args_sender(const ss_args *args, const char **loop,
+                           const char **object, const char **signal);
+
+/* A timer: an object with the signal "timeout" (signature ""). */
+typedef struct ss_timer {
+    ss_object object; /* first: a timer is an object */
+    /* private */
+    struct {
+        void *left_, *right_, *parent_;
+    } node_;
+    int64_t interval_ns_;
+    int64_t deadline_ns_;
+    bool single_shot_;
+    bool active_;
+} ss_timer;
+
+/*
+ * ss_timer_init - a timer on loop that emits "timeout" every interval_ns
+ * (0: on every loop iteration, the seed's TightLoop), or once if
+ * single_shot. It starts at once, as in the seed. id as for
+ * ss_object_init(). Periodic deadlines keep their phase: each is the
+ * previous one plus the interval (deadlines missed while the loop was busy
+ * are skipped, not fired in a burst).
+ */
+SS_API int ss_timer_init(ss_timer *timer, ss_loop *loop, int64_t interval_ns,
+                         bool single_shot, const char *id);
+
+/* ss_timer_start - (re)start: the next timeout is one interval from now. */
+SS_API void ss_timer_start(ss_timer *timer);
+
+/* ss_timer_stop - no more timeouts until started again. */
+SS_API void ss_timer_stop(ss_timer *timer);
+
+/* ss_timer_set_interval - change the period; the next timeout comes no
+ * later than the new interval from now. */
+SS_API void ss_timer_set_interval(ss_timer *timer, int64_t interval_ns);
+
+/* ss_timer_destroy - stop the timer and destroy its object. */
+SS_API void ss_timer_destroy(ss_timer *timer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIGNAL_SLOT_LOOP_H */

@@ -1,0 +1,1128 @@
+/*
+ * loop.c - event loops, objects, signals, connections, emission, dispatch
+ * and timers (signal_slot/loop.h; the message format is in
+ * docs/wire-format.md, "Signal messages").
+ *
+ * Tables: every loop, object, signal and connection of the process hangs
+ * off one list of loops, guarded by one process-wide mutex (g_lock). Slots
+ * are never called with it held: dispatch takes a counted reference on each
+ * connection it is about to call, drops the lock, calls, and takes the lock
+ * again to release the references. Disconnecting or destroying marks a
+ * connection dead and unlinks it at once; its memory goes with the last
+ * reference (deferred removal), so a slot may disconnect or destroy anything.
+ *
+ * A signal travels as a message in the receiving loop's queue that names
+ * its emitter (loop name, object id, signal name), never as a pointer, so
+ * that the receiving loop may live in another process.
+ */
+#include "ss_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap.h"
+
+#define LOOP_BATCH 64
+#define LOOP_BUF_INITIAL (64u << 10)
+#define LOOP_SIGINT_POLL_NS SS_MSEC(50)
+#define DROP_LOG_EVERY 100
+#define OBJ_LIVE 1u
+#define OBJ_TIMER 2u
+
+enum msg_kind { MSG_SIGNAL = 1, MSG_STOP = 2 };
+
+/* Message header: kind, then the lengths of the three names, then the
+ * names (no NUL), then the payload. */
+#define MSG_HDR 4u
+
+typedef struct ss__conn {
+    struct ss__conn *next;
+    ss_object *receiver;
+    ss_slot_fn slot;
+    void *user_data;
+    _Atomic int dead;
+    int refs; /* g_lock: 1 while linked + 1 per dispatch holding it */
+} ss__conn;
+
+struct ss__signal {
+    struct ss__signal *next;
+    char name[SS_NAME_MAX + 1];
+    char sig[SS_SIGNATURE_MAX_LEN + 1];
+    ss__conn *conns;
+    _Atomic uint64_t dropped;
+};
+
+struct ss_loop {
+    struct ss_loop *next; /* g_loops */
+    char name[SS_NAME_MAX + 1];
+    ss_queue *q;
+    ss_object self;
+    ss_object *objects; /* g_lock */
+    ss__heap timers;    /* loop thread only */
+    uint64_t next_id;   /* g_lock */
+    _Atomic uint64_t dropped;
+    _Atomic int running;
+    _Atomic bool stopped;
+    bool thread_started;
+    pthread_t thread;
+    int thread_status;
+    unsigned char *buf;
+    size_t buf_size;
+    ss__conn **calls; /* dispatch scratch */
+    size_t calls_cap;
+};
+
+struct ss_args {
+    const char *sig;
+    const unsigned char *data;
+    size_t len;
+    const char *loop, *object, *signal;
+};
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static ss_loop *g_loops;
+/* The loop running on this thread, if any. */
+static _Thread_local ss_loop *tl_loop;
+
+/* ---- names ---- */
+
+static int check_name(const char *name)
+{
+    if (!name || !name[0])
+        return SS_EINVAL;
+    if (strlen(name) > SS_NAME_MAX)
+        return SS_ENAMETOOLONG;
+    return 0;
+}
+
+static ss_loop *find_loop(const char *name, size_t len)
+{
+    for (ss_loop *l = g_loops; l; l = l->next)
+        if (strlen(l->name) == len && memcmp(l->name, name, len) == 0)
+            return l;
+    return NULL;
+}
+
+static ss_object *find_object(ss_loop *loop, const char *id, size_t len)
+{
+    for (ss_object *o = loop->objects; o; o = o->next_)
+        if (strlen(o->id_) == len && memcmp(o->id_, id, len) == 0)
+            return o;
+    return NULL;
+}
+
+static ss__signal *find_signal(ss_object *obj, const char *name, size_t len)
+{
+    for (ss__signal *s = obj->signals_; s; s = s->next)
+        if (strlen(s->name) == len && memcmp(s->name, name, len) == 0)
+            return s;
+    return NULL;
+}
+
+/* ---- connections ---- */
+
+static void conn_release(ss__conn *c)
+{
+    if (--c->refs == 0)
+        free(c);
+}
+
+/* Unlink every connection of s for which match() holds; g_lock held. */
+static void unlink_conns(ss__signal *s, const ss_object *receiver)
+{
+    ss__conn **pp = &s->conns;
+    while (*pp) {
+        ss__conn *c = *pp;
+        if (!receiver || c->receiver == receiver) {
+            *pp = c->next;
+            atomic_store(&c->dead, 1);
+            conn_release(c);
+        } else {
+            pp = &c->next;
+        }
+    }
+}
+
+/* ---- objects ---- */
+
+SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id)
+{
+    if (!obj || !loop)
+        return SS_EINVAL;
+    if (id) {
+        int rc = check_name(id);
+        if (rc != 0)
+            return rc;
+    }
+    memset(obj, 0, sizeof *obj);
+    pthread_mutex_lock(&g_lock);
+    if (id) {
+        if (find_object(loop, id, strlen(id))) {
+            pthread_mutex_unlock(&g_lock);
+            SS_LOG_ERR("loop", "object id \"%s\" is taken on loop %s", id,
+                       loop->name);
+            return SS_EEXIST;
+        }
+        snprintf(obj->id_, sizeof obj->id_, "%s", id);
+    } else {
+        do {
+            snprintf(obj->id_, sizeof obj->id_, "obj_%llu",
+                     (unsigned long long)++loop->next_id);
+        } while (find_object(loop, obj->id_, strlen(obj->id_)));
+    }
+    obj->loop_ = loop;
+    obj->flags_ = OBJ_LIVE;
+    obj->next_ = loop->objects;
+    loop->objects = obj;
+    pthread_mutex_unlock(&g_lock);
+    return 0;
+}
+
+static void timer_unschedule(ss_timer *t);
+
+/* Destroy with g_lock held. */
+static void object_destroy_locked(ss_object *obj)
+{
+    ss_loop *loop = obj->loop_;
+    if (!loop || !(obj->flags_ & OBJ_LIVE))
+        return;
+    for (ss_object **pp = &loop->objects; *pp; pp = &(*pp)->next_) {
+        if (*pp == obj) {
+            *pp = obj->next_;
+            break;
+        }
+    }
+    /* Its signals, with their connections. */
+    while (obj->signals_) {
+        ss__signal *s = obj->signals_;
+        obj->signals_ = s->next;
+        unlink_conns(s, NULL);
+        free(s);
+    }
+    /* Connections to it, on every signal of the process. */
+    for (ss_loop *l = g_loops; l; l = l->next)
+        for (ss_object *o = l->objects; o; o = o->next_)
+            for (ss__signal *s = o->signals_; s; s = s->next)
+                unlink_conns(s, obj);
+    obj->flags_ &= ~OBJ_LIVE;
+    obj->loop_ = NULL;
+}
+
+SS_API void ss_object_destroy(ss_object *obj)
+{
+    if (!obj)
+        return;
+    if (obj->flags_ & OBJ_TIMER)
+        timer_unschedule((ss_timer *)obj);
+    pthread_mutex_lock(&g_lock);
+    object_destroy_locked(obj);
+    pthread_mutex_unlock(&g_lock);
+}
+
+SS_API const char *ss_object_id(const ss_object *obj)
+{
+    return obj ? obj->id_ : NULL;
+}
+
+SS_API ss_loop *ss_object_loop(const ss_object *obj)
+{
+    return obj ? obj->loop_ : NULL;
+}
+
+/* ---- signals and connections ---- */
+
+SS_API int ss_signal_add(ss_object *obj, const char *name,
+                         const char *signature)
+{
+    if (!obj || !signature)
+        return SS_EINVAL;
+    int rc = check_name(name);
+    if (rc != 0)
+        return rc;
+    if ((rc = ss_signature_validate(signature, NULL)) != 0) {
+        SS_LOG_ERR("loop", "signal %s of %s: invalid signature \"%s\"", name,
+                   obj->id_, signature);
+        return rc;
+    }
+    ss__signal *s = calloc(1, sizeof *s);
+    if (!s)
+        return SS_ENOMEM;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    snprintf(s->sig, sizeof s->sig, "%s", signature);
+    pthread_mutex_lock(&g_lock);
+    if (!(obj->flags_ & OBJ_LIVE) || find_signal(obj, name, strlen(name))) {
+        bool live = obj->flags_ & OBJ_LIVE;
+        pthread_mutex_unlock(&g_lock);
+        free(s);
+        return live ? SS_EEXIST : SS_EINVAL;
+    }
+    s->next = obj->signals_;
+    obj->signals_ = s;
+    pthread_mutex_unlock(&g_lock);
+    return 0;
+}
+
+SS_API int ss_connect(ss_object *emitter, const char *signal,
+                      ss_object *receiver, ss_slot_fn slot,
+                      const char *slot_signature, void *user_data)
+{
+    if (!emitter || !signal || !receiver || !slot || !slot_signature)
+        return SS_EINVAL;
+    ss__conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return SS_ENOMEM;
+    c->receiver = receiver;
+    c->slot = slot;
+    c->user_data = user_data;
+    c->refs = 1;
+    pthread_mutex_lock(&g_lock);
+    int rc = 0;
+    ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                        ? find_signal(emitter, signal, strlen(signal))
+                        : NULL;
+    if (!s || !(receiver->flags_ & OBJ_LIVE)) {
+        rc = s ? SS_EINVAL : SS_ENOENT;
+        SS_LOG_ERR("loop", "connect %s.%s: %s", emitter->id_, signal,
+                   s ? "receiver is not a live object" : "no such signal");
+    } else if (!ss_signature_equal(s->sig, slot_signature)) {
+        rc = SS_ESIGNATURE;
+        SS_LOG_ERR("loop", "connect %s.%s to %s: the signal carries \"%s\", "
+                   "the slot takes \"%s\"",
+                   emitter->id_, signal, receiver->id_, s->sig, slot_signature);
+    } else {
+        for (ss__conn *o = s->conns; o; o = o->next) {
+            if (o->receiver == receiver && o->slot == slot &&
+                o->user_data == user_data) {
+                pthread_mutex_unlock(&g_lock);
+                free(c);
+                return 0; /* connected already: delivered once */
+            }
+        }
+        /* Appended, so that slots run in the order they were connected. */
+        ss__conn **pp = &s->conns;
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&g_lock);
+    free(c);
+    return rc;
+}
+
+SS_API int ss_disconnect(ss_object *emitter, const char *signal,
+                         ss_object *receiver, ss_slot_fn slot,
+                         void *user_data)
+{
+    if (!emitter || !signal || !receiver || !slot)
+        return SS_EINVAL;
+    pthread_mutex_lock(&g_lock);
+    ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                        ? find_signal(emitter, signal, strlen(signal))
+                        : NULL;
+    for (ss__conn **pp = s ? &s->conns : NULL; pp && *pp; pp = &(*pp)->next) {
+        ss__conn *c = *pp;
+        if (c->receiver == receiver && c->slot == slot &&
+            c->user_data == user_data) {
+            *pp = c->next;
+            atomic_store(&c->dead, 1);
+            conn_release(c);
+            pthread_mutex_unlock(&g_lock);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    SS_LOG_WARNING("loop", "disconnect %s.%s from %s: not connected",
+                   emitter->id_, signal, receiver->id_);
+    return SS_ENOENT;
+}
+
+SS_API uint64_t ss_signal_dropped(ss_object *emitter, const char *signal)
+{
+    if (!emitter || !signal)
+        return 0;
+    pthread_mutex_lock(&g_lock);
+    ss__signal *s = find_signal(emitter, signal, strlen(signal));
+    uint64_t d = s ? atomic_load(&s->dropped) : 0;
+    pthread_mutex_unlock(&g_lock);
+    return d;
+}
+
+/* ---- emission ---- */
+
+/* Per-thread encoding buffer: emission allocates nothing unless a message
+ * is larger than this. */
+static _Thread_local unsigned char tl_msg[16u << 10];
+
+/* Write the message header for emitter's signal into buf (at least
+ * MSG_HDR + 3 * SS_NAME_MAX bytes); returns its length. */
+static size_t put_header(unsigned char *buf, enum msg_kind kind,
+                         const char *loop, const char *obj, const char *sig)
+{
+    size_t a = strlen(loop), b = strlen(obj), c = strlen(sig);
+    buf[0] = (unsigned char)kind;
+    buf[1] = (unsigned char)a;
+    buf[2] = (unsigned char)b;
+    buf[3] = (unsigned char)c;
+    memcpy(buf + MSG_HDR, loop, a);
+    memcpy(buf + MSG_HDR + a, obj, b);
+    memcpy(buf + MSG_HDR + a + b, sig, c);
+    return MSG_HDR + a + b + c;
+}
+
+/* The loops a signal must reach: one entry per distinct loop of its
+ * connected receivers. */
+typedef struct targets {
+    ss_loop *fixed[16];
+    ss_loop **loops;
+    size_t n;
+    char sig[SS_SIGNATURE_MAX_LEN + 1];
+    char name[SS_NAME_MAX + 1];
+    ss__signal *s; /* for the drop counter; lives while the emitter does */
+} targets;
+
+static void targets_free(targets *t)
+{
+    if (t->loops != t->fixed)
+        free(t->loops);
+}
+
+/* Find emitter's signal and its target loops. 0, SS_ENOENT or SS_ENOMEM. */
+static int find_targets(ss_object *emitter, const char *signal, targets *t)
+{
+    size_t cap = 16;
+    t->loops = t->fixed;
+    t->n = 0;
+    pthread_mutex_lock(&g_lock);
+    ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                        ? find_signal(emitter, signal, strlen(signal))
+                        : NULL;
+    if (!s) {
+        pthread_mutex_unlock(&g_lock);
+        SS_LOG_ERR("loop", "emit %s.%s: no such signal", emitter->id_, signal);
+        return SS_ENOENT;
+    }
+    for (ss__conn *c = s->conns; c; c = c->next) {
+        ss_loop *l = c->receiver->loop_;
+        size_t k = 0;
+        while (k < t->n && t->loops[k] != l)
+            k++;
+        if (k < t->n || !l)
+            continue;
+        if (t->n == cap) {
+            ss_loop **bigger = malloc(2 * cap * sizeof *bigger);
+            if (!bigger) {
+                pthread_mutex_unlock(&g_lock);
+                targets_free(t);
+                return SS_ENOMEM;
+            }
+            memcpy(bigger, t->loops, t->n * sizeof *bigger);
+            targets_free(t);
+            t->loops = bigger;
+            cap *= 2;
+        }
+        t->loops[t->n++] = l;
+    }
+    memcpy(t->sig, s->sig, sizeof t->sig);
+    memcpy(t->name, s->name, sizeof t->name);
+    t->s = s;
+    pthread_mutex_unlock(&g_lock);
+    return 0;
+}
+
+/* Put n messages into every target loop, one queue operation per loop;
+ * a loop whose queue has no room drops them all, counted and logged. */
+static int deliver(ss_object *emitter, targets *t, const ss_msg *msgs,
+                   size_t n)
+{
+    int result = 0;
+    for (size_t k = 0; k < t->n; k++) {
+        int prc = ss__queue_put_many_nowait(t->loops[k]->q, msgs, n);
+        if (prc != 0) {
+            atomic_fetch_add(&t->loops[k]->dropped, n);
+            uint64_t d = atomic_fetch_add(&t->s->dropped, n) + n;
+            if ((d - n) / DROP_LOG_EVERY != d / DROP_LOG_EVERY || d == n)
+                SS_LOG_ERR("loop", "%s.%s to loop %s: %s, dropped (%llu drops "
+                           "of this signal so far)",
+                           emitter->id_, t->name, t->loops[k]->name,
+                           ss_strerror(prc), (unsigned long long)d);
+            result = SS_EAGAIN;
+        }
+    }
+    return result;
+}
+
+static int emit_v(ss_object *emitter, const char *signal, va_list ap)
+{
+    if (!emitter || !signal)
+        return SS_EINVAL;
+    targets t;
+    int rc = find_targets(emitter, signal, &t);
+    if (rc != 0 || t.n == 0)
+        return rc; /* nobody listens: nothing encoded, nothing sent */
+
+    size_t hl = put_header(tl_msg, MSG_SIGNAL, emitter->loop_->name,
+                           emitter->id_, t.name);
+    ss_writer w;
+    ss_writer_init(&w, tl_msg + hl, sizeof tl_msg - hl);
+    rc = ss_vpack(&w, t.sig, ap);
+    const void *payload = NULL;
+    size_t plen = 0;
+    if (rc == 0)
+        rc = ss_writer_data(&w, &payload, &plen);
+    if (rc != 0) {
+        SS_LOG_ERR("loop", "emit %s.%s: arguments do not follow \"%s\": %s",
+                   emitter->id_, signal, t.sig, ss_strerror(rc));
+        ss_writer_free(&w);
+        targets_free(&t);
+        return rc;
+    }
+    ss_msg m = {tl_msg, hl + plen};
+    unsigned char *heap_msg = NULL;
+    if (payload != tl_msg + hl) {
+        /* The payload outgrew the thread's buffer: assemble on the heap. */
+        heap_msg = malloc(hl + plen);
+        if (!heap_msg) {
+            ss_writer_free(&w);
+            targets_free(&t);
+            return SS_ENOMEM;
+        }
+        memcpy(heap_msg, tl_msg, hl);
+        memcpy(heap_msg + hl, payload, plen);
+        m.data = heap_msg;
+    }
+    rc = deliver(emitter, &t, &m, 1);
+    free(heap_msg);
+    ss_writer_free(&w);
+    targets_free(&t);
+    return rc;
+}
+
+SS_API int ss_emit_many(ss_object *emitter, const char *signal,
+                        const ss_msg *payloads, size_t n)
+{
+    if (!emitter || !signal || (n && !payloads))
+        return SS_EINVAL;
+    targets t;
+    int rc = find_targets(emitter, signal, &t);
+    if (rc != 0 || t.n == 0 || n == 0)
+        return rc;
+    unsigned char hdr[MSG_HDR + 3 * SS_NAME_MAX];
+    size_t hl = put_header(hdr, MSG_SIGNAL, emitter->loop_->name,
+                           emitter->id_, t.name);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        rc = ss_payload_validate(t.sig, payloads[i].data, payloads[i].len);
+        if (rc != 0) {
+            SS_LOG_ERR("loop", "emit_many %s.%s: payload %zu is not \"%s\": "
+                       "%s; nothing sent",
+                       emitter->id_, signal, i, t.sig, ss_strerror(rc));
+            targets_free(&t);
+            return rc;
+        }
+        total += hl + payloads[i].len;
+    }
+    /* One buffer for the n messages, one array describing them: the
+     * thread's buffer when they fit. */
+    ss_msg fixed[64];
+    ss_msg *msgs = n <= 64 ? fixed : malloc(n * sizeof *msgs);
+    unsigned char *buf = total <= sizeof tl_msg ? tl_msg : malloc(total);
+    if (!msgs || !buf) {
+        if (msgs != fixed)
+            free(msgs);
+        if (buf != tl_msg)
+            free(buf);
+        targets_free(&t);
+        return SS_ENOMEM;
+    }
+    unsigned char *p = buf;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p, hdr, hl);
+        if (payloads[i].len)
+            memcpy(p + hl, payloads[i].data, payloads[i].len);
+        msgs[i].data = p;
+        msgs[i].len = hl + payloads[i].len;
+        p += msgs[i].len;
+    }
+    rc = deliver(emitter, &t, msgs, n);
+    if (msgs != fixed)
+        free(msgs);
+    if (buf != tl_msg)
+        free(buf);
+    targets_free(&t);
+    return rc;
+}
+
+SS_API int ss_emit(ss_object *emitter, const char *signal, ...)
+{
+    va_list ap;
+    va_start(ap, signal);
+    int rc = emit_v(emitter, signal, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* ---- arguments ---- */
+
+SS_API int ss_args_reader(const ss_args *args, ss_reader *r)
+{
+    if (!args || !r)
+        return SS_EINVAL;
+    return ss_reader_init(r, args->sig, args->data, args->len);
+}
+
+SS_API int ss_args_unpack(const ss_args *args, const char *sig, ...)
+{
+    if (!args || !sig)
+        return SS_EINVAL;
+    if (!ss_signature_equal(sig, args->sig)) {
+        SS_LOG_ERR("loop", "slot reads %s.%s as \"%s\", but it carries \"%s\"",
+                   args->object, args->signal, sig, args->sig);
+        return SS_ETYPE;
+    }
+    ss_reader r;
+    int rc = ss_reader_init(&r, args->sig, args->data, args->len);
+    if (rc != 0)
+        return rc;
+    va_list ap;
+    va_start(ap, sig);
+    rc = ss_vunpack(&r, sig, ap);
+    va_end(ap);
+    return rc;
+}
+
+SS_API const char *ss_args_signature(const ss_args *args)
+{
+    return args ? args->sig : NULL;
+}
+
+SS_API void ss_args_sender(const ss_args *args, const char **loop,
+                           const char **object, const char **signal)
+{
+    if (loop)
+        *loop = args ? args->loop : NULL;
+    if (object)
+        *object = args ? args->object : NULL;
+    if (signal)
+        *signal = args ? args->signal : NULL;
+}
+
+/* ---- dispatch ---- */
+
+/* Deliver one signal message to the slots of loop: find the emitter by its
+ * names, take a reference on each live connection whose receiver lives on
+ * this loop, call them without the lock. */
+static void dispatch(ss_loop *loop, const unsigned char *m, size_t len)
+{
+    size_t a = m[1], b = m[2], c = m[3];
+    if (a > SS_NAME_MAX || b > SS_NAME_MAX || c > SS_NAME_MAX ||
+        len < MSG_HDR + a + b + c) {
+        SS_LOG_ERR("loop", "loop %s: malformed message header dropped",
+                   loop->name);
+        return;
+    }
+    char ln[SS_NAME_MAX + 1], on[SS_NAME_MAX + 1], sn[SS_NAME_MAX + 1];
+    memcpy(ln, m + MSG_HDR, a);
+    ln[a] = 0;
+    memcpy(on, m + MSG_HDR + a, b);
+    on[b] = 0;
+    memcpy(sn, m + MSG_HDR + a + b, c);
+    sn[c] = 0;
+    char sig[SS_SIGNATURE_MAX_LEN + 1];
+    size_t n = 0;
+
+    pthread_mutex_lock(&g_lock);
+    ss_loop *el = find_loop(ln, a);
+    ss_object *eo = el ? find_object(el, on, b) : NULL;
+    ss__signal *s = eo ? find_signal(eo, sn, c) : NULL;
+    if (s) {
+        memcpy(sig, s->sig, sizeof sig);
+        for (ss__conn *cn = s->conns; cn; cn = cn->next) {
+            if (cn->receiver->loop_ != loop)
+                continue;
+            if (n == loop->calls_cap) {
+                size_t nc = loop->calls_cap ? 2 * loop->calls_cap : 16;
+                ss__conn **bigger = realloc(loop->calls, nc * sizeof *bigger);
+                if (!bigger)
+                    break;
+                loop->calls = bigger;
+                loop->calls_cap = nc;
+            }
+            cn->refs++;
+            loop->calls[n++] = cn;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (!s) {
+        SS_LOG_DBG("loop", "loop %s: %s.%s from loop %s no longer exists; "
+                   "dropped",
+                   loop->name, on, sn, ln);
+        return;
+    }
+    const unsigned char *payload = m + MSG_HDR + a + b + c;
+    size_t plen = len - (MSG_HDR + a + b + c);
+    int rc = ss_payload_validate(sig, payload, plen);
+    if (rc != 0) {
+        SS_LOG_ERR("loop", "loop %s: %s.%s with a payload that is not \"%s\": "
+                   "%s; dropped",
+                   loop->name, on, sn, sig, ss_strerror(rc));
+    }
+    ss_args args = {sig, payload, plen, ln, on, sn};
+    for (size_t i = 0; i < n; i++) {
+        ss__conn *cn = loop->calls[i];
+        /* Disconnected or destroyed by a slot called before it? */
+        if (rc == 0 && !atomic_load(&cn->dead))
+            cn->slot(cn->receiver, &args, cn->user_data);
+    }
+    pthread_mutex_lock(&g_lock);
+    for (size_t i = 0; i < n; i++)
+        conn_release(loop->calls[i]);
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* ---- timers ---- */
+
+#define TIMER_OF(node) ((ss_timer *)((char *)(node) - offsetof(ss_timer, node_)))
+
+_Static_assert(sizeof(((ss_timer *)0)->node_) == sizeof(ss__heap_node),
+               "timer node layout");
+
+static bool timer_less(const ss__heap_node *a, const ss__heap_node *b)
+{
+    return TIMER_OF(a)->deadline_ns_ < TIMER_OF(b)->deadline_ns_;
+}
+
+static void timer_unschedule(ss_timer *t)
+{
+    ss_loop *loop = t->object.loop_;
+    if (t->active_ && loop)
+        ss__heap_remove(&loop->timers, (ss__heap_node *)&t->node_);
+    t->active_ = false;
+}
+
+static void timer_schedule(ss_timer *t, int64_t deadline)
+{
+    ss_loop *loop = t->object.loop_;
+    if (!loop)
+        return;
+    timer_unschedule(t);
+    t->deadline_ns_ = deadline;
+    t->active_ = true;
+    ss__heap_insert(&loop->timers, (ss__heap_node *)&t->node_);
+}
+
+SS_API int ss_timer_init(ss_timer *timer, ss_loop *loop, int64_t interval_ns,
+                         bool single_shot, const char *id)
+{
+    if (!timer || !loop || interval_ns < 0)
+        return SS_EINVAL;
+    char gen[SS_NAME_MAX + 1];
+    if (!id) {
+        static _Atomic uint64_t timer_ids;
+        snprintf(gen, sizeof gen, "Timer_%llu",
+                 (unsigned long long)atomic_fetch_add(&timer_ids, 1) + 1);
+        id = gen;
+    }
+    int rc = ss_object_init(&timer->object, loop, id);
+    if (rc != 0)
+        return rc;
+    timer->object.flags_ |= OBJ_TIMER;
+    if ((rc = ss_signal_add(&timer->object, "timeout", "")) != 0) {
+        ss_object_destroy(&timer->object);
+        return rc;
+    }
+    timer->interval_ns_ = interval_ns;
+    timer->single_shot_ = single_shot;
+    timer->active_ = false;
+    ss_timer_start(timer);
+    return 0;
+}
+
+SS_API void ss_timer_start(ss_timer *timer)
+{
+    if (timer)
+        timer_schedule(timer, ss__now_ns() + timer->interval_ns_);
+}
+
+SS_API void ss_timer_stop(ss_timer *timer)
+{
+    if (timer)
+        timer_unschedule(timer);
+}
+
+SS_API void ss_timer_set_interval(ss_timer *timer, int64_t interval_ns)
+{
+    if (!timer || interval_ns < 0)
+        return;
+    timer->interval_ns_ = interval_ns;
+    if (timer->active_) {
+        int64_t latest = ss__now_ns() + interval_ns;
+        if (timer->deadline_ns_ > latest)
+            timer_schedule(timer, latest);
+    }
+}
+
+SS_API void ss_timer_destroy(ss_timer *timer)
+{
+    if (timer)
+        ss_object_destroy(&timer->object);
+}
+
+/* Fire every timer due at now: each emits "timeout" once; periodic ones
+ * move to their next deadline after now (keeping their phase). */
+static void fire_timers(ss_loop *loop, int64_t now)
+{
+    ss__heap_node *due = NULL; /* popped, chained through parent */
+    ss__heap_node *min;
+    while ((min = ss__heap_min(&loop->timers)) &&
+           TIMER_OF(min)->deadline_ns_ <= now) {
+        ss__heap_pop(&loop->timers);
+        TIMER_OF(min)->active_ = false;
+        min->parent = due;
+        due = min;
+    }
+    /* Reschedule before emitting, so a slot may stop or restart them. */
+    for (ss__heap_node *n = due; n;) {
+        ss__heap_node *next = n->parent;
+        ss_timer *t = TIMER_OF(n);
+        if (!t->single_shot_) {
+            int64_t d = t->deadline_ns_ + t->interval_ns_;
+            if (d <= now && t->interval_ns_ > 0)
+                d += ((now - d) / t->interval_ns_ + 1) * t->interval_ns_;
+            if (t->interval_ns_ == 0)
+                d = now + 1; /* every iteration, not twice in one */
+            timer_schedule(t, d);
+        }
+        ss_emit(&t->object, "timeout");
+        n = next;
+    }
+}
+
+/* ---- loops ---- */
+
+static _Atomic int g_sigint;
+static _Atomic int g_sigint_users;
+static struct sigaction g_old_sigint;
+static pthread_mutex_t g_sigint_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool g_sigint_ours;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    atomic_store(&g_sigint, 1);
+}
+
+/* Catch SIGINT while loops run, unless the program handles it itself. */
+static void sigint_acquire(void)
+{
+    pthread_mutex_lock(&g_sigint_lock);
+    if (atomic_fetch_add(&g_sigint_users, 1) == 0) {
+        struct sigaction cur;
+        sigaction(SIGINT, NULL, &cur);
+        g_sigint_ours = cur.sa_handler == SIG_DFL;
+        if (g_sigint_ours) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = on_sigint;
+            sigemptyset(&sa.sa_mask);
+            sigaction(SIGINT, &sa, &g_old_sigint);
+        }
+        atomic_store(&g_sigint, 0);
+    }
+    pthread_mutex_unlock(&g_sigint_lock);
+}
+
+static void sigint_release(void)
+{
+    pthread_mutex_lock(&g_sigint_lock);
+    if (atomic_fetch_sub(&g_sigint_users, 1) == 1 && g_sigint_ours) {
+        sigaction(SIGINT, &g_old_sigint, NULL);
+        g_sigint_ours = false;
+    }
+    pthread_mutex_unlock(&g_sigint_lock);
+}
+
+SS_API void ss_loop_options_init(ss_loop_options *opts)
+{
+    if (opts) {
+        opts->queue_capacity = 0;
+        opts->spin_ns = SS_QUEUE_DEFAULT_SPIN_NS;
+    }
+}
+
+SS_API int ss_loop_new(ss_loop **out, const char *name,
+                       const ss_loop_options *opts)
+{
+    if (!out)
+        return SS_EINVAL;
+    int rc = check_name(name);
+    if (rc != 0)
+        return rc;
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    if (opts)
+        o = *opts;
+    ss_loop *loop = calloc(1, sizeof *loop);
+    if (!loop)
+        return SS_ENOMEM;
+    snprintf(loop->name, sizeof loop->name, "%s", name);
+    ss__heap_init(&loop->timers, timer_less);
+    ss_queue_options qo;
+    ss_queue_options_init(&qo);
+    qo.capacity = o.queue_capacity;
+    qo.spin_ns = o.spin_ns;
+    if ((rc = ss_queue_create(&loop->q, &qo)) != 0) {
+        free(loop);
+        return rc;
+    }
+    loop->buf_size = LOOP_BUF_INITIAL;
+    loop->buf = malloc(loop->buf_size);
+    if (!loop->buf) {
+        ss_queue_destroy(loop->q);
+        free(loop);
+        return SS_ENOMEM;
+    }
+    pthread_mutex_lock(&g_lock);
+    if (find_loop(name, strlen(name))) {
+        pthread_mutex_unlock(&g_lock);
+        free(loop->buf);
+        ss_queue_destroy(loop->q);
+        free(loop);
+        SS_LOG_ERR("loop", "a loop named %s exists already", name);
+        return SS_EEXIST;
+    }
+    loop->next = g_loops;
+    g_loops = loop;
+    pthread_mutex_unlock(&g_lock);
+    if ((rc = ss_object_init(&loop->self, loop, name)) != 0 ||
+        (rc = ss_signal_add(&loop->self, "started", "")) != 0 ||
+        (rc = ss_signal_add(&loop->self, "terminated", "")) != 0) {
+        ss_loop_free(loop);
+        return rc;
+    }
+    *out = loop;
+    return 0;
+}
+
+SS_API void ss_loop_free(ss_loop *loop)
+{
+    if (!loop)
+        return;
+    if (atomic_load(&loop->running)) {
+        SS_LOG_ERR("loop", "ss_loop_free(%s) while it runs: refused",
+                   loop->name);
+        return;
+    }
+    /* Timers first: their heap belongs to the loop. */
+    for (ss_object *o = loop->objects; o; o = o->next_)
+        if (o->flags_ & OBJ_TIMER)
+            timer_unschedule((ss_timer *)o);
+    pthread_mutex_lock(&g_lock);
+    while (loop->objects)
+        object_destroy_locked(loop->objects);
+    for (ss_loop **pp = &g_loops; *pp; pp = &(*pp)->next) {
+        if (*pp == loop) {
+            *pp = loop->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    ss_queue_destroy(loop->q);
+    free(loop->buf);
+    free(loop->calls);
+    free(loop);
+}
+
+SS_API const char *ss_loop_name(const ss_loop *loop)
+{
+    return loop ? loop->name : NULL;
+}
+
+SS_API ss_object *ss_loop_object(ss_loop *loop)
+{
+    return loop ? &loop->self : NULL;
+}
+
+SS_API ss_queue *ss_loop_queue(ss_loop *loop)
+{
+    return loop ? loop->q : NULL;
+}
+
+SS_API uint64_t ss_loop_dropped(const ss_loop *loop)
+{
+    return loop ? atomic_load(&loop->dropped) : 0;
+}
+
+SS_API int ss_loop_stop(ss_loop *loop)
+{
+    if (!loop)
+        return SS_EINVAL;
+    unsigned char m[MSG_HDR + 3 * SS_NAME_MAX];
+    size_t len = put_header(m, MSG_STOP, loop->name, "", "");
+    /* From the loop's own thread the queue is not being drained while we
+     * wait: never block there. */
+    bool own = tl_loop == loop;
+    int rc = ss_queue_put(loop->q, m, len, own ? SS_NO_WAIT : SS_SEC(1));
+    if (rc != 0)
+        SS_LOG_ERR("loop", "stop %s: %s", loop->name, ss_strerror(rc));
+    return rc;
+}
+
+SS_API void ss_loop_stop_slot(ss_object *receiver, const ss_args *args,
+                              void *user_data)
+{
+    (void)args;
+    (void)user_data;
+    if (receiver && receiver->loop_)
+        ss_loop_stop(receiver->loop_);
+}
+
+static int run_once(ss_loop *loop, int64_t timeout_ns);
+
+SS_API int ss_loop_run_once(ss_loop *loop, int64_t timeout_ns)
+{
+    if (!loop)
+        return SS_EINVAL;
+    ss_loop *outer = tl_loop;
+    tl_loop = loop;
+    int rc = run_once(loop, timeout_ns);
+    tl_loop = outer;
+    return rc;
+}
+
+static int run_once(ss_loop *loop, int64_t timeout_ns)
+{
+    if (loop->stopped)
+        return SS_LOOP_STOPPED;
+    int64_t now = ss__now_ns();
+    fire_timers(loop, now);
+
+    /* Wait no later than the next timer (and, while we catch SIGINT, no
+     * longer than the SIGINT poll). */
+    ss__heap_node *min = ss__heap_min(&loop->timers);
+    if (min) {
+        int64_t until = TIMER_OF(min)->deadline_ns_ - ss__now_ns();
+        if (until < 0)
+            until = 0;
+        if (timeout_ns < 0 || until < timeout_ns)
+            timeout_ns = until;
+    }
+    if (atomic_load(&g_sigint_users) &&
+        (timeout_ns < 0 || timeout_ns > LOOP_SIGINT_POLL_NS))
+        timeout_ns = LOOP_SIGINT_POLL_NS;
+
+    ss_msg msgs[LOOP_BATCH];
+    size_t n = 0;
+    int rc = ss_queue_get_many(loop->q, loop->buf, loop->buf_size, msgs,
+                               LOOP_BATCH, &n, timeout_ns);
+    if (rc == SS_ENOBUFS) {
+        size_t need = msgs[0].len + 8;
+        unsigned char *bigger = realloc(loop->buf, need);
+        if (!bigger)
+            return SS_ENOMEM;
+        loop->buf = bigger;
+        loop->buf_size = need;
+        rc = ss_queue_get_many(loop->q, loop->buf, loop->buf_size, msgs,
+                               LOOP_BATCH, &n, SS_NO_WAIT);
+    }
+    if (rc == SS_EAGAIN || rc == SS_ETIMEDOUT)
+        return 0;
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *m = msgs[i].data;
+        if (msgs[i].len < MSG_HDR) {
+            SS_LOG_ERR("loop", "loop %s: message of %zu bytes dropped",
+                       loop->name, msgs[i].len);
+            continue;
+        }
+        if (m[0] == MSG_STOP) {
+            /* Everything queued before the stop was handled; what follows
+             * it is not. */
+            loop->stopped = true;
+            return SS_LOOP_STOPPED;
+        }
+        if (m[0] == MSG_SIGNAL)
+            dispatch(loop, m, msgs[i].len);
+        else
+            SS_LOG_ERR("loop", "loop %s: message of unknown kind %u dropped",
+                       loop->name, m[0]);
+    }
+    return 0;
+}
+
+SS_API int ss_loop_run(ss_loop *loop)
+{
+    if (!loop)
+        return SS_EINVAL;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&loop->running, &expected, 1))
+        return SS_ESTATE;
+    loop->stopped = false;
+    ss_loop *outer = tl_loop;
+    tl_loop = loop;
+    ss__log_set_context(loop->name);
+    sigint_acquire();
+    ss_emit(&loop->self, "started");
+    int rc;
+    for (;;) {
+        rc = run_once(loop, SS_WAIT_FOREVER);
+        if (rc != 0 || loop->stopped) /* SS_LOOP_STOPPED is 0 */
+            break;
+        if (atomic_load(&g_sigint)) {
+            rc = SS_LOOP_INTERRUPTED;
+            break;
+        }
+    }
+    ss_emit(&loop->self, "terminated");
+    sigint_release();
+    tl_loop = outer;
+    ss__log_set_context(outer ? outer->name : NULL);
+    atomic_store(&loop->running, 0);
+    return rc;
+}
+
+static void *loop_thread_main(void *arg)
+{
+    ss_loop *loop = arg;
+    loop->thread_status = ss_loop_run(loop);
+    return NULL;
+}
+
+SS_API int ss_loop_start_thread(ss_loop *loop)
+{
+    if (!loop)
+        return SS_EINVAL;
+    if (loop->thread_started || atomic_load(&loop->running))
+        return SS_ESTATE;
+    loop->thread_started = true;
+    int rc = pthread_create(&loop->thread, NULL, loop_thread_main, loop);
+    if (rc != 0) {
+        loop->thread_started = false;
+        SS_LOG_ERR("loop", "pthread_create: %s", strerror(rc));
+        return SS_ESYS;
+    }
+    return 0;
+}
+
+SS_API int ss_loop_join_thread(ss_loop *loop, int *status)
+{
+    if (!loop)
+        return SS_EINVAL;
+    if (!loop->thread_started)
+        return SS_ESTATE;
+    pthread_join(loop->thread, NULL);
+    loop->thread_started = false;
+    if (status)
+        *status = loop->thread_status;
+    return 0;
+}
+
+SS_API bool ss_loop_stopped(const ss_loop *loop)
+{
+    return loop && loop->stopped;
+}
