@@ -39,6 +39,8 @@ enum msg_kind { MSG_SIGNAL = 1, MSG_STOP = 2 };
  * names (no NUL), then the payload. */
 #define MSG_HDR 4u
 
+/* A connection (on a signal's list) or a subscription (on a loop's list,
+ * with the signal name and signature it takes). */
 typedef struct ss__conn {
     struct ss__conn *next;
     ss_object *receiver;
@@ -46,7 +48,12 @@ typedef struct ss__conn {
     void *user_data;
     _Atomic int dead;
     int refs; /* g_lock: 1 while linked + 1 per dispatch holding it */
+    char name[SS_NAME_MAX + 1];             /* subscriptions only */
+    char sig[SS_SIGNATURE_MAX_LEN + 1];     /* subscriptions only */
+    bool warned; /* g_lock: a signature mismatch was logged once */
 } ss__conn;
+
+#define BCAST_MAX 8
 
 struct ss__signal {
     struct ss__signal *next;
@@ -54,6 +61,8 @@ struct ss__signal {
     char sig[SS_SIGNATURE_MAX_LEN + 1];
     ss__conn *conns;
     _Atomic uint64_t dropped;
+    ss_loop *bcast[BCAST_MAX]; /* loops it is broadcast on */
+    size_t n_bcast;
 };
 
 struct ss_loop {
@@ -62,6 +71,7 @@ struct ss_loop {
     ss_queue *q;
     ss_object self;
     ss_object *objects; /* g_lock */
+    ss__conn *subs;     /* g_lock: subscriptions of its objects */
     ss__heap timers;    /* loop thread only */
     uint64_t next_id;   /* g_lock */
     _Atomic uint64_t dropped;
@@ -131,10 +141,18 @@ static void conn_release(ss__conn *c)
         free(c);
 }
 
-/* Unlink every connection of s for which match() holds; g_lock held. */
+static void unlink_list(ss__conn **head, const ss_object *receiver);
+
 static void unlink_conns(ss__signal *s, const ss_object *receiver)
 {
-    ss__conn **pp = &s->conns;
+    unlink_list(&s->conns, receiver);
+}
+
+/* Unlink every entry of a list whose receiver is receiver (NULL: all);
+ * g_lock held. */
+static void unlink_list(ss__conn **head, const ss_object *receiver)
+{
+    ss__conn **pp = head;
     while (*pp) {
         ss__conn *c = *pp;
         if (!receiver || c->receiver == receiver) {
@@ -203,11 +221,17 @@ static void object_destroy_locked(ss_object *obj)
         unlink_conns(s, NULL);
         free(s);
     }
-    /* Connections to it, on every signal of the process. */
+    /* Connections to it, on every signal of the process; broadcasts on its
+     * loop, if it is a loop's own object, and its subscriptions. */
     for (ss_loop *l = g_loops; l; l = l->next)
         for (ss_object *o = l->objects; o; o = o->next_)
-            for (ss__signal *s = o->signals_; s; s = s->next)
+            for (ss__signal *s = o->signals_; s; s = s->next) {
                 unlink_conns(s, obj);
+                for (size_t k = 0; obj == &loop->self && k < s->n_bcast; k++)
+                    if (s->bcast[k] == loop)
+                        s->bcast[k--] = s->bcast[--s->n_bcast];
+            }
+    unlink_list(&loop->subs, obj);
     obj->flags_ &= ~OBJ_LIVE;
     obj->loop_ = NULL;
 }
@@ -352,6 +376,105 @@ SS_API uint64_t ss_signal_dropped(ss_object *emitter, const char *signal)
     return d;
 }
 
+SS_API int ss_signal_broadcast_on(ss_object *emitter, const char *signal,
+                                  ss_loop *loop)
+{
+    if (!emitter || !signal || !loop)
+        return SS_EINVAL;
+    int rc = 0;
+    pthread_mutex_lock(&g_lock);
+    ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                        ? find_signal(emitter, signal, strlen(signal))
+                        : NULL;
+    if (!s) {
+        rc = SS_ENOENT;
+    } else {
+        bool there = false;
+        for (size_t k = 0; k < s->n_bcast; k++)
+            there |= s->bcast[k] == loop;
+        if (!there) {
+            if (s->n_bcast == BCAST_MAX)
+                rc = SS_ENOMEM;
+            else
+                s->bcast[s->n_bcast++] = loop;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (rc != 0)
+        SS_LOG_ERR("loop", "broadcast %s.%s on %s: %s", emitter->id_, signal,
+                   loop->name, rc == SS_ENOENT ? "no such signal"
+                                               : "too many loops");
+    return rc;
+}
+
+SS_API int ss_subscribe(ss_object *receiver, const char *signal,
+                        ss_slot_fn slot, const char *slot_signature,
+                        void *user_data)
+{
+    if (!receiver || !slot || !slot_signature)
+        return SS_EINVAL;
+    int rc = check_name(signal);
+    if (rc != 0)
+        return rc;
+    if ((rc = ss_signature_validate(slot_signature, NULL)) != 0)
+        return rc;
+    ss__conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return SS_ENOMEM;
+    c->receiver = receiver;
+    c->slot = slot;
+    c->user_data = user_data;
+    c->refs = 1;
+    snprintf(c->name, sizeof c->name, "%s", signal);
+    snprintf(c->sig, sizeof c->sig, "%s", slot_signature);
+    pthread_mutex_lock(&g_lock);
+    ss_loop *loop = receiver->loop_;
+    if (!loop || !(receiver->flags_ & OBJ_LIVE)) {
+        pthread_mutex_unlock(&g_lock);
+        free(c);
+        return SS_EINVAL;
+    }
+    for (ss__conn *o = loop->subs; o; o = o->next) {
+        if (o->receiver == receiver && o->slot == slot &&
+            o->user_data == user_data && strcmp(o->name, signal) == 0) {
+            pthread_mutex_unlock(&g_lock);
+            free(c);
+            return 0; /* subscribed already: called once */
+        }
+    }
+    ss__conn **pp = &loop->subs;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = c;
+    pthread_mutex_unlock(&g_lock);
+    return 0;
+}
+
+SS_API int ss_unsubscribe(ss_object *receiver, const char *signal,
+                          ss_slot_fn slot, void *user_data)
+{
+    if (!receiver || !signal || !slot)
+        return SS_EINVAL;
+    pthread_mutex_lock(&g_lock);
+    ss_loop *loop = receiver->loop_;
+    for (ss__conn **pp = loop ? &loop->subs : NULL; pp && *pp;
+         pp = &(*pp)->next) {
+        ss__conn *c = *pp;
+        if (c->receiver == receiver && c->slot == slot &&
+            c->user_data == user_data && strcmp(c->name, signal) == 0) {
+            *pp = c->next;
+            atomic_store(&c->dead, 1);
+            conn_release(c);
+            pthread_mutex_unlock(&g_lock);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    SS_LOG_WARNING("loop", "unsubscribe %s from %s: not subscribed",
+                   receiver->id_, signal);
+    return SS_ENOENT;
+}
+
 /* ---- emission ---- */
 
 /* Per-thread encoding buffer: emission allocates nothing unless a message
@@ -426,6 +549,26 @@ static int find_targets(ss_object *emitter, const char *signal, targets *t)
             cap *= 2;
         }
         t->loops[t->n++] = l;
+    }
+    for (size_t b = 0; b < s->n_bcast; b++) {
+        size_t k = 0;
+        while (k < t->n && t->loops[k] != s->bcast[b])
+            k++;
+        if (k < t->n)
+            continue;
+        if (t->n == cap) {
+            ss_loop **bigger = malloc(2 * cap * sizeof *bigger);
+            if (!bigger) {
+                pthread_mutex_unlock(&g_lock);
+                targets_free(t);
+                return SS_ENOMEM;
+            }
+            memcpy(bigger, t->loops, t->n * sizeof *bigger);
+            targets_free(t);
+            t->loops = bigger;
+            cap *= 2;
+        }
+        t->loops[t->n++] = s->bcast[b];
     }
     memcpy(t->sig, s->sig, sizeof t->sig);
     memcpy(t->name, s->name, sizeof t->name);
@@ -613,6 +756,22 @@ SS_API void ss_args_sender(const ss_args *args, const char **loop,
 
 /* ---- dispatch ---- */
 
+/* Take a reference on cn for this dispatch; false if out of memory. */
+static bool add_call(ss_loop *loop, ss__conn *cn, size_t *n)
+{
+    if (*n == loop->calls_cap) {
+        size_t nc = loop->calls_cap ? 2 * loop->calls_cap : 16;
+        ss__conn **bigger = realloc(loop->calls, nc * sizeof *bigger);
+        if (!bigger)
+            return false;
+        loop->calls = bigger;
+        loop->calls_cap = nc;
+    }
+    cn->refs++;
+    loop->calls[(*n)++] = cn;
+    return true;
+}
+
 /* Deliver one signal message to the slots of loop: find the emitter by its
  * names, take a reference on each live connection whose receiver lives on
  * this loop, call them without the lock. */
@@ -641,19 +800,28 @@ static void dispatch(ss_loop *loop, const unsigned char *m, size_t len)
     ss__signal *s = eo ? find_signal(eo, sn, c) : NULL;
     if (s) {
         memcpy(sig, s->sig, sizeof sig);
-        for (ss__conn *cn = s->conns; cn; cn = cn->next) {
-            if (cn->receiver->loop_ != loop)
+        for (ss__conn *cn = s->conns; cn; cn = cn->next)
+            if (cn->receiver->loop_ == loop && !add_call(loop, cn, &n))
+                break;
+        /* Broadcast on this loop: every subscriber to the name. */
+        bool bcast = false;
+        for (size_t k = 0; k < s->n_bcast; k++)
+            bcast |= s->bcast[k] == loop;
+        for (ss__conn *cn = bcast ? loop->subs : NULL; cn; cn = cn->next) {
+            if (strcmp(cn->name, sn) != 0)
                 continue;
-            if (n == loop->calls_cap) {
-                size_t nc = loop->calls_cap ? 2 * loop->calls_cap : 16;
-                ss__conn **bigger = realloc(loop->calls, nc * sizeof *bigger);
-                if (!bigger)
-                    break;
-                loop->calls = bigger;
-                loop->calls_cap = nc;
+            if (!ss_signature_equal(cn->sig, sig)) {
+                if (!cn->warned)
+                    SS_LOG_ERR("loop", "loop %s: %s subscribed to %s as "
+                               "\"%s\", but %s.%s carries \"%s\"; not "
+                               "called (logged once)",
+                               loop->name, cn->receiver->id_, sn, cn->sig, on,
+                               sn, sig);
+                cn->warned = true;
+                continue;
             }
-            cn->refs++;
-            loop->calls[n++] = cn;
+            if (!add_call(loop, cn, &n))
+                break;
         }
     }
     pthread_mutex_unlock(&g_lock);

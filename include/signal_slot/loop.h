@@ -233,6 +233,31 @@ SS_API int ss_emit(ss_object *emitter, const char *signal, ...);
 SS_API int ss_emit_many(ss_object *emitter, const char *signal,
                         const ss_msg *payloads, size_t n);
 
+/*
+ * ss_signal_broadcast_on - deliver every emission of emitter's signal to
+ * loop as well, where any object can subscribe to it by name
+ * (ss_subscribe()), without a connection per emitter. At most 8 loops per
+ * signal. Errors: SS_EINVAL, SS_ENOENT (no such signal), SS_ENOMEM.
+ */
+SS_API int ss_signal_broadcast_on(ss_object *emitter, const char *signal,
+                                  ss_loop *loop);
+
+/*
+ * ss_subscribe - call slot(receiver, args, user_data) for every signal
+ * named signal that is broadcast on receiver's loop, whoever emits it
+ * (ss_args_sender() tells who). A broadcast whose signature differs from
+ * slot_signature is not delivered to this slot (logged). Subscribing twice
+ * calls once. Errors: SS_EINVAL, SS_ESIGNATURE, SS_ENOMEM.
+ */
+SS_API int ss_subscribe(ss_object *receiver, const char *signal,
+                        ss_slot_fn slot, const char *slot_signature,
+                        void *user_data);
+
+/* ss_unsubscribe - undo ss_subscribe(); SS_ENOENT (and a warning) if it
+ * was not subscribed. */
+SS_API int ss_unsubscribe(ss_object *receiver, const char *signal,
+                          ss_slot_fn slot, void *user_data);
+
 /* ss_signal_dropped - messages of this signal dropped for full queues. */
 SS_API uint64_t ss_signal_dropped(ss_object *emitter, const char *signal);
 
