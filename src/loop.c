@@ -82,6 +82,7 @@ struct ss_loop {
     int thread_status;
     unsigned char *buf;
     size_t buf_size;
+    _Atomic int efd;  /* eventfd made readable by deliveries, or -1 */
     ss__conn **calls; /* dispatch scratch */
     size_t calls_cap;
 };
@@ -505,7 +506,6 @@ typedef struct targets {
     size_t n;
     char sig[SS_SIGNATURE_MAX_LEN + 1];
     char name[SS_NAME_MAX + 1];
-    ss__signal *s; /* for the drop counter; lives while the emitter does */
 } targets;
 
 static void targets_free(targets *t)
@@ -572,9 +572,16 @@ static int find_targets(ss_object *emitter, const char *signal, targets *t)
     }
     memcpy(t->sig, s->sig, sizeof t->sig);
     memcpy(t->name, s->name, sizeof t->name);
-    t->s = s;
     pthread_mutex_unlock(&g_lock);
     return 0;
+}
+
+/* Make the loop's pollable descriptor readable, if it has one. */
+static inline void notify(ss_loop *loop)
+{
+    int fd = atomic_load_explicit(&loop->efd, memory_order_acquire);
+    if (SS_UNLIKELY(fd >= 0))
+        ss__event_signal(fd);
 }
 
 /* Put n messages into every target loop, one queue operation per loop;
@@ -585,9 +592,21 @@ static int deliver(ss_object *emitter, targets *t, const ss_msg *msgs,
     int result = 0;
     for (size_t k = 0; k < t->n; k++) {
         int prc = ss__queue_put_many_nowait(t->loops[k]->q, msgs, n);
+        if (prc == 0)
+            notify(t->loops[k]);
         if (prc != 0) {
             atomic_fetch_add(&t->loops[k]->dropped, n);
-            uint64_t d = atomic_fetch_add(&t->s->dropped, n) + n;
+            /* The signal is looked up again: the emitter may have been
+             * destroyed by another thread since find_targets(). */
+            uint64_t d = n;
+            pthread_mutex_lock(&g_lock);
+            ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                                ? find_signal(emitter, t->name,
+                                              strlen(t->name))
+                                : NULL;
+            if (s)
+                d = atomic_fetch_add(&s->dropped, n) + n;
+            pthread_mutex_unlock(&g_lock);
             if ((d - n) / DROP_LOG_EVERY != d / DROP_LOG_EVERY || d == n)
                 SS_LOG_ERR("loop", "%s.%s to loop %s: %s, dropped (%llu drops "
                            "of this signal so far)",
@@ -1038,6 +1057,7 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
     if (!loop)
         return SS_ENOMEM;
     snprintf(loop->name, sizeof loop->name, "%s", name);
+    atomic_init(&loop->efd, -1);
     ss__heap_init(&loop->timers, timer_less);
     ss_queue_options qo;
     ss_queue_options_init(&qo);
@@ -1100,6 +1120,9 @@ SS_API void ss_loop_free(ss_loop *loop)
     }
     pthread_mutex_unlock(&g_lock);
     ss_queue_destroy(loop->q);
+    int efd = atomic_load(&loop->efd);
+    if (efd >= 0)
+        ss__close_fd(efd);
     free(loop->buf);
     free(loop->calls);
     free(loop);
@@ -1137,6 +1160,8 @@ SS_API int ss_loop_stop(ss_loop *loop)
     int rc = ss_queue_put(loop->q, m, len, own ? SS_NO_WAIT : SS_SEC(1));
     if (rc != 0)
         SS_LOG_ERR("loop", "stop %s: %s", loop->name, ss_strerror(rc));
+    else
+        notify(loop);
     return rc;
 }
 
@@ -1166,6 +1191,11 @@ static int run_once(ss_loop *loop, int64_t timeout_ns)
 {
     if (loop->stopped)
         return SS_LOOP_STOPPED;
+    /* Clear the descriptor before draining: a delivery after the drain
+     * makes it readable again, so none is missed. */
+    int efd = atomic_load_explicit(&loop->efd, memory_order_acquire);
+    if (efd >= 0)
+        ss__event_clear(efd);
     int64_t now = ss__now_ns();
     fire_timers(loop, now);
 
@@ -1220,6 +1250,10 @@ static int run_once(ss_loop *loop, int64_t timeout_ns)
             SS_LOG_ERR("loop", "loop %s: message of unknown kind %u dropped",
                        loop->name, m[0]);
     }
+    /* One iteration takes at most LOOP_BATCH messages: if more wait, the
+     * descriptor must stay readable for the poller to come back. */
+    if (efd >= 0 && ss_queue_size(loop->q) > 0)
+        ss__event_signal(efd);
     return 0;
 }
 
@@ -1293,4 +1327,35 @@ SS_API int ss_loop_join_thread(ss_loop *loop, int *status)
 SS_API bool ss_loop_stopped(const ss_loop *loop)
 {
     return loop && loop->stopped;
+}
+
+SS_API int ss_loop_fd(ss_loop *loop)
+{
+    if (!loop)
+        return SS_EINVAL;
+    int fd = atomic_load(&loop->efd);
+    if (fd >= 0)
+        return fd;
+    fd = ss__event_new();
+    if (fd < 0)
+        return fd;
+    int expected = -1;
+    if (!atomic_compare_exchange_strong(&loop->efd, &expected, fd)) {
+        ss__close_fd(fd); /* another thread won */
+        return expected;
+    }
+    /* Messages already queued must be seen too. */
+    ss__event_signal(fd);
+    return fd;
+}
+
+SS_API int64_t ss_loop_next_timeout(ss_loop *loop)
+{
+    if (!loop)
+        return SS_EINVAL;
+    ss__heap_node *min = ss__heap_min(&loop->timers);
+    if (!min)
+        return -1;
+    int64_t until = TIMER_OF(min)->deadline_ns_ - ss__now_ns();
+    return until > 0 ? until : 0;
 }

@@ -16,6 +16,14 @@
  * wrong in a struct fails, checked by the test once the loop has returned
  * or its thread has been joined.
  *
+ * Isolation: everything the library keeps a pointer to (objects, timers,
+ * user_data) is in static storage, and every loop, object and timer a test
+ * creates is recorded, so that the teardown stops, destroys and frees it
+ * all even after a failure half-way: a failed test cannot leave dangling
+ * objects in the process-wide tables for the next ones.
+ *
+ * TEST_LOOP_FILTER=<glob> runs only the matching tests.
+ *
  * Carries the "thread" label (runs under ThreadSanitizer): sizes are kept
  * moderate and every loop run is bounded by a safety timer.
  */
@@ -39,7 +47,7 @@
 #include "signal_slot/queue.h"
 #include "testutil.h"
 
-/* ---- helpers ---- */
+/* ---- checks ---- */
 
 #define CHECK_RC(expr, expected)                                               \
     do {                                                                       \
@@ -96,8 +104,8 @@ static void log_capture(ss_log_level level, const char *component,
 {
     (void)user_data;
     pthread_mutex_lock(&log_mu);
-    int n = snprintf(log_text + log_used, sizeof log_text - log_used,
-                     "%s\n", message);
+    int n = snprintf(log_text + log_used, sizeof log_text - log_used, "%s\n",
+                     message);
     if (n > 0) {
         log_used += (size_t)n;
         if (log_used >= sizeof log_text)
@@ -140,7 +148,46 @@ static bool log_nonempty(void)
     return any;
 }
 
-/* ---- loops ---- */
+/* ---- what a test created, for the teardown ---- */
+
+#define TRACK_MAX 64
+static struct {
+    ss_loop *loops[TRACK_MAX];
+    bool threaded[TRACK_MAX]; /* started on a thread, not joined yet */
+    int nloops;
+    ss_object *objs[TRACK_MAX];
+    bool is_timer[TRACK_MAX];
+    int nobjs;
+} trk;
+
+static int loop_index(ss_loop *l)
+{
+    for (int k = 0; k < trk.nloops; k++)
+        if (trk.loops[k] == l)
+            return k;
+    return -1;
+}
+
+static void track_obj(ss_object *o, bool is_timer)
+{
+    assert_true(trk.nobjs < TRACK_MAX);
+    trk.is_timer[trk.nobjs] = is_timer;
+    trk.objs[trk.nobjs++] = o;
+}
+
+static void untrack_obj(ss_object *o)
+{
+    for (int k = 0; k < trk.nobjs; k++) {
+        if (trk.objs[k] == o) {
+            for (int j = k + 1; j < trk.nobjs; j++) {
+                trk.objs[j - 1] = trk.objs[j];
+                trk.is_timer[j - 1] = trk.is_timer[j];
+            }
+            trk.nobjs--;
+            return;
+        }
+    }
+}
 
 static ss_loop *new_loop(const char *name, size_t capacity)
 {
@@ -151,11 +198,94 @@ static ss_loop *new_loop(const char *name, size_t capacity)
     ss_loop *l = NULL;
     CHECK_RC(ss_loop_new(&l, name, &o), 0);
     assert_non_null(l);
+    assert_true(trk.nloops < TRACK_MAX);
+    trk.threaded[trk.nloops] = false;
+    trk.loops[trk.nloops++] = l;
     return l;
 }
 
-/* drain - handle everything queued on a loop that is not running, without
- * stopping it (ss_loop_run_once, never waiting). */
+/* loop_free - free a tracked loop now. */
+static void loop_free(ss_loop *l)
+{
+    int k = loop_index(l);
+    if (k >= 0) {
+        for (int j = k + 1; j < trk.nloops; j++) {
+            trk.loops[j - 1] = trk.loops[j];
+            trk.threaded[j - 1] = trk.threaded[j];
+        }
+        trk.nloops--;
+    }
+    ss_loop_free(l);
+}
+
+static void obj_init(ss_object *o, ss_loop *l, const char *id)
+{
+    CHECK_RC(ss_object_init(o, l, id), 0);
+    track_obj(o, false);
+}
+
+static void obj_destroy(ss_object *o)
+{
+    untrack_obj(o);
+    ss_object_destroy(o);
+}
+
+static void timer_init(ss_timer *t, ss_loop *l, int64_t interval_ns,
+                       bool single_shot, const char *id)
+{
+    CHECK_RC(ss_timer_init(t, l, interval_ns, single_shot, id), 0);
+    track_obj(&t->object, true);
+}
+
+static void start_thread(ss_loop *l)
+{
+    CHECK_RC(ss_loop_start_thread(l), 0);
+    int k = loop_index(l);
+    if (k >= 0)
+        trk.threaded[k] = true;
+}
+
+/* join_loop - join the loop's thread; returns what ss_loop_run returned. */
+static int join_loop(ss_loop *l)
+{
+    int status = -100;
+    int k = loop_index(l);
+    CHECK_RC(ss_loop_join_thread(l, &status), 0);
+    if (k >= 0)
+        trk.threaded[k] = false;
+    return status;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int k = 0; k < trk.nloops; k++) {
+        if (!trk.threaded[k])
+            continue;
+        for (int tries = 0; tries < 1000; tries++) {
+            if (ss_loop_stop(trk.loops[k]) == 0)
+                break;
+            tu_sleep_us(1000);
+        }
+        ss_loop_join_thread(trk.loops[k], NULL);
+    }
+    for (int k = trk.nobjs - 1; k >= 0; k--) {
+        if (trk.is_timer[k])
+            ss_timer_destroy((ss_timer *)trk.objs[k]);
+        else
+            ss_object_destroy(trk.objs[k]);
+    }
+    for (int k = trk.nloops - 1; k >= 0; k--)
+        ss_loop_free(trk.loops[k]);
+    memset(&trk, 0, sizeof trk);
+    log_set_quiet(false);
+    return 0;
+}
+
+/* ---- running loops ---- */
+
+/* drain - handle everything queued on a loop that is not running and was
+ * not stopped, without stopping it (ss_loop_run_once, never waiting). */
 static void drain(ss_loop *l)
 {
     for (int i = 0; i < 100000; i++) {
@@ -165,6 +295,7 @@ static void drain(ss_loop *l)
     }
     assert_int_equal(ss_queue_size(ss_loop_queue(l)), 0);
     CHECK_RC(ss_loop_run_once(l, SS_NO_WAIT), 0);
+    assert_false(ss_loop_stopped(l));
 }
 
 /* run_to_stop - queue a stop, then run: what was queued before is handled. */
@@ -207,6 +338,7 @@ static void rec_i_slot(ss_object *receiver, const ss_args *args,
     iv->n++;
 }
 
+/* check_ivec_seq - exactly n values received: first, first + 1, ... */
 static void check_ivec_seq(const struct ivec *iv, int n, int32_t first)
 {
     CHECK_NO_FAILS(&iv->f);
@@ -233,7 +365,7 @@ static void safety_slot(ss_object *receiver, const ss_args *args,
 static void safety_init(struct safety *s, ss_loop *l, int64_t after_ns)
 {
     s->fired = 0;
-    CHECK_RC(ss_timer_init(&s->timer, l, after_ns, true, "safety"), 0);
+    timer_init(&s->timer, l, after_ns, true, "safety");
     CHECK_RC(ss_connect(&s->timer.object, "timeout", ss_loop_object(l),
                         safety_slot, "", s),
              0);
@@ -244,9 +376,8 @@ static void safety_init(struct safety *s, ss_loop *l, int64_t after_ns)
 static void test_loop_lifecycle(void **state)
 {
     (void)state;
-    ss_loop *l = NULL, *other = NULL;
-    CHECK_RC(ss_loop_new(&l, "life", NULL), 0);
-    assert_non_null(l);
+    ss_loop *l = new_loop("life", 0);
+    ss_loop *other = NULL;
     CHECK_RC(ss_loop_new(&other, "life", NULL), SS_EEXIST);
     CHECK_RC(ss_loop_new(&other, "", NULL), SS_EINVAL);
     CHECK_RC(ss_loop_new(&other, NULL, NULL), SS_EINVAL);
@@ -257,10 +388,9 @@ static void test_loop_lifecycle(void **state)
     name[SS_NAME_MAX + 1] = '\0'; /* one byte too long */
     CHECK_RC2(ss_loop_new(&other, name, NULL), SS_EINVAL, SS_ENAMETOOLONG);
     name[SS_NAME_MAX] = '\0'; /* the longest */
-    other = NULL;
-    CHECK_RC(ss_loop_new(&other, name, NULL), 0);
+    other = new_loop(name, 0);
     assert_string_equal(ss_loop_name(other), name);
-    ss_loop_free(other);
+    loop_free(other);
 
     assert_string_equal(ss_loop_name(l), "life");
     ss_object *lo = ss_loop_object(l);
@@ -275,37 +405,77 @@ static void test_loop_lifecycle(void **state)
     /* one iteration of an empty loop, not waiting */
     CHECK_RC(ss_loop_run_once(l, SS_NO_WAIT), 0);
     CHECK_RC(ss_loop_run_once(l, SS_NO_WAIT), 0);
+    assert_false(ss_loop_stopped(l));
     assert_int_equal(ss_loop_dropped(l), 0);
 
     /* no thread to join */
     CHECK_RC(ss_loop_join_thread(l, NULL), SS_ESTATE);
 
-    ss_loop_free(l);
+    loop_free(l);
     /* the name is free again */
-    l = NULL;
-    CHECK_RC(ss_loop_new(&l, "life", NULL), 0);
-    ss_loop_free(l);
+    l = new_loop("life", 0);
+    loop_free(l);
 }
 
 static void test_loop_stop_before_run(void **state)
 {
     (void)state;
+    static ss_object em, rc;
+    static struct ivec got;
     ss_loop *l = new_loop("stopfirst", 0);
-    ss_object em, rc;
-    struct ivec got = {0};
     got.recv = &rc;
-    CHECK_RC(ss_object_init(&em, l, "em"), 0);
-    CHECK_RC(ss_object_init(&rc, l, "rc"), 0);
+    obj_init(&em, l, "em");
+    obj_init(&rc, l, "rc");
     CHECK_RC(ss_signal_add(&em, "v", "i"), 0);
     CHECK_RC(ss_connect(&em, "v", &rc, rec_i_slot, "i", &got), 0);
     for (int32_t k = 0; k < 3; k++)
         CHECK_RC(ss_emit(&em, "v", (int32_t)(10 + k)), 0);
     CHECK_RC(ss_loop_stop(l), 0);
+    assert_false(ss_loop_stopped(l)); /* queued, not handled yet */
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
+    assert_true(ss_loop_stopped(l));
     check_ivec_seq(&got, 3, 10);
-    ss_object_destroy(&em);
-    ss_object_destroy(&rc);
-    ss_loop_free(l);
+}
+
+/* Run, stop, run again; run_once up to a stop. */
+static void test_loop_rerun(void **state)
+{
+    (void)state;
+    static ss_object e, r, e2, r2;
+    static struct ivec got, got2;
+    ss_loop *l = new_loop("rerun", 0);
+    obj_init(&e, l, "e");
+    obj_init(&r, l, "r");
+    CHECK_RC(ss_signal_add(&e, "n", "i"), 0);
+    CHECK_RC(ss_connect(&e, "n", &r, rec_i_slot, "i", &got), 0);
+    CHECK_RC(ss_emit(&e, "n", (int32_t)1), 0);
+    run_to_stop(l);
+    check_ivec_seq(&got, 1, 1);
+    assert_true(ss_loop_stopped(l));
+    /* ss_loop_run starts it again */
+    CHECK_RC(ss_emit(&e, "n", (int32_t)2), 0);
+    CHECK_RC(ss_emit(&e, "n", (int32_t)3), 0);
+    run_to_stop(l);
+    check_ivec_seq(&got, 3, 1);
+
+    /* run_once: returns 0 when it handles the stop; ss_loop_stopped tells;
+     * what follows the stop is not handled */
+    ss_loop *l2 = new_loop("rerun2", 0);
+    obj_init(&e2, l2, "e");
+    obj_init(&r2, l2, "r");
+    CHECK_RC(ss_signal_add(&e2, "n", "i"), 0);
+    CHECK_RC(ss_connect(&e2, "n", &r2, rec_i_slot, "i", &got2), 0);
+    CHECK_RC(ss_emit(&e2, "n", (int32_t)1), 0);
+    CHECK_RC(ss_emit(&e2, "n", (int32_t)2), 0);
+    CHECK_RC(ss_loop_stop(l2), 0);
+    CHECK_RC(ss_emit(&e2, "n", (int32_t)3), 0);
+    int iters = 0;
+    while (!ss_loop_stopped(l2) && iters++ < 1000)
+        CHECK_RC(ss_loop_run_once(l2, SS_NO_WAIT), 0);
+    assert_true(ss_loop_stopped(l2));
+    check_ivec_seq(&got2, 2, 1);
+    CHECK_RC(ss_loop_run_once(l2, SS_NO_WAIT), 0);
+    check_ivec_seq(&got2, 2, 1);
 }
 
 /* ---- objects ---- */
@@ -313,26 +483,25 @@ static void test_loop_stop_before_run(void **state)
 static void test_objects(void **state)
 {
     (void)state;
+    enum { NGEN = 8 };
+    static ss_object a, a2, bad, longest, again, gen[NGEN];
     ss_loop *l1 = new_loop("objA", 0);
     ss_loop *l2 = new_loop("objB", 0);
-    ss_object a, a2, bad, longest, again;
 
-    CHECK_RC(ss_object_init(&a, l1, "alpha"), 0);
+    obj_init(&a, l1, "alpha");
     assert_string_equal(ss_object_id(&a), "alpha");
     assert_ptr_equal(ss_object_loop(&a), l1);
     CHECK_RC(ss_object_init(&bad, l1, "alpha"), SS_EEXIST);
     /* the loop object's id is taken on its loop */
     CHECK_RC(ss_object_init(&bad, l1, "objA"), SS_EEXIST);
     /* the same id on another loop */
-    CHECK_RC(ss_object_init(&a2, l2, "alpha"), 0);
+    obj_init(&a2, l2, "alpha");
     assert_ptr_equal(ss_object_loop(&a2), l2);
     assert_string_equal(ss_object_id(&a2), "alpha");
 
     /* generated ids: non-empty, unique */
-    enum { NGEN = 8 };
-    ss_object gen[NGEN];
     for (int k = 0; k < NGEN; k++) {
-        CHECK_RC(ss_object_init(&gen[k], l1, NULL), 0);
+        obj_init(&gen[k], l1, NULL);
         const char *id = ss_object_id(&gen[k]);
         assert_non_null(id);
         assert_true(strlen(id) >= 1 && strlen(id) <= SS_NAME_MAX);
@@ -347,7 +516,7 @@ static void test_objects(void **state)
     id[SS_NAME_MAX + 1] = '\0';
     CHECK_RC2(ss_object_init(&bad, l1, id), SS_ENAMETOOLONG, SS_EINVAL);
     id[SS_NAME_MAX] = '\0';
-    CHECK_RC(ss_object_init(&longest, l1, id), 0);
+    obj_init(&longest, l1, id);
     assert_string_equal(ss_object_id(&longest), id);
 
     CHECK_RC(ss_object_init(&bad, l1, ""), SS_EINVAL);
@@ -355,17 +524,9 @@ static void test_objects(void **state)
     CHECK_RC(ss_object_init(&bad, NULL, "x"), SS_EINVAL);
 
     /* destroyed: detached, and its id is free again */
-    ss_object_destroy(&a);
+    obj_destroy(&a);
     assert_null(ss_object_loop(&a));
-    CHECK_RC(ss_object_init(&again, l1, "alpha"), 0);
-
-    ss_object_destroy(&again);
-    ss_object_destroy(&a2);
-    ss_object_destroy(&longest);
-    for (int k = 0; k < NGEN; k++)
-        ss_object_destroy(&gen[k]);
-    ss_loop_free(l1);
-    ss_loop_free(l2);
+    obj_init(&again, l1, "alpha");
 }
 
 /* ---- signals ---- */
@@ -373,10 +534,11 @@ static void test_objects(void **state)
 static void test_signals(void **state)
 {
     (void)state;
+    static ss_object e, r;
+    static int n;
     ss_loop *l = new_loop("sig", 0);
-    ss_object e, r;
-    CHECK_RC(ss_object_init(&e, l, "e"), 0);
-    CHECK_RC(ss_object_init(&r, l, "r"), 0);
+    obj_init(&e, l, "e");
+    obj_init(&r, l, "r");
 
     CHECK_RC(ss_signal_add(&e, "xs", "xs"), 0);
     CHECK_RC(ss_signal_add(&e, "none", ""), 0);
@@ -416,7 +578,6 @@ static void test_signals(void **state)
     assert_int_equal(ss_loop_dropped(l), 0);
 
     /* an encoding error sends nothing */
-    int n = 0;
     CHECK_RC(ss_signal_add(&e, "arr", "ai"), 0);
     CHECK_RC(ss_connect(&e, "arr", &r, count_slot, "ai", &n), 0);
     ss_writer w;
@@ -444,10 +605,6 @@ static void test_signals(void **state)
     assert_int_equal(ss_queue_size(ss_loop_queue(l)), 1);
     drain(l);
     assert_int_equal(n, 1);
-
-    ss_object_destroy(&e);
-    ss_object_destroy(&r);
-    ss_loop_free(l);
 }
 
 /* ---- delivery on one loop ---- */
@@ -506,20 +663,20 @@ static void xs_slot(ss_object *receiver, const ss_args *args, void *user_data)
     const char *rs = NULL;
     size_t rl = 0;
     SLOT_CHECK(&rec->f, ss_reader_get_int64(&rd, &rx) == 0 && rx == x);
-    SLOT_CHECK(&rec->f, ss_reader_get_string(&rd, &rs, &rl) == 0 && s &&
-                            rs && strcmp(rs, s) == 0 && rl == strlen(s));
+    SLOT_CHECK(&rec->f, ss_reader_get_string(&rd, &rs, &rl) == 0 && s && rs &&
+                            strcmp(rs, s) == 0 && rl == strlen(s));
     SLOT_CHECK(&rec->f, ss_reader_at_end(&rd));
 }
 
 static void test_delivery_one_loop(void **state)
 {
     (void)state;
+    static ss_object e, r;
+    static struct xs_rec rec;
     ss_loop *l = new_loop("one", 0);
-    ss_object e, r;
-    struct xs_rec rec = {0};
     rec.recv = &r;
-    CHECK_RC(ss_object_init(&e, l, "emitter"), 0);
-    CHECK_RC(ss_object_init(&r, l, "receiver"), 0);
+    obj_init(&e, l, "emitter");
+    obj_init(&r, l, "receiver");
     CHECK_RC(ss_signal_add(&e, "data", "xs"), 0);
     CHECK_RC(ss_connect(&e, "data", &r, xs_slot, "xs", &rec), 0);
 
@@ -527,7 +684,9 @@ static void test_delivery_one_loop(void **state)
     static const char *const ss[3] = {"first", "", "third \xc3\xa9"};
     for (int k = 0; k < 3; k++)
         CHECK_RC(ss_emit(&e, "data", xs[k], ss[k]), 0);
+    log_set_quiet(true); /* the wrong unpacks are logged */
     run_to_stop(l);
+    log_set_quiet(false);
 
     CHECK_NO_FAILS(&rec.f);
     assert_int_equal(rec.n, 3);
@@ -541,9 +700,6 @@ static void test_delivery_one_loop(void **state)
         assert_string_equal(rec.sender_obj[k], "emitter");
         assert_string_equal(rec.sender_sig[k], "data");
     }
-    ss_object_destroy(&e);
-    ss_object_destroy(&r);
-    ss_loop_free(l);
 }
 
 /* ---- every payload type through a signal ---- */
@@ -592,8 +748,8 @@ static void all_slot(ss_object *receiver, const ss_args *args, void *user_data)
     const void *yp = NULL;
     size_t yl = 0;
     ss_value av = {0}, mv = {0};
-    int rc = ss_args_unpack(args, ALL_SIG, &b, &i, &u, &x, &t, &d, &s, &yp,
-                            &yl, &av, &mv);
+    int rc = ss_args_unpack(args, ALL_SIG, &b, &i, &u, &x, &t, &d, &s, &yp, &yl,
+                            &av, &mv);
     SLOT_CHECK(&rec->f, rc == 0);
     if (rc != 0)
         return;
@@ -678,11 +834,11 @@ static ss_value map_value(ss_writer *w, const char *const *keys,
 static void test_payload_all_types(void **state)
 {
     (void)state;
+    static ss_object e, r;
+    static struct all_rec rec;
     ss_loop *l = new_loop("types", 0);
-    ss_object e, r;
-    struct all_rec rec = {0};
-    CHECK_RC(ss_object_init(&e, l, "e"), 0);
-    CHECK_RC(ss_object_init(&r, l, "r"), 0);
+    obj_init(&e, l, "e");
+    obj_init(&r, l, "r");
     CHECK_RC(ss_signal_add(&e, "all", ALL_SIG), 0);
     CHECK_RC(ss_connect(&e, "all", &r, all_slot, ALL_SIG, &rec), 0);
 
@@ -746,10 +902,6 @@ static void test_payload_all_types(void **state)
     assert_int_equal(o->ylen, 0);
     assert_int_equal(o->narr, 0);
     assert_int_equal(o->nmap, 0);
-
-    ss_object_destroy(&e);
-    ss_object_destroy(&r);
-    ss_loop_free(l);
 }
 
 /* A pointer and a variant. */
@@ -790,11 +942,11 @@ static void pv_slot(ss_object *receiver, const ss_args *args, void *user_data)
 static void test_payload_pointer_variant(void **state)
 {
     (void)state;
+    static ss_object e, r;
+    static struct pv_rec rec;
     ss_loop *l = new_loop("ptrvar", 0);
-    ss_object e, r;
-    struct pv_rec rec = {0};
-    CHECK_RC(ss_object_init(&e, l, "e"), 0);
-    CHECK_RC(ss_object_init(&r, l, "r"), 0);
+    obj_init(&e, l, "e");
+    obj_init(&r, l, "r");
     CHECK_RC(ss_signal_add(&e, "pv", "pv"), 0);
     CHECK_RC(ss_connect(&e, "pv", &r, pv_slot, "pv", &rec), 0);
 
@@ -814,9 +966,6 @@ static void test_payload_pointer_variant(void **state)
     assert_ptr_equal(rec.p, &rec);
     assert_string_equal(rec.inner_sig, "s");
     assert_string_equal(rec.inner, "inside");
-    ss_object_destroy(&e);
-    ss_object_destroy(&r);
-    ss_loop_free(l);
 }
 
 /* ---- connect rules ---- */
@@ -824,16 +973,16 @@ static void test_payload_pointer_variant(void **state)
 static void test_connect_rules(void **state)
 {
     (void)state;
+    static ss_object e, r1, r2;
+    static struct ivec c1, c2, c3;
+    static int n;
     ss_loop *l = new_loop("conn", 0);
-    ss_object e, r1, r2;
-    struct ivec c1 = {0}, c2 = {0}, c3 = {0};
-    int n = 0;
     c1.recv = &r1;
     c2.recv = &r2;
     c3.recv = &r1;
-    CHECK_RC(ss_object_init(&e, l, "e"), 0);
-    CHECK_RC(ss_object_init(&r1, l, "r1"), 0);
-    CHECK_RC(ss_object_init(&r2, l, "r2"), 0);
+    obj_init(&e, l, "e");
+    obj_init(&r1, l, "r1");
+    obj_init(&r2, l, "r2");
     CHECK_RC(ss_signal_add(&e, "n", "i"), 0);
     CHECK_RC(ss_signal_add(&e, "m", "a{d}"), 0);
 
@@ -863,14 +1012,14 @@ static void test_connect_rules(void **state)
     drain(l);
     check_ivec_seq(&c1, 1, 1);
 
-    /* disconnect: no more delivery; again: SS_ENOENT */
+    /* disconnect: no more delivery; again: SS_ENOENT and a warning */
     CHECK_RC(ss_disconnect(&e, "n", &r1, rec_i_slot, &c1), 0);
     CHECK_RC(ss_emit(&e, "n", (int32_t)2), 0);
     drain(l);
     assert_int_equal(c1.n, 1);
     log_reset();
     CHECK_RC(ss_disconnect(&e, "n", &r1, rec_i_slot, &c1), SS_ENOENT);
-    assert_true(log_nonempty()); /* a warning was logged */
+    assert_true(log_nonempty());
     CHECK_RC(ss_disconnect(&e, "nosuch", &r1, rec_i_slot, &c1), SS_ENOENT);
 
     /* reconnect */
@@ -923,10 +1072,86 @@ static void test_connect_rules(void **state)
     CHECK_NO_FAILS(&c2.f);
     CHECK_NO_FAILS(&c3.f);
     assert_int_equal(n, 0);
-    ss_object_destroy(&e);
-    ss_object_destroy(&r1);
-    ss_object_destroy(&r2);
-    ss_loop_free(l);
+}
+
+/* ---- ss_emit_many ---- */
+
+static void test_emit_many(void **state)
+{
+    (void)state;
+    enum { NB = 5, NBIG = 100, BLOB = 1000 };
+    static ss_object e, r, es, rs;
+    static struct ivec got;
+    static int nsmall;
+    ss_loop *l = new_loop("many", 0);
+    obj_init(&e, l, "e");
+    obj_init(&r, l, "r");
+    CHECK_RC(ss_signal_add(&e, "n", "i"), 0);
+    CHECK_RC(ss_signal_add(&e, "quiet", "i"), 0);
+
+    unsigned char bufs[NB][16];
+    ss_msg pl[NB];
+    for (int k = 0; k < NB; k++) {
+        ss_writer w;
+        ss_writer_init(&w, bufs[k], sizeof bufs[k]);
+        CHECK_RC(ss_pack(&w, "i", (int32_t)(100 + k)), 0);
+        CHECK_RC(ss_writer_data(&w, &pl[k].data, &pl[k].len), 0);
+        assert_false(ss_writer_allocated(&w));
+    }
+    /* nobody listens yet */
+    CHECK_RC(ss_emit_many(&e, "quiet", pl, NB), 0);
+    CHECK_RC(ss_emit_many(&e, "nosuch", pl, NB), SS_ENOENT);
+    CHECK_RC(ss_connect(&e, "n", &r, rec_i_slot, "i", &got), 0);
+    CHECK_RC(ss_emit_many(&e, "n", pl, 0), 0);
+    CHECK_RC(ss_emit_many(&e, "n", pl, NB), 0);
+    assert_int_equal(ss_queue_size(ss_loop_queue(l)), NB);
+    drain(l);
+    check_ivec_seq(&got, NB, 100);
+
+    /* one payload that does not follow "i": nothing sent */
+    static const unsigned char junk[2] = {1, 2};
+    pl[2].data = junk;
+    pl[2].len = sizeof junk;
+    int rc = ss_emit_many(&e, "n", pl, NB);
+    assert_true(rc < 0 && rc != SS_EAGAIN);
+    assert_int_equal(ss_queue_size(ss_loop_queue(l)), 0);
+
+    /* a batch too large for a small queue: all dropped, all counted */
+    ss_loop *small = new_loop("manysmall", 64 * 1024);
+    obj_init(&es, l, "es");
+    obj_init(&rs, small, "rs");
+    CHECK_RC(ss_signal_add(&es, "y", "y"), 0);
+    CHECK_RC(ss_connect(&es, "y", &rs, count_slot, "y", &nsmall), 0);
+    unsigned char *big = malloc((size_t)NBIG * (BLOB + 8));
+    ss_msg *bl = malloc(NBIG * sizeof *bl);
+    assert_non_null(big);
+    assert_non_null(bl);
+    unsigned char blob[BLOB];
+    memset(blob, 0xab, sizeof blob);
+    for (int k = 0; k < NBIG; k++) {
+        ss_writer w;
+        ss_writer_init(&w, big + (size_t)k * (BLOB + 8), BLOB + 8);
+        int prc = ss_pack(&w, "y", (const void *)blob, sizeof blob);
+        prc = prc ? prc : ss_writer_data(&w, &bl[k].data, &bl[k].len);
+        if (prc != 0 || ss_writer_allocated(&w)) {
+            free(big);
+            free(bl);
+            fail_msg("packing a blob: %s", ss_errname(prc));
+        }
+    }
+    log_set_quiet(true);
+    rc = ss_emit_many(&es, "y", bl, NBIG);
+    log_set_quiet(false);
+    int rc_fit = ss_emit_many(&es, "y", bl, 10);
+    free(big);
+    free(bl);
+    CHECK_RC(rc, SS_EAGAIN);
+    assert_int_equal(ss_signal_dropped(&es, "y"), NBIG);
+    assert_int_equal(ss_loop_dropped(small), NBIG);
+    CHECK_RC(rc_fit, 0);
+    assert_int_equal(ss_queue_size(ss_loop_queue(small)), 10);
+    drain(small);
+    assert_int_equal(nsmall, 10);
 }
 
 /* ---- delivery between loops on threads ---- */
@@ -941,8 +1166,7 @@ struct ping {
 };
 
 /* On B: checks the sequence, answers with "ack". */
-static void ping_slot(ss_object *receiver, const ss_args *args,
-                      void *user_data)
+static void ping_slot(ss_object *receiver, const ss_args *args, void *user_data)
 {
     struct ping *p = user_data;
     uint32_t seq = UINT32_MAX;
@@ -962,8 +1186,7 @@ struct pong {
 };
 
 /* On A: checks the acks, stops B after the last. */
-static void pong_slot(ss_object *receiver, const ss_args *args,
-                      void *user_data)
+static void pong_slot(ss_object *receiver, const ss_args *args, void *user_data)
 {
     (void)receiver;
     struct pong *p = user_data;
@@ -983,19 +1206,19 @@ static void pong_slot(ss_object *receiver, const ss_args *args,
 static void test_threads_delivery(void **state)
 {
     (void)state;
+    static ss_object ea, ca, rb;
+    static struct ping ping;
+    static struct pong pong;
+    static int started, terminated;
+    static struct safety safe;
     ss_loop *a = new_loop("thrA", 0);
     ss_loop *b = new_loop("thrB", 0);
-    ss_object ea, ca, rb;
-    struct ping ping = {0};
-    struct pong pong = {0};
-    int started = 0, terminated = 0;
-    struct safety safe;
     ping.self = &rb;
     pong.other = b;
 
-    CHECK_RC(ss_object_init(&ea, a, "emitter"), 0);
-    CHECK_RC(ss_object_init(&ca, a, "counter"), 0);
-    CHECK_RC(ss_object_init(&rb, b, "pinger"), 0);
+    obj_init(&ea, a, "emitter");
+    obj_init(&ca, a, "counter");
+    obj_init(&rb, b, "pinger");
     CHECK_RC(ss_signal_add(&ea, "seq", "u"), 0);
     CHECK_RC(ss_signal_add(&rb, "ack", "u"), 0);
     CHECK_RC(ss_connect(&ea, "seq", &rb, ping_slot, "u", &ping), 0);
@@ -1003,27 +1226,28 @@ static void test_threads_delivery(void **state)
     /* B's lifecycle signals, received on A; B's end stops A */
     ss_object *bo = ss_loop_object(b);
     CHECK_RC(ss_connect(bo, "started", &ca, count_slot, "", &started), 0);
-    CHECK_RC(ss_connect(bo, "terminated", &ca, count_slot, "", &terminated),
-             0);
+    CHECK_RC(ss_connect(bo, "terminated", &ca, count_slot, "", &terminated), 0);
     CHECK_RC(ss_connect(bo, "terminated", ss_loop_object(a), ss_loop_stop_slot,
                         "", NULL),
              0);
     safety_init(&safe, a, SS_SEC(10));
 
-    CHECK_RC(ss_loop_start_thread(b), 0);
+    start_thread(b);
     CHECK_RC(ss_loop_start_thread(b), SS_ESTATE);
     CHECK_RC(ss_loop_join_thread(a, NULL), SS_ESTATE);
 
-    int emit_errors = 0;
-    for (uint32_t k = 0; k < NSEQ; k++)
-        if (ss_emit(&ea, "seq", k) != 0)
-            emit_errors++;
-    assert_int_equal(emit_errors, 0);
+    int emit_errors = 0, first_err = 0;
+    for (uint32_t k = 0; k < NSEQ; k++) {
+        int rc = ss_emit(&ea, "seq", k);
+        if (rc != 0 && emit_errors++ == 0)
+            first_err = rc;
+    }
+    if (emit_errors)
+        fail_msg("%d of %d emissions to a running loop failed, first: %s",
+                 emit_errors, NSEQ, ss_errname(first_err));
 
     CHECK_RC(ss_loop_run(a), SS_LOOP_STOPPED);
-    int status = -100;
-    CHECK_RC(ss_loop_join_thread(b, &status), 0);
-    assert_int_equal(status, SS_LOOP_STOPPED);
+    assert_int_equal(join_loop(b), SS_LOOP_STOPPED);
     CHECK_RC(ss_loop_join_thread(b, NULL), SS_ESTATE);
 
     assert_int_equal(safe.fired, 0);
@@ -1037,13 +1261,6 @@ static void test_threads_delivery(void **state)
     assert_int_equal(terminated, 1);
     assert_int_equal(ss_loop_dropped(a), 0);
     assert_int_equal(ss_loop_dropped(b), 0);
-
-    ss_timer_destroy(&safe.timer);
-    ss_object_destroy(&ea);
-    ss_object_destroy(&ca);
-    ss_object_destroy(&rb);
-    ss_loop_free(a);
-    ss_loop_free(b);
 }
 
 /* Several threads emit one signal: per-producer order, no loss. */
@@ -1075,57 +1292,62 @@ struct producer {
     ss_object *emitter;
     uint32_t id;
     int errors;
+    int first_err;
 };
 
 static void *producer_main(void *arg)
 {
     struct producer *p = arg;
-    for (uint32_t k = 0; k < PER_PROD; k++)
-        if (ss_emit(p->emitter, "p", p->id, k) != 0)
-            p->errors++;
+    for (uint32_t k = 0; k < PER_PROD; k++) {
+        int rc = ss_emit(p->emitter, "p", p->id, k);
+        if (rc != 0 && p->errors++ == 0)
+            p->first_err = rc;
+    }
     return NULL;
 }
 
 static void test_emit_from_threads(void **state)
 {
     (void)state;
+    static ss_object e, r;
+    static struct mt_recv m;
+    static struct safety safe;
+    static struct producer prod[NPROD];
     ss_loop *b = new_loop("mtB", 0);
-    ss_object e, r;
-    struct mt_recv m = {0};
-    struct safety safe;
-    CHECK_RC(ss_object_init(&e, b, "e"), 0);
-    CHECK_RC(ss_object_init(&r, b, "r"), 0);
+    obj_init(&e, b, "e");
+    obj_init(&r, b, "r");
     CHECK_RC(ss_signal_add(&e, "p", "uu"), 0);
     CHECK_RC(ss_connect(&e, "p", &r, mt_slot, "uu", &m), 0);
     safety_init(&safe, b, SS_SEC(10));
-    CHECK_RC(ss_loop_start_thread(b), 0);
+    start_thread(b);
 
-    struct producer prod[NPROD];
     for (uint32_t k = 0; k < NPROD; k++) {
         prod[k].emitter = &e;
         prod[k].id = k;
-        prod[k].errors = 0;
         assert_int_equal(
             pthread_create(&prod[k].th, NULL, producer_main, &prod[k]), 0);
     }
     for (int k = 0; k < NPROD; k++)
         assert_int_equal(pthread_join(prod[k].th, NULL), 0);
-    int status = -100;
-    CHECK_RC(ss_loop_join_thread(b, &status), 0);
-    assert_int_equal(status, SS_LOOP_STOPPED);
+    int status = join_loop(b);
 
+    ss_queue_stats st;
+    CHECK_RC(ss_queue_get_stats(ss_loop_queue(b), &st), 0);
     for (int k = 0; k < NPROD; k++)
-        assert_int_equal(prod[k].errors, 0);
+        if (prod[k].errors)
+            fail_msg("producer %d: %d of %d emissions failed, first %s; the "
+                     "queue refused %llu puts as full, the loop counts %llu "
+                     "drops; queue capacity %llu bytes",
+                     k, prod[k].errors, PER_PROD, ss_errname(prod[k].first_err),
+                     (unsigned long long)st.refused_full,
+                     (unsigned long long)ss_loop_dropped(b),
+                     (unsigned long long)st.capacity);
+    assert_int_equal(status, SS_LOOP_STOPPED);
     assert_int_equal(safe.fired, 0);
     CHECK_NO_FAILS(&m.f);
     assert_int_equal(m.total, NPROD * PER_PROD);
     for (int k = 0; k < NPROD; k++)
         assert_int_equal(m.next[k], PER_PROD);
-
-    ss_timer_destroy(&safe.timer);
-    ss_object_destroy(&e);
-    ss_object_destroy(&r);
-    ss_loop_free(b);
 }
 
 /* ---- graceful stop ---- */
@@ -1134,11 +1356,11 @@ static void test_graceful_stop(void **state)
 {
     (void)state;
     enum { N = 20, M = 7 };
+    static ss_object e, r;
+    static struct ivec got;
     ss_loop *l = new_loop("graceful", 0);
-    ss_object e, r;
-    struct ivec got = {0};
-    CHECK_RC(ss_object_init(&e, l, "e"), 0);
-    CHECK_RC(ss_object_init(&r, l, "r"), 0);
+    obj_init(&e, l, "e");
+    obj_init(&r, l, "r");
     CHECK_RC(ss_signal_add(&e, "n", "i"), 0);
     CHECK_RC(ss_connect(&e, "n", &r, rec_i_slot, "i", &got), 0);
     for (int32_t k = 0; k < N; k++)
@@ -1148,9 +1370,6 @@ static void test_graceful_stop(void **state)
         CHECK_RC(ss_emit(&e, "n", k), 0);
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
     check_ivec_seq(&got, N, 0);
-    ss_object_destroy(&e);
-    ss_object_destroy(&r);
-    ss_loop_free(l);
 }
 
 /* The same with the receiving loop running on its own thread. */
@@ -1158,35 +1377,36 @@ static void test_graceful_stop_thread(void **state)
 {
     (void)state;
     enum { N = 200, M = 50 };
+    static ss_object e, r;
+    static struct ivec got;
     ss_loop *a = new_loop("gsA", 0);
     ss_loop *b = new_loop("gsB", 0);
-    ss_object e, r;
-    struct ivec got = {0};
-    CHECK_RC(ss_object_init(&e, a, "e"), 0);
-    CHECK_RC(ss_object_init(&r, b, "r"), 0);
+    obj_init(&e, a, "e");
+    obj_init(&r, b, "r");
     CHECK_RC(ss_signal_add(&e, "n", "i"), 0);
     CHECK_RC(ss_connect(&e, "n", &r, rec_i_slot, "i", &got), 0);
-    CHECK_RC(ss_loop_start_thread(b), 0);
-    for (int32_t k = 0; k < N; k++)
-        CHECK_RC(ss_emit(&e, "n", k), 0);
-    CHECK_RC(ss_loop_stop(b), 0);
-    for (int32_t k = N; k < N + M; k++) {
-        /* after the stop the queue is still there: it may hold them */
+    start_thread(b);
+    int errors = 0, first_err = 0;
+    for (int32_t k = 0; k < N; k++) {
         int rc = ss_emit(&e, "n", k);
-        if (rc != 0)
-            fail_msg("emit after stop: %s", ss_errname(rc));
+        if (rc != 0 && errors++ == 0)
+            first_err = rc;
     }
-    int status = -100;
-    CHECK_RC(ss_loop_join_thread(b, &status), 0);
-    assert_int_equal(status, SS_LOOP_STOPPED);
+    CHECK_RC(ss_loop_stop(b), 0);
+    /* after the stop the queue is still there: it may hold them */
+    for (int32_t k = N; k < N + M; k++) {
+        int rc = ss_emit(&e, "n", k);
+        if (rc != 0 && errors++ == 0)
+            first_err = rc;
+    }
+    assert_int_equal(join_loop(b), SS_LOOP_STOPPED);
+    if (errors)
+        fail_msg("%d emissions failed, first %s", errors,
+                 ss_errname(first_err));
     CHECK_NO_FAILS(&got.f);
     assert_int_equal(got.n, N);
     for (int k = 0; k < IVEC_MAX && k < N; k++)
         assert_int_equal(got.v[k], k);
-    ss_object_destroy(&e);
-    ss_object_destroy(&r);
-    ss_loop_free(a);
-    ss_loop_free(b);
 }
 
 /* ---- removal while dispatching ---- */
@@ -1210,12 +1430,12 @@ static void self_disc_slot(ss_object *receiver, const ss_args *args,
 static void test_disconnect_in_slot(void **state)
 {
     (void)state;
+    static ss_object e, r;
+    static struct self_disc sd = {&e, 0, 2, -100};
+    static struct ivec other;
     ss_loop *l = new_loop("selfdisc", 0);
-    ss_object e, r;
-    struct self_disc sd = {&e, 0, 2, -100};
-    struct ivec other = {0};
-    CHECK_RC(ss_object_init(&e, l, "e"), 0);
-    CHECK_RC(ss_object_init(&r, l, "r"), 0);
+    obj_init(&e, l, "e");
+    obj_init(&r, l, "r");
     CHECK_RC(ss_signal_add(&e, "n", "i"), 0);
     CHECK_RC(ss_connect(&e, "n", &r, self_disc_slot, "i", &sd), 0);
     CHECK_RC(ss_connect(&e, "n", &r, rec_i_slot, "i", &other), 0);
@@ -1225,13 +1445,14 @@ static void test_disconnect_in_slot(void **state)
     assert_int_equal(sd.n, 2);
     CHECK_RC(sd.rc, 0);
     check_ivec_seq(&other, 5, 0);
+    log_set_quiet(true);
     CHECK_RC(ss_disconnect(&e, "n", &r, self_disc_slot, &sd), SS_ENOENT);
-    ss_object_destroy(&e);
-    ss_object_destroy(&r);
-    ss_loop_free(l);
+    log_set_quiet(false);
 }
 
-/* A receiver on the heap, freed by a slot right after its destruction. */
+/* An object on the heap, freed by a slot right after its destruction (so
+ * any later use by the library is a use-after-free for ASan). Not tracked:
+ * the test or a slot destroys it. */
 struct heap_obj {
     ss_object obj; /* first */
     char pad[40];
@@ -1266,15 +1487,14 @@ static void destroy_self_slot(ss_object *receiver, const ss_args *args,
 static void test_destroy_receiver_in_slot(void **state)
 {
     (void)state;
+    static ss_object e, watcher, again;
+    static struct destroy_ctl ctl = {.at = 2};
+    static struct ivec seen;
     ss_loop *l = new_loop("destroyself", 0);
-    ss_object e, watcher;
-    struct destroy_ctl ctl = {0};
-    ctl.at = 2;
-    struct ivec seen = {0};
     struct heap_obj *h = calloc(1, sizeof *h);
     assert_non_null(h);
-    CHECK_RC(ss_object_init(&e, l, "e"), 0);
-    CHECK_RC(ss_object_init(&watcher, l, "watcher"), 0);
+    obj_init(&e, l, "e");
+    obj_init(&watcher, l, "watcher");
     CHECK_RC(ss_object_init(&h->obj, l, "victim"), 0);
     CHECK_RC(ss_signal_add(&e, "n", "i"), 0);
     CHECK_RC(ss_signal_add(&h->obj, "own", "i"), 0);
@@ -1290,15 +1510,10 @@ static void test_destroy_receiver_in_slot(void **state)
     assert_int_equal(ctl.after_gone, 0);
     check_ivec_seq(&seen, 5, 0);
     /* its id is free again */
-    ss_object again;
-    CHECK_RC(ss_object_init(&again, l, "victim"), 0);
-    ss_object_destroy(&again);
-    ss_object_destroy(&e);
-    ss_object_destroy(&watcher);
-    ss_loop_free(l);
+    obj_init(&again, l, "victim");
 }
 
-/* The first receiver destroys the second (and frees it) at its first call. */
+/* The killer destroys the victim (and frees it) at its first call. */
 static void destroy_other_slot(ss_object *receiver, const ss_args *args,
                                void *user_data)
 {
@@ -1328,14 +1543,13 @@ static void victim_slot(ss_object *receiver, const ss_args *args,
 static void test_destroy_other_in_slot(void **state)
 {
     (void)state;
+    static ss_object e, killer;
+    static struct destroy_ctl ctl = {.at = 1};
     ss_loop *l = new_loop("destroyother", 0);
-    ss_object e, killer;
-    struct destroy_ctl ctl = {0};
-    ctl.at = 1;
     ctl.victim = calloc(1, sizeof *ctl.victim);
     assert_non_null(ctl.victim);
-    CHECK_RC(ss_object_init(&e, l, "e"), 0);
-    CHECK_RC(ss_object_init(&killer, l, "killer"), 0);
+    obj_init(&e, l, "e");
+    obj_init(&killer, l, "killer");
     CHECK_RC(ss_object_init(&ctl.victim->obj, l, "victim"), 0);
     CHECK_RC(ss_signal_add(&e, "n", "i"), 0);
     CHECK_RC(ss_signal_add(&e, "m", "i"), 0);
@@ -1352,12 +1566,10 @@ static void test_destroy_other_in_slot(void **state)
     assert_true(ctl.gone);
     assert_int_equal(ctl.after_gone, 0);
     assert_true(ctl.victim_calls <= 1);
-    ss_object_destroy(&e);
-    ss_object_destroy(&killer);
-    ss_loop_free(l);
 }
 
-/* A receiver destroys the emitter (on the heap) while its signals are queued. */
+/* A receiver destroys the emitter (on the heap) while its signals are
+ * queued. */
 struct emitter_kill {
     struct heap_obj *emitter;
     int n;
@@ -1379,37 +1591,35 @@ static void kill_emitter_slot(ss_object *receiver, const ss_args *args,
 static void test_destroy_emitter_in_slot(void **state)
 {
     (void)state;
+    static ss_object r;
+    static struct emitter_kill k;
     ss_loop *l = new_loop("destroyemitter", 0);
-    ss_object r;
-    struct emitter_kill k = {0};
     k.emitter = calloc(1, sizeof *k.emitter);
     assert_non_null(k.emitter);
     CHECK_RC(ss_object_init(&k.emitter->obj, l, "e"), 0);
-    CHECK_RC(ss_object_init(&r, l, "r"), 0);
+    obj_init(&r, l, "r");
     CHECK_RC(ss_signal_add(&k.emitter->obj, "n", "i"), 0);
     CHECK_RC(ss_connect(&k.emitter->obj, "n", &r, kill_emitter_slot, "i", &k),
              0);
     for (int32_t j = 0; j < 5; j++)
         CHECK_RC(ss_emit(&k.emitter->obj, "n", j), 0);
     run_to_stop(l);
-    /* its connections are gone with it; whether the queued rest is still
+    /* its connections went with it; whether the queued rest is still
      * delivered is not specified: only no crash, and at least the two */
     assert_true(k.n >= 2 && k.n <= 5);
     assert_null(k.emitter);
-    ss_object_destroy(&r);
-    ss_loop_free(l);
 }
 
 /* Destroyed from outside while signals for it are queued: dropped. */
 static void test_destroy_with_queued(void **state)
 {
     (void)state;
+    static ss_object e;
+    static struct destroy_ctl ctl;
     ss_loop *l = new_loop("destroyqueued", 0);
-    ss_object e;
-    struct destroy_ctl ctl = {0};
     struct heap_obj *h = calloc(1, sizeof *h);
     assert_non_null(h);
-    CHECK_RC(ss_object_init(&e, l, "e"), 0);
+    obj_init(&e, l, "e");
     CHECK_RC(ss_object_init(&h->obj, l, "r"), 0);
     CHECK_RC(ss_signal_add(&e, "n", "i"), 0);
     CHECK_RC(ss_connect(&e, "n", &h->obj, victim_slot, "i", &ctl), 0);
@@ -1421,8 +1631,6 @@ static void test_destroy_with_queued(void **state)
     run_to_stop(l);
     assert_int_equal(ctl.after_gone, 0);
     assert_int_equal(ctl.victim_calls, 0);
-    ss_object_destroy(&e);
-    ss_loop_free(l);
 }
 
 /* ---- queue overflow ---- */
@@ -1433,6 +1641,7 @@ static void test_destroy_with_queued(void **state)
 
 struct ovf_rec {
     struct fails f;
+    size_t blob_len;
     uint32_t blob_sum;
     int order; /* deliveries so far, both signals */
     int big, small;
@@ -1449,7 +1658,8 @@ static void ovf_big_slot(ss_object *receiver, const ss_args *args,
     size_t len = 0;
     SLOT_CHECK(&o->f, ss_args_unpack(args, "uy", &seq, &p, &len) == 0);
     SLOT_CHECK(&o->f, seq == (uint32_t)o->big);
-    SLOT_CHECK(&o->f, len == OVF_BLOB && p && tu_hash32(p, len) == o->blob_sum);
+    SLOT_CHECK(&o->f,
+               len == o->blob_len && p && tu_hash32(p, len) == o->blob_sum);
     o->big++;
     o->last_big_at = o->order++;
 }
@@ -1468,79 +1678,103 @@ static void ovf_small_slot(ss_object *receiver, const ss_args *args,
     o->order++;
 }
 
-static void test_queue_overflow(void **state)
+/* Emits OVF_BIG blobs of blob_len bytes then OVF_SMALL small ones to a
+ * 64 KiB loop that does not run, then drains it: every SS_EAGAIN is counted
+ * exactly once, and exactly what was not dropped is delivered, in order. */
+static void overflow_run(const char *sname, const char *ename, size_t blob_len,
+                         bool some_big_fit)
 {
-    (void)state;
-    ss_loop *s = new_loop("ovfS", 64 * 1024);
-    ss_loop *el = new_loop("ovfE", 0);
-    ss_object e, r;
-    struct ovf_rec rec = {0};
-    rec.first_small_at = -1;
-    rec.last_big_at = -1;
-    assert_true(ss_queue_max_msg_size(ss_loop_queue(s)) > OVF_BLOB + 512);
-    CHECK_RC(ss_object_init(&e, el, "e"), 0);
-    CHECK_RC(ss_object_init(&r, s, "r"), 0);
-    CHECK_RC(ss_signal_add(&e, "big", "uy"), 0);
-    CHECK_RC(ss_signal_add(&e, "small", "u"), 0);
-    CHECK_RC(ss_connect(&e, "big", &r, ovf_big_slot, "uy", &rec), 0);
-    CHECK_RC(ss_connect(&e, "small", &r, ovf_small_slot, "u", &rec), 0);
+    static ss_object e[2], r[2];
+    static struct ovf_rec recs[2];
+    int which = some_big_fit ? 0 : 1;
+    struct ovf_rec *rec = &recs[which];
+    rec->first_small_at = -1;
+    rec->last_big_at = -1;
+    rec->blob_len = blob_len;
+    ss_loop *s = new_loop(sname, 64 * 1024);
+    ss_loop *el = new_loop(ename, 0);
+    if (some_big_fit)
+        assert_true(ss_queue_max_msg_size(ss_loop_queue(s)) > blob_len + 512);
+    obj_init(&e[which], el, "e");
+    obj_init(&r[which], s, "r");
+    CHECK_RC(ss_signal_add(&e[which], "big", "uy"), 0);
+    CHECK_RC(ss_signal_add(&e[which], "small", "u"), 0);
+    CHECK_RC(ss_connect(&e[which], "big", &r[which], ovf_big_slot, "uy", rec),
+             0);
+    CHECK_RC(
+        ss_connect(&e[which], "small", &r[which], ovf_small_slot, "u", rec), 0);
 
-    unsigned char *blob = malloc(OVF_BLOB);
+    unsigned char *blob = malloc(blob_len);
     assert_non_null(blob);
-    for (size_t k = 0; k < OVF_BLOB; k++)
+    for (size_t k = 0; k < blob_len; k++)
         blob[k] = (unsigned char)(k * 7 + (k >> 8));
-    rec.blob_sum = tu_hash32(blob, OVF_BLOB);
+    rec->blob_sum = tu_hash32(blob, blob_len);
 
     uint64_t big_drop = 0, small_drop = 0;
-    int other = 0;
+    int other = 0, other_rc = 0;
     log_set_quiet(true); /* a line every 100 drops */
     for (uint32_t k = 0; k < OVF_BIG; k++) {
-        int rc = ss_emit(&e, "big", k, (const void *)blob, (size_t)OVF_BLOB);
+        int rc = ss_emit(&e[which], "big", k, (const void *)blob, blob_len);
         if (rc == SS_EAGAIN)
             big_drop++;
-        else if (rc != 0)
-            other++;
+        else if (rc != 0 && other++ == 0)
+            other_rc = rc;
     }
     for (uint32_t k = 0; k < OVF_SMALL; k++) {
-        int rc = ss_emit(&e, "small", k);
+        int rc = ss_emit(&e[which], "small", k);
         if (rc == SS_EAGAIN)
             small_drop++;
-        else if (rc != 0)
-            other++;
+        else if (rc != 0 && other++ == 0)
+            other_rc = rc;
     }
     free(blob);
     log_set_quiet(false);
-    assert_int_equal(other, 0);
-    assert_true(big_drop > 0 && big_drop < OVF_BIG);
+    if (other)
+        fail_msg("%d emissions failed otherwise than SS_EAGAIN, first: %s",
+                 other, ss_errname(other_rc));
+    if (some_big_fit)
+        assert_true(big_drop > 0 && big_drop < OVF_BIG);
+    else
+        assert_int_equal(big_drop, OVF_BIG);
     assert_true(small_drop > 0 && small_drop < OVF_SMALL);
-    assert_int_equal(ss_signal_dropped(&e, "big"), big_drop);
-    assert_int_equal(ss_signal_dropped(&e, "small"), small_drop);
+    assert_int_equal(ss_signal_dropped(&e[which], "big"), big_drop);
+    assert_int_equal(ss_signal_dropped(&e[which], "small"), small_drop);
     assert_int_equal(ss_loop_dropped(s), big_drop + small_drop);
     assert_int_equal(ss_loop_dropped(el), 0);
     assert_int_equal(ss_queue_size(ss_loop_queue(s)),
                      OVF_BIG + OVF_SMALL - big_drop - small_drop);
 
     drain(s);
-    CHECK_NO_FAILS(&rec.f);
-    assert_int_equal(rec.big, OVF_BIG - big_drop);
-    assert_int_equal(rec.small, OVF_SMALL - small_drop);
+    CHECK_NO_FAILS(&rec->f);
+    assert_int_equal(rec->big, OVF_BIG - big_drop);
+    assert_int_equal(rec->small, OVF_SMALL - small_drop);
     /* every big one was emitted, and delivered, before the small ones */
-    assert_true(rec.last_big_at < rec.first_small_at);
+    assert_true(rec->last_big_at < rec->first_small_at);
     /* counters do not move once it drains */
     assert_int_equal(ss_loop_dropped(s), big_drop + small_drop);
+}
 
-    ss_object_destroy(&e);
-    ss_object_destroy(&r);
-    ss_loop_free(s);
-    ss_loop_free(el);
+/* Blobs of 8000 bytes: a few fit. */
+static void test_queue_overflow(void **state)
+{
+    (void)state;
+    overflow_run("ovfS", "ovfE", OVF_BLOB, true);
+}
+
+/* The seed's figures: 100000-byte blobs never fit a 64 KiB queue; they are
+ * dropped and counted like the others. */
+static void test_queue_overflow_seed(void **state)
+{
+    (void)state;
+    overflow_run("ovfSeedS", "ovfSeedE", 100000, false);
 }
 
 /* ---- timers ---- */
 
-/* A stop timer: single shot, connected to ss_loop_stop_slot. */
+/* stop_timer - a single-shot timer connected to ss_loop_stop_slot. */
 static void stop_timer(ss_timer *t, ss_loop *l, int64_t after_ns)
 {
-    CHECK_RC(ss_timer_init(t, l, after_ns, true, NULL), 0);
+    timer_init(t, l, after_ns, true, NULL);
     CHECK_RC(ss_connect(&t->object, "timeout", ss_loop_object(l),
                         ss_loop_stop_slot, "", NULL),
              0);
@@ -1549,10 +1783,10 @@ static void stop_timer(ss_timer *t, ss_loop *l, int64_t after_ns)
 static void test_timer_single_shot(void **state)
 {
     (void)state;
+    static ss_timer once, stop, dup;
+    static int n, nstop;
     ss_loop *l = new_loop("tsingle", 0);
-    ss_timer once, stop, dup;
-    int n = 0, nstop = 0;
-    CHECK_RC(ss_timer_init(&once, l, SS_MSEC(10), true, "once"), 0);
+    timer_init(&once, l, SS_MSEC(10), true, "once");
     assert_string_equal(ss_object_id(&once.object), "once");
     assert_ptr_equal(ss_object_loop(&once.object), l);
     CHECK_RC(ss_signal_add(&once.object, "timeout", ""), SS_EEXIST);
@@ -1568,18 +1802,15 @@ static void test_timer_single_shot(void **state)
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
     assert_int_equal(n, 1);
     assert_int_equal(nstop, 1);
-    ss_timer_destroy(&once);
-    ss_timer_destroy(&stop);
-    ss_loop_free(l);
 }
 
 static void test_timer_periodic(void **state)
 {
     (void)state;
+    static ss_timer tick, stop;
+    static int n;
     ss_loop *l = new_loop("tperiodic", 0);
-    ss_timer tick, stop;
-    int n = 0;
-    CHECK_RC(ss_timer_init(&tick, l, SS_MSEC(5), false, "tick"), 0);
+    timer_init(&tick, l, SS_MSEC(5), false, "tick");
     CHECK_RC(ss_connect(&tick.object, "timeout", ss_loop_object(l), count_slot,
                         "", &n),
              0);
@@ -1587,9 +1818,6 @@ static void test_timer_periodic(void **state)
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
     if (n < 3 || n >= 40)
         fail_msg("a 5 ms timer fired %d times before a 60 ms stop", n);
-    ss_timer_destroy(&tick);
-    ss_timer_destroy(&stop);
-    ss_loop_free(l);
 }
 
 /* Stop and restart: the tick stops itself at 3 and starts a single-shot
@@ -1599,8 +1827,7 @@ struct stopstart {
     int n, wake_n, n_at_wake, idle_n;
 };
 
-static void tick_slot(ss_object *receiver, const ss_args *args,
-                         void *user_data)
+static void tick_slot(ss_object *receiver, const ss_args *args, void *user_data)
 {
     (void)args;
     struct stopstart *s = user_data;
@@ -1614,8 +1841,7 @@ static void tick_slot(ss_object *receiver, const ss_args *args,
     }
 }
 
-static void wake_slot(ss_object *receiver, const ss_args *args,
-                         void *user_data)
+static void wake_slot(ss_object *receiver, const ss_args *args, void *user_data)
 {
     (void)receiver;
     (void)args;
@@ -1628,23 +1854,21 @@ static void wake_slot(ss_object *receiver, const ss_args *args,
 static void test_timer_stop_start(void **state)
 {
     (void)state;
+    static struct stopstart s;
+    static struct safety safe;
     ss_loop *l = new_loop("tstopstart", 0);
-    struct stopstart s = {0};
-    struct safety safe;
     ss_object *lo = ss_loop_object(l);
-    CHECK_RC(ss_timer_init(&s.tick, l, SS_MSEC(5), false, "tick"), 0);
-    CHECK_RC(ss_timer_init(&s.wake, l, SS_MSEC(30), true, "wake"), 0);
+    timer_init(&s.tick, l, SS_MSEC(5), false, "tick");
+    timer_init(&s.wake, l, SS_MSEC(30), true, "wake");
     ss_timer_stop(&s.wake); /* timers start at once: not this one */
     /* stopped before the loop runs: never fires */
-    CHECK_RC(ss_timer_init(&s.idle, l, SS_MSEC(1), false, "idle"), 0);
+    timer_init(&s.idle, l, SS_MSEC(1), false, "idle");
     ss_timer_stop(&s.idle);
-    CHECK_RC(ss_connect(&s.tick.object, "timeout", lo, tick_slot, "", &s),
-             0);
-    CHECK_RC(ss_connect(&s.wake.object, "timeout", lo, wake_slot, "", &s),
-             0);
-    CHECK_RC(ss_connect(&s.idle.object, "timeout", lo, count_slot, "",
-                        &s.idle_n),
-             0);
+    CHECK_RC(ss_connect(&s.tick.object, "timeout", lo, tick_slot, "", &s), 0);
+    CHECK_RC(ss_connect(&s.wake.object, "timeout", lo, wake_slot, "", &s), 0);
+    CHECK_RC(
+        ss_connect(&s.idle.object, "timeout", lo, count_slot, "", &s.idle_n),
+        0);
     safety_init(&safe, l, SS_SEC(5));
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
     assert_int_equal(safe.fired, 0);
@@ -1652,11 +1876,6 @@ static void test_timer_stop_start(void **state)
     assert_int_equal(s.n_at_wake, 3); /* unchanged while stopped */
     assert_int_equal(s.n, 6);
     assert_int_equal(s.idle_n, 0);
-    ss_timer_destroy(&s.tick);
-    ss_timer_destroy(&s.wake);
-    ss_timer_destroy(&s.idle);
-    ss_timer_destroy(&safe.timer);
-    ss_loop_free(l);
 }
 
 struct set_iv {
@@ -1676,24 +1895,23 @@ static void set_iv_slot(ss_object *receiver, const ss_args *args,
 static void test_timer_set_interval(void **state)
 {
     (void)state;
+    static struct set_iv s;
+    static ss_timer pre, stop;
+    static int pre_n;
     ss_loop *l = new_loop("tsetiv", 0);
-    struct set_iv s = {0};
-    ss_timer pre, stop;
-    int pre_n = 0;
     ss_object *lo = ss_loop_object(l);
     /* changed from inside a slot: 10 s, then 5 ms after 10 ms */
-    CHECK_RC(ss_timer_init(&s.slow, l, SS_SEC(10), false, "slow"), 0);
-    CHECK_RC(ss_connect(&s.slow.object, "timeout", lo, count_slot, "",
-                        &s.slow_n),
-             0);
-    CHECK_RC(ss_timer_init(&s.early, l, SS_MSEC(10), true, "early"), 0);
+    timer_init(&s.slow, l, SS_SEC(10), false, "slow");
+    CHECK_RC(
+        ss_connect(&s.slow.object, "timeout", lo, count_slot, "", &s.slow_n),
+        0);
+    timer_init(&s.early, l, SS_MSEC(10), true, "early");
     CHECK_RC(ss_connect(&s.early.object, "timeout", lo, set_iv_slot, "", &s),
              0);
     /* changed before the loop runs */
-    CHECK_RC(ss_timer_init(&pre, l, SS_SEC(10), false, "pre"), 0);
+    timer_init(&pre, l, SS_SEC(10), false, "pre");
     ss_timer_set_interval(&pre, SS_MSEC(5));
-    CHECK_RC(ss_connect(&pre.object, "timeout", lo, count_slot, "", &pre_n),
-             0);
+    CHECK_RC(ss_connect(&pre.object, "timeout", lo, count_slot, "", &pre_n), 0);
     stop_timer(&stop, l, SS_MSEC(100));
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
     if (s.slow_n < 3 || s.slow_n >= 60)
@@ -1702,11 +1920,6 @@ static void test_timer_set_interval(void **state)
     if (pre_n < 3 || pre_n >= 60)
         fail_msg("interval set to 5 ms before run: %d timeouts by 100 ms",
                  pre_n);
-    ss_timer_destroy(&s.slow);
-    ss_timer_destroy(&s.early);
-    ss_timer_destroy(&pre);
-    ss_timer_destroy(&stop);
-    ss_loop_free(l);
 }
 
 struct order_rec {
@@ -1719,7 +1932,7 @@ static void order_slot(ss_object *receiver, const ss_args *args,
 {
     (void)args;
     struct order_rec *o = user_data;
-    /* the tag is the id's number: "t10" -> 10 */
+    /* the tag is the receiver id's number: "t10" -> 10 */
     if (o->n < 8)
         o->tags[o->n] = atoi(ss_object_id(receiver) + 1);
     o->n++;
@@ -1728,17 +1941,17 @@ static void order_slot(ss_object *receiver, const ss_args *args,
 static void test_timer_order(void **state)
 {
     (void)state;
+    static ss_timer t30, t10, t20, stop;
+    static ss_object r10, r20, r30;
+    static struct order_rec o;
     ss_loop *l = new_loop("torder", 0);
-    ss_timer t30, t10, t20, stop;
-    ss_object r10, r20, r30;
-    struct order_rec o = {0};
     /* created out of order */
-    CHECK_RC(ss_timer_init(&t30, l, SS_MSEC(30), true, NULL), 0);
-    CHECK_RC(ss_timer_init(&t10, l, SS_MSEC(10), true, NULL), 0);
-    CHECK_RC(ss_timer_init(&t20, l, SS_MSEC(20), true, NULL), 0);
-    CHECK_RC(ss_object_init(&r10, l, "t10"), 0);
-    CHECK_RC(ss_object_init(&r20, l, "t20"), 0);
-    CHECK_RC(ss_object_init(&r30, l, "t30"), 0);
+    timer_init(&t30, l, SS_MSEC(30), true, NULL);
+    timer_init(&t10, l, SS_MSEC(10), true, NULL);
+    timer_init(&t20, l, SS_MSEC(20), true, NULL);
+    obj_init(&r10, l, "t10");
+    obj_init(&r20, l, "t20");
+    obj_init(&r30, l, "t30");
     CHECK_RC(ss_connect(&t30.object, "timeout", &r30, order_slot, "", &o), 0);
     CHECK_RC(ss_connect(&t10.object, "timeout", &r10, order_slot, "", &o), 0);
     CHECK_RC(ss_connect(&t20.object, "timeout", &r20, order_slot, "", &o), 0);
@@ -1748,33 +1961,22 @@ static void test_timer_order(void **state)
     assert_int_equal(o.tags[0], 10);
     assert_int_equal(o.tags[1], 20);
     assert_int_equal(o.tags[2], 30);
-    ss_timer_destroy(&t10);
-    ss_timer_destroy(&t20);
-    ss_timer_destroy(&t30);
-    ss_timer_destroy(&stop);
-    ss_object_destroy(&r10);
-    ss_object_destroy(&r20);
-    ss_object_destroy(&r30);
-    ss_loop_free(l);
 }
 
 static void test_timer_tight_loop(void **state)
 {
     (void)state;
+    static ss_timer tight, stop;
+    static int n;
     ss_loop *l = new_loop("ttight", 0);
-    ss_timer tight, stop;
-    int n = 0;
-    CHECK_RC(ss_timer_init(&tight, l, 0, false, "tight"), 0);
-    CHECK_RC(ss_connect(&tight.object, "timeout", ss_loop_object(l),
-                        count_slot, "", &n),
+    timer_init(&tight, l, 0, false, "tight");
+    CHECK_RC(ss_connect(&tight.object, "timeout", ss_loop_object(l), count_slot,
+                        "", &n),
              0);
     stop_timer(&stop, l, SS_MSEC(50));
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
     if (n < 20)
         fail_msg("a 0-interval timer fired only %d times in 50 ms", n);
-    ss_timer_destroy(&tight);
-    ss_timer_destroy(&stop);
-    ss_loop_free(l);
 }
 
 /* A periodic timer on the heap destroys and frees itself at its 3rd
@@ -1800,61 +2002,51 @@ static void self_timer_slot(ss_object *receiver, const ss_args *args,
 static void test_timer_destroy_in_slot(void **state)
 {
     (void)state;
+    static ss_timer stop;
+    static struct self_timer s;
     ss_loop *l = new_loop("tdestroy", 0);
-    ss_timer stop;
-    struct self_timer s = {0};
     s.t = calloc(1, sizeof *s.t);
     assert_non_null(s.t);
     CHECK_RC(ss_timer_init(s.t, l, SS_MSEC(2), false, "doomed"), 0);
     /* received by the timer itself */
-    CHECK_RC(ss_connect(&s.t->object, "timeout", &s.t->object,
-                        self_timer_slot, "", &s),
+    CHECK_RC(ss_connect(&s.t->object, "timeout", &s.t->object, self_timer_slot,
+                        "", &s),
              0);
     stop_timer(&stop, l, SS_MSEC(60));
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
     assert_int_equal(s.n, 3);
     assert_null(s.t);
-    ss_timer_destroy(&stop);
-    ss_loop_free(l);
 }
 
 /* A timer on A stops B, which runs on its thread; B's "terminated" stops A. */
 static void test_timer_stops_other_loop(void **state)
 {
     (void)state;
+    static ss_timer t;
+    static ss_object watcher;
+    static struct safety safe;
+    static int started, terminated;
     ss_loop *a = new_loop("tA", 0);
     ss_loop *b = new_loop("tB", 0);
-    ss_timer t;
-    ss_object watcher;
-    struct safety safe;
-    int started = 0, terminated = 0;
-    CHECK_RC(ss_object_init(&watcher, a, "watcher"), 0);
-    CHECK_RC(ss_timer_init(&t, a, SS_MSEC(20), true, "stopper"), 0);
+    obj_init(&watcher, a, "watcher");
+    timer_init(&t, a, SS_MSEC(20), true, "stopper");
     CHECK_RC(ss_connect(&t.object, "timeout", ss_loop_object(b),
                         ss_loop_stop_slot, "", NULL),
              0);
     ss_object *bo = ss_loop_object(b);
     CHECK_RC(ss_connect(bo, "started", &watcher, count_slot, "", &started), 0);
-    CHECK_RC(ss_connect(bo, "terminated", &watcher, count_slot, "",
-                        &terminated),
-             0);
+    CHECK_RC(
+        ss_connect(bo, "terminated", &watcher, count_slot, "", &terminated), 0);
     CHECK_RC(ss_connect(bo, "terminated", ss_loop_object(a), ss_loop_stop_slot,
                         "", NULL),
              0);
     safety_init(&safe, a, SS_SEC(5));
-    CHECK_RC(ss_loop_start_thread(b), 0);
+    start_thread(b);
     CHECK_RC(ss_loop_run(a), SS_LOOP_STOPPED);
-    int status = -100;
-    CHECK_RC(ss_loop_join_thread(b, &status), 0);
-    assert_int_equal(status, SS_LOOP_STOPPED);
+    assert_int_equal(join_loop(b), SS_LOOP_STOPPED);
     assert_int_equal(safe.fired, 0);
     assert_int_equal(started, 1);
     assert_int_equal(terminated, 1);
-    ss_timer_destroy(&t);
-    ss_timer_destroy(&safe.timer);
-    ss_object_destroy(&watcher);
-    ss_loop_free(a);
-    ss_loop_free(b);
 }
 
 /* ---- freeing a loop that still has objects ---- */
@@ -1862,59 +2054,65 @@ static void test_timer_stops_other_loop(void **state)
 static void test_loop_free_detaches(void **state)
 {
     (void)state;
+    static ss_object o, peer;
+    static int n;
     ss_loop *l = new_loop("detach", 0);
     ss_loop *other = new_loop("detach2", 0);
-    ss_object o, peer;
-    int n = 0;
-    CHECK_RC(ss_object_init(&o, l, "o"), 0);
-    CHECK_RC(ss_object_init(&peer, other, "peer"), 0);
+    obj_init(&o, l, "o");
+    obj_init(&peer, other, "peer");
     CHECK_RC(ss_signal_add(&o, "n", "i"), 0);
     CHECK_RC(ss_signal_add(&peer, "n", "i"), 0);
     CHECK_RC(ss_connect(&o, "n", &o, count_slot, "i", &n), 0);
     CHECK_RC(ss_connect(&peer, "n", &o, count_slot, "i", &n), 0);
     CHECK_RC(ss_emit(&o, "n", (int32_t)1), 0); /* left queued */
-    ss_loop_free(l);
+    loop_free(l);
     assert_null(ss_object_loop(&o));
-    /* the peer's connection to it went with it */
+    /* the peer's connection to it cannot reach the freed loop */
     CHECK_RC(ss_emit(&peer, "n", (int32_t)2), 0);
-    ss_object_destroy(&o); /* detached already: harmless */
+    obj_destroy(&o); /* detached already: harmless */
     assert_int_equal(n, 0);
-    ss_object_destroy(&peer);
-    ss_loop_free(other);
 }
+
+#define T(f) cmocka_unit_test_teardown(f, teardown)
 
 int main(void)
 {
     tu_watchdog(60);
     ss_log_set_handler(log_capture, NULL);
+    const char *filter = getenv("TEST_LOOP_FILTER");
+    if (filter && *filter)
+        cmocka_set_test_filter(filter);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loop_lifecycle),
-        cmocka_unit_test(test_loop_stop_before_run),
-        cmocka_unit_test(test_objects),
-        cmocka_unit_test(test_signals),
-        cmocka_unit_test(test_delivery_one_loop),
-        cmocka_unit_test(test_payload_all_types),
-        cmocka_unit_test(test_payload_pointer_variant),
-        cmocka_unit_test(test_connect_rules),
-        cmocka_unit_test(test_threads_delivery),
-        cmocka_unit_test(test_emit_from_threads),
-        cmocka_unit_test(test_graceful_stop),
-        cmocka_unit_test(test_graceful_stop_thread),
-        cmocka_unit_test(test_disconnect_in_slot),
-        cmocka_unit_test(test_destroy_receiver_in_slot),
-        cmocka_unit_test(test_destroy_other_in_slot),
-        cmocka_unit_test(test_destroy_emitter_in_slot),
-        cmocka_unit_test(test_destroy_with_queued),
-        cmocka_unit_test(test_queue_overflow),
-        cmocka_unit_test(test_timer_single_shot),
-        cmocka_unit_test(test_timer_periodic),
-        cmocka_unit_test(test_timer_stop_start),
-        cmocka_unit_test(test_timer_set_interval),
-        cmocka_unit_test(test_timer_order),
-        cmocka_unit_test(test_timer_tight_loop),
-        cmocka_unit_test(test_timer_destroy_in_slot),
-        cmocka_unit_test(test_timer_stops_other_loop),
-        cmocka_unit_test(test_loop_free_detaches),
+        T(test_loop_lifecycle),
+        T(test_loop_stop_before_run),
+        T(test_loop_rerun),
+        T(test_objects),
+        T(test_signals),
+        T(test_delivery_one_loop),
+        T(test_payload_all_types),
+        T(test_payload_pointer_variant),
+        T(test_connect_rules),
+        T(test_emit_many),
+        T(test_threads_delivery),
+        T(test_emit_from_threads),
+        T(test_graceful_stop),
+        T(test_graceful_stop_thread),
+        T(test_disconnect_in_slot),
+        T(test_destroy_receiver_in_slot),
+        T(test_destroy_other_in_slot),
+        T(test_destroy_emitter_in_slot),
+        T(test_destroy_with_queued),
+        T(test_queue_overflow),
+        T(test_queue_overflow_seed),
+        T(test_timer_single_shot),
+        T(test_timer_periodic),
+        T(test_timer_stop_start),
+        T(test_timer_set_interval),
+        T(test_timer_order),
+        T(test_timer_tight_loop),
+        T(test_timer_destroy_in_slot),
+        T(test_timer_stops_other_loop),
+        T(test_loop_free_detaches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

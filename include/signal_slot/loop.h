@@ -125,6 +125,23 @@ SS_API int ss_loop_run_once(ss_loop *loop, int64_t timeout_ns);
 SS_API bool ss_loop_stopped(const ss_loop *loop);
 
 /*
+ * ss_loop_fd - a descriptor that polls readable (POLLIN) whenever the loop
+ * has messages to handle, so that the loop can live inside epoll, libuv or
+ * GLib: when it is readable, call ss_loop_run_once(loop, SS_NO_WAIT); wake
+ * up for timers after ss_loop_next_timeout(). Created on the first call
+ * (from then on every delivery to this loop also writes to it), closed by
+ * ss_loop_free(); the caller must not close it. Returns the fd or an SS_E*
+ * code. Any thread.
+ */
+SS_API int ss_loop_fd(ss_loop *loop);
+
+/*
+ * ss_loop_next_timeout - nanoseconds until the loop's next timer is due
+ * (0 if one is due now), or -1 if it has no active timer. Loop thread.
+ */
+SS_API int64_t ss_loop_next_timeout(ss_loop *loop);
+
+/*
  * ss_loop_stop - ask the loop to stop: a stop message is queued, so every
  * message queued before it is handled first; the loop then returns and
  * messages after it are not handled. Callable from any thread, also before

@@ -73,6 +73,16 @@ int ss__map_plain(int fd, size_t size, void **base);
 /* ss__unmap - undo ss__map_mirror / ss__map_plain (size = bytes mapped). */
 void ss__unmap(void *base, size_t size);
 
+/* ss__event_new - a non-blocking, close-on-exec descriptor that polls
+ * readable once signalled until cleared (an eventfd). fd or SS_E* code. */
+int ss__event_new(void);
+
+/* ss__event_signal - make it readable. Async-signal-safe. */
+void ss__event_signal(int fd);
+
+/* ss__event_clear - make it not readable (until signalled again). */
+void ss__event_clear(int fd);
+
 /* ss__close_fd - close a descriptor, retrying on EINTR semantics. */
 void ss__close_fd(int fd);
 
