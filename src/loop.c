@@ -248,6 +248,30 @@ SS_API void ss_object_destroy(ss_object *obj)
     pthread_mutex_unlock(&g_lock);
 }
 
+SS_API int ss_object_new(ss_object **out, ss_loop *loop, const char *id)
+{
+    if (!out)
+        return SS_EINVAL;
+    ss_object *obj = malloc(sizeof *obj);
+    if (!obj)
+        return SS_ENOMEM;
+    int rc = ss_object_init(obj, loop, id);
+    if (rc != 0) {
+        free(obj);
+        return rc;
+    }
+    *out = obj;
+    return 0;
+}
+
+SS_API void ss_object_free(ss_object *obj)
+{
+    if (!obj)
+        return;
+    ss_object_destroy(obj);
+    free(obj);
+}
+
 SS_API const char *ss_object_id(const ss_object *obj)
 {
     return obj ? obj->id_ : NULL;

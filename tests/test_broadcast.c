@@ -155,6 +155,40 @@ static void test_broadcast_to_loop_thread(void **state)
     ss_loop_free(b);
 }
 
+static int alloc_calls;
+
+static void on_alloc(ss_object *receiver, const ss_args *args, void *ud)
+{
+    (void)args;
+    (void)ud;
+    assert_string_equal(ss_object_id(receiver), "heap");
+    alloc_calls++;
+}
+
+/* Objects the library allocates take part like embedded ones. */
+static void test_library_allocated_objects(void **state)
+{
+    (void)state;
+    ss_loop *a;
+    assert_int_equal(ss_loop_new(&a, "alloc", NULL), 0);
+    ss_object *e, *r, *dup = NULL;
+    assert_int_equal(ss_object_new(&e, a, NULL), 0);
+    assert_int_equal(ss_object_new(&r, a, "heap"), 0);
+    assert_int_equal(ss_object_new(&dup, a, "heap"), SS_EEXIST);
+    assert_null(dup);
+    assert_int_equal(ss_signal_add(e, "go", ""), 0);
+    assert_int_equal(ss_connect(e, "go", r, on_alloc, "", NULL), 0);
+    assert_int_equal(ss_emit(e, "go"), 0);
+    assert_int_equal(ss_emit(e, "go"), 0);
+    assert_int_equal(ss_loop_stop(a), 0);
+    assert_int_equal(ss_loop_run(a), SS_LOOP_STOPPED);
+    assert_int_equal(alloc_calls, 2);
+    ss_object_free(r); /* connections to it go with it */
+    assert_int_equal(ss_emit(e, "go"), 0);
+    ss_object_free(e);
+    ss_loop_free(a);
+}
+
 int main(void)
 {
     tu_watchdog(60);
@@ -162,6 +196,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_subscribers_get_every_emitter),
         cmocka_unit_test(test_broadcast_to_loop_thread),
+        cmocka_unit_test(test_library_allocated_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -191,6 +191,16 @@ SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id);
  */
 SS_API void ss_object_destroy(ss_object *obj);
 
+/*
+ * ss_object_new - an object allocated by the library (for callers that do
+ * not embed one), placed on loop as by ss_object_init(). Free it with
+ * ss_object_free(), which destroys it first; the same rules apply.
+ */
+SS_API int ss_object_new(ss_object **out, ss_loop *loop, const char *id);
+
+/* ss_object_free - destroy and free an object from ss_object_new(). */
+SS_API void ss_object_free(ss_object *obj);
+
 /* ss_object_id - the object's id. */
 SS_API const char *ss_object_id(const ss_object *obj);
 
