@@ -4,7 +4,7 @@
  * docs/wire-format.md, "Signal messages").
  *
  * Tables: every loop, object, signal and connection of the process hangs
- * off one list of loops, guarded by one process-wide mutex (g_lock). Slots
+ * off one list of loops, guarded by one process-wide rwlock (g_lock). Slots
  * are never called with it held: dispatch takes a counted reference on each
  * connection it is about to call, drops the lock, calls, and takes the lock
  * again to release the references. Disconnecting or destroying marks a
@@ -47,10 +47,10 @@ typedef struct ss__conn {
     ss_slot_fn slot;
     void *user_data;
     _Atomic int dead;
-    int refs; /* g_lock: 1 while linked + 1 per dispatch holding it */
+    _Atomic int refs; /* 1 while linked + 1 per dispatch holding it */
     char name[SS_NAME_MAX + 1];             /* subscriptions only */
     char sig[SS_SIGNATURE_MAX_LEN + 1];     /* subscriptions only */
-    bool warned; /* g_lock: a signature mismatch was logged once */
+    _Atomic bool warned; /* a signature mismatch was logged once */
 } ss__conn;
 
 #define BCAST_MAX 8
@@ -83,7 +83,8 @@ struct ss_loop {
     unsigned char *buf;
     size_t buf_size;
     _Atomic int efd;  /* eventfd made readable by deliveries, or -1 */
-    ss__conn **calls; /* dispatch scratch */
+    struct pending *pend; /* dispatch scratch: LOOP_BATCH entries */
+    ss__conn **calls;     /* dispatch scratch */
     size_t calls_cap;
 };
 
@@ -94,7 +95,38 @@ struct ss_args {
     const char *loop, *object, *signal;
 };
 
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Readers (emission, dispatch) share it; writers (set-up and tear-down of
+ * loops, objects, signals, connections) are preferred, so that a stream of
+ * emissions cannot starve a connect. */
+static pthread_rwlock_t g_lock;
+static pthread_once_t g_lock_once = PTHREAD_ONCE_INIT;
+
+static void g_lock_init(void)
+{
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&g_lock, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
+static void lock_write(void)
+{
+    pthread_once(&g_lock_once, g_lock_init);
+    pthread_rwlock_wrlock(&g_lock);
+}
+
+static void lock_read(void)
+{
+    pthread_once(&g_lock_once, g_lock_init);
+    pthread_rwlock_rdlock(&g_lock);
+}
+
+static void unlock_tables(void)
+{
+    pthread_rwlock_unlock(&g_lock);
+}
 static ss_loop *g_loops;
 /* The loop running on this thread, if any. */
 static _Thread_local ss_loop *tl_loop;
@@ -136,9 +168,11 @@ static ss__signal *find_signal(ss_object *obj, const char *name, size_t len)
 
 /* ---- connections ---- */
 
+/* Drop a reference. Only an unlinked entry can lose its last one (the
+ * list holds one), so nobody can find it any more when it is freed. */
 static void conn_release(ss__conn *c)
 {
-    if (--c->refs == 0)
+    if (atomic_fetch_sub(&c->refs, 1) == 1)
         free(c);
 }
 
@@ -178,10 +212,10 @@ SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id)
             return rc;
     }
     memset(obj, 0, sizeof *obj);
-    pthread_mutex_lock(&g_lock);
+    lock_write();
     if (id) {
         if (find_object(loop, id, strlen(id))) {
-            pthread_mutex_unlock(&g_lock);
+            unlock_tables();
             SS_LOG_ERR("loop", "object id \"%s\" is taken on loop %s", id,
                        loop->name);
             return SS_EEXIST;
@@ -197,7 +231,7 @@ SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id)
     obj->flags_ = OBJ_LIVE;
     obj->next_ = loop->objects;
     loop->objects = obj;
-    pthread_mutex_unlock(&g_lock);
+    unlock_tables();
     return 0;
 }
 
@@ -243,9 +277,9 @@ SS_API void ss_object_destroy(ss_object *obj)
         return;
     if (obj->flags_ & OBJ_TIMER)
         timer_unschedule((ss_timer *)obj);
-    pthread_mutex_lock(&g_lock);
+    lock_write();
     object_destroy_locked(obj);
-    pthread_mutex_unlock(&g_lock);
+    unlock_tables();
 }
 
 SS_API int ss_object_new(ss_object **out, ss_loop *loop, const char *id)
@@ -302,16 +336,16 @@ SS_API int ss_signal_add(ss_object *obj, const char *name,
         return SS_ENOMEM;
     snprintf(s->name, sizeof s->name, "%s", name);
     snprintf(s->sig, sizeof s->sig, "%s", signature);
-    pthread_mutex_lock(&g_lock);
+    lock_write();
     if (!(obj->flags_ & OBJ_LIVE) || find_signal(obj, name, strlen(name))) {
         bool live = obj->flags_ & OBJ_LIVE;
-        pthread_mutex_unlock(&g_lock);
+        unlock_tables();
         free(s);
         return live ? SS_EEXIST : SS_EINVAL;
     }
     s->next = obj->signals_;
     obj->signals_ = s;
-    pthread_mutex_unlock(&g_lock);
+    unlock_tables();
     return 0;
 }
 
@@ -327,8 +361,8 @@ SS_API int ss_connect(ss_object *emitter, const char *signal,
     c->receiver = receiver;
     c->slot = slot;
     c->user_data = user_data;
-    c->refs = 1;
-    pthread_mutex_lock(&g_lock);
+    atomic_init(&c->refs, 1);
+    lock_write();
     int rc = 0;
     ss__signal *s = (emitter->flags_ & OBJ_LIVE)
                         ? find_signal(emitter, signal, strlen(signal))
@@ -346,7 +380,7 @@ SS_API int ss_connect(ss_object *emitter, const char *signal,
         for (ss__conn *o = s->conns; o; o = o->next) {
             if (o->receiver == receiver && o->slot == slot &&
                 o->user_data == user_data) {
-                pthread_mutex_unlock(&g_lock);
+                unlock_tables();
                 free(c);
                 return 0; /* connected already: delivered once */
             }
@@ -358,7 +392,7 @@ SS_API int ss_connect(ss_object *emitter, const char *signal,
         *pp = c;
         c = NULL;
     }
-    pthread_mutex_unlock(&g_lock);
+    unlock_tables();
     free(c);
     return rc;
 }
@@ -369,7 +403,7 @@ SS_API int ss_disconnect(ss_object *emitter, const char *signal,
 {
     if (!emitter || !signal || !receiver || !slot)
         return SS_EINVAL;
-    pthread_mutex_lock(&g_lock);
+    lock_write();
     ss__signal *s = (emitter->flags_ & OBJ_LIVE)
                         ? find_signal(emitter, signal, strlen(signal))
                         : NULL;
@@ -380,11 +414,11 @@ SS_API int ss_disconnect(ss_object *emitter, const char *signal,
             *pp = c->next;
             atomic_store(&c->dead, 1);
             conn_release(c);
-            pthread_mutex_unlock(&g_lock);
+            unlock_tables();
             return 0;
         }
     }
-    pthread_mutex_unlock(&g_lock);
+    unlock_tables();
     SS_LOG_WARNING("loop", "disconnect %s.%s from %s: not connected",
                    emitter->id_, signal, receiver->id_);
     return SS_ENOENT;
@@ -394,10 +428,10 @@ SS_API uint64_t ss_signal_dropped(ss_object *emitter, const char *signal)
 {
     if (!emitter || !signal)
         return 0;
-    pthread_mutex_lock(&g_lock);
+    lock_read();
     ss__signal *s = find_signal(emitter, signal, strlen(signal));
     uint64_t d = s ? atomic_load(&s->dropped) : 0;
-    pthread_mutex_unlock(&g_lock);
+    unlock_tables();
     return d;
 }
 
@@ -407,7 +441,7 @@ SS_API int ss_signal_broadcast_on(ss_object *emitter, const char *signal,
     if (!emitter || !signal || !loop)
         return SS_EINVAL;
     int rc = 0;
-    pthread_mutex_lock(&g_lock);
+    lock_write();
     ss__signal *s = (emitter->flags_ & OBJ_LIVE)
                         ? find_signal(emitter, signal, strlen(signal))
                         : NULL;
@@ -424,7 +458,7 @@ SS_API int ss_signal_broadcast_on(ss_object *emitter, const char *signal,
                 s->bcast[s->n_bcast++] = loop;
         }
     }
-    pthread_mutex_unlock(&g_lock);
+    unlock_tables();
     if (rc != 0)
         SS_LOG_ERR("loop", "broadcast %s.%s on %s: %s", emitter->id_, signal,
                    loop->name, rc == SS_ENOENT ? "no such signal"
@@ -449,20 +483,20 @@ SS_API int ss_subscribe(ss_object *receiver, const char *signal,
     c->receiver = receiver;
     c->slot = slot;
     c->user_data = user_data;
-    c->refs = 1;
+    atomic_init(&c->refs, 1);
     snprintf(c->name, sizeof c->name, "%s", signal);
     snprintf(c->sig, sizeof c->sig, "%s", slot_signature);
-    pthread_mutex_lock(&g_lock);
+    lock_write();
     ss_loop *loop = receiver->loop_;
     if (!loop || !(receiver->flags_ & OBJ_LIVE)) {
-        pthread_mutex_unlock(&g_lock);
+        unlock_tables();
         free(c);
         return SS_EINVAL;
     }
     for (ss__conn *o = loop->subs; o; o = o->next) {
         if (o->receiver == receiver && o->slot == slot &&
             o->user_data == user_data && strcmp(o->name, signal) == 0) {
-            pthread_mutex_unlock(&g_lock);
+            unlock_tables();
             free(c);
             return 0; /* subscribed already: called once */
         }
@@ -471,7 +505,7 @@ SS_API int ss_subscribe(ss_object *receiver, const char *signal,
     while (*pp)
         pp = &(*pp)->next;
     *pp = c;
-    pthread_mutex_unlock(&g_lock);
+    unlock_tables();
     return 0;
 }
 
@@ -480,7 +514,7 @@ SS_API int ss_unsubscribe(ss_object *receiver, const char *signal,
 {
     if (!receiver || !signal || !slot)
         return SS_EINVAL;
-    pthread_mutex_lock(&g_lock);
+    lock_write();
     ss_loop *loop = receiver->loop_;
     for (ss__conn **pp = loop ? &loop->subs : NULL; pp && *pp;
          pp = &(*pp)->next) {
@@ -490,11 +524,11 @@ SS_API int ss_unsubscribe(ss_object *receiver, const char *signal,
             *pp = c->next;
             atomic_store(&c->dead, 1);
             conn_release(c);
-            pthread_mutex_unlock(&g_lock);
+            unlock_tables();
             return 0;
         }
     }
-    pthread_mutex_unlock(&g_lock);
+    unlock_tables();
     SS_LOG_WARNING("loop", "unsubscribe %s from %s: not subscribed",
                    receiver->id_, signal);
     return SS_ENOENT;
@@ -544,12 +578,12 @@ static int find_targets(ss_object *emitter, const char *signal, targets *t)
     size_t cap = 16;
     t->loops = t->fixed;
     t->n = 0;
-    pthread_mutex_lock(&g_lock);
+    lock_read();
     ss__signal *s = (emitter->flags_ & OBJ_LIVE)
                         ? find_signal(emitter, signal, strlen(signal))
                         : NULL;
     if (!s) {
-        pthread_mutex_unlock(&g_lock);
+        unlock_tables();
         SS_LOG_ERR("loop", "emit %s.%s: no such signal", emitter->id_, signal);
         return SS_ENOENT;
     }
@@ -563,7 +597,7 @@ static int find_targets(ss_object *emitter, const char *signal, targets *t)
         if (t->n == cap) {
             ss_loop **bigger = malloc(2 * cap * sizeof *bigger);
             if (!bigger) {
-                pthread_mutex_unlock(&g_lock);
+                unlock_tables();
                 targets_free(t);
                 return SS_ENOMEM;
             }
@@ -583,7 +617,7 @@ static int find_targets(ss_object *emitter, const char *signal, targets *t)
         if (t->n == cap) {
             ss_loop **bigger = malloc(2 * cap * sizeof *bigger);
             if (!bigger) {
-                pthread_mutex_unlock(&g_lock);
+                unlock_tables();
                 targets_free(t);
                 return SS_ENOMEM;
             }
@@ -596,7 +630,7 @@ static int find_targets(ss_object *emitter, const char *signal, targets *t)
     }
     memcpy(t->sig, s->sig, sizeof t->sig);
     memcpy(t->name, s->name, sizeof t->name);
-    pthread_mutex_unlock(&g_lock);
+    unlock_tables();
     return 0;
 }
 
@@ -623,14 +657,14 @@ static int deliver(ss_object *emitter, targets *t, const ss_msg *msgs,
             /* The signal is looked up again: the emitter may have been
              * destroyed by another thread since find_targets(). */
             uint64_t d = n;
-            pthread_mutex_lock(&g_lock);
+            lock_read();
             ss__signal *s = (emitter->flags_ & OBJ_LIVE)
                                 ? find_signal(emitter, t->name,
                                               strlen(t->name))
                                 : NULL;
             if (s)
                 d = atomic_fetch_add(&s->dropped, n) + n;
-            pthread_mutex_unlock(&g_lock);
+            unlock_tables();
             if ((d - n) / DROP_LOG_EVERY != d / DROP_LOG_EVERY || d == n)
                 SS_LOG_ERR("loop", "%s.%s to loop %s: %s, dropped (%llu drops "
                            "of this signal so far)",
@@ -810,89 +844,135 @@ static bool add_call(ss_loop *loop, ss__conn *cn, size_t *n)
         loop->calls = bigger;
         loop->calls_cap = nc;
     }
-    cn->refs++;
+    atomic_fetch_add(&cn->refs, 1);
     loop->calls[(*n)++] = cn;
     return true;
 }
 
-/* Deliver one signal message to the slots of loop: find the emitter by its
- * names, take a reference on each live connection whose receiver lives on
- * this loop, call them without the lock. */
-static void dispatch(ss_loop *loop, const unsigned char *m, size_t len)
+/* A signal message of the batch being dispatched, resolved. */
+typedef struct pending {
+    char ln[SS_NAME_MAX + 1], on[SS_NAME_MAX + 1], sn[SS_NAME_MAX + 1];
+    char sig[SS_SIGNATURE_MAX_LEN + 1];
+    const unsigned char *payload;
+    size_t plen;
+    size_t first, last; /* its connections in loop->calls */
+    bool found;
+} pending;
+
+/* Resolve message m (g_lock held): find the emitter by its names and take a
+ * reference on each live connection or subscription on this loop. False if
+ * the header is malformed. */
+static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
+                    pending *p, size_t *n)
 {
     size_t a = m[1], b = m[2], c = m[3];
     if (a > SS_NAME_MAX || b > SS_NAME_MAX || c > SS_NAME_MAX ||
-        len < MSG_HDR + a + b + c) {
-        SS_LOG_ERR("loop", "loop %s: malformed message header dropped",
-                   loop->name);
-        return;
+        len < MSG_HDR + a + b + c)
+        return false;
+    memcpy(p->ln, m + MSG_HDR, a);
+    p->ln[a] = 0;
+    memcpy(p->on, m + MSG_HDR + a, b);
+    p->on[b] = 0;
+    memcpy(p->sn, m + MSG_HDR + a + b, c);
+    p->sn[c] = 0;
+    p->payload = m + MSG_HDR + a + b + c;
+    p->plen = len - (MSG_HDR + a + b + c);
+    p->first = p->last = *n;
+    ss_loop *el = find_loop(p->ln, a);
+    ss_object *eo = el ? find_object(el, p->on, b) : NULL;
+    ss__signal *s = eo ? find_signal(eo, p->sn, c) : NULL;
+    p->found = s != NULL;
+    if (!s)
+        return true;
+    memcpy(p->sig, s->sig, sizeof p->sig);
+    for (ss__conn *cn = s->conns; cn; cn = cn->next)
+        if (cn->receiver->loop_ == loop && !add_call(loop, cn, n))
+            break;
+    /* Broadcast on this loop: every subscriber to the name. */
+    bool bcast = false;
+    for (size_t k = 0; k < s->n_bcast; k++)
+        bcast |= s->bcast[k] == loop;
+    for (ss__conn *cn = bcast ? loop->subs : NULL; cn; cn = cn->next) {
+        if (strcmp(cn->name, p->sn) != 0)
+            continue;
+        if (!ss_signature_equal(cn->sig, p->sig)) {
+            if (!atomic_exchange(&cn->warned, true))
+                SS_LOG_ERR("loop", "loop %s: %s subscribed to %s as \"%s\", "
+                           "but %s.%s carries \"%s\"; not called (logged "
+                           "once)",
+                           loop->name, cn->receiver->id_, p->sn, cn->sig,
+                           p->on, p->sn, p->sig);
+            continue;
+        }
+        if (!add_call(loop, cn, n))
+            break;
     }
-    char ln[SS_NAME_MAX + 1], on[SS_NAME_MAX + 1], sn[SS_NAME_MAX + 1];
-    memcpy(ln, m + MSG_HDR, a);
-    ln[a] = 0;
-    memcpy(on, m + MSG_HDR + a, b);
-    on[b] = 0;
-    memcpy(sn, m + MSG_HDR + a + b, c);
-    sn[c] = 0;
-    char sig[SS_SIGNATURE_MAX_LEN + 1];
-    size_t n = 0;
+    p->last = *n;
+    return true;
+}
 
-    pthread_mutex_lock(&g_lock);
-    ss_loop *el = find_loop(ln, a);
-    ss_object *eo = el ? find_object(el, on, b) : NULL;
-    ss__signal *s = eo ? find_signal(eo, sn, c) : NULL;
-    if (s) {
-        memcpy(sig, s->sig, sizeof sig);
-        for (ss__conn *cn = s->conns; cn; cn = cn->next)
-            if (cn->receiver->loop_ == loop && !add_call(loop, cn, &n))
-                break;
-        /* Broadcast on this loop: every subscriber to the name. */
-        bool bcast = false;
-        for (size_t k = 0; k < s->n_bcast; k++)
-            bcast |= s->bcast[k] == loop;
-        for (ss__conn *cn = bcast ? loop->subs : NULL; cn; cn = cn->next) {
-            if (strcmp(cn->name, sn) != 0)
-                continue;
-            if (!ss_signature_equal(cn->sig, sig)) {
-                if (!cn->warned)
-                    SS_LOG_ERR("loop", "loop %s: %s subscribed to %s as "
-                               "\"%s\", but %s.%s carries \"%s\"; not "
-                               "called (logged once)",
-                               loop->name, cn->receiver->id_, sn, cn->sig, on,
-                               sn, sig);
-                cn->warned = true;
-                continue;
-            }
-            if (!add_call(loop, cn, &n))
-                break;
+/* Dispatch a batch of messages: resolve them all under one hold of the
+ * lock, call their slots without it, in order, then release the
+ * references under one more hold. Stops at a stop message (what follows
+ * it is not handled). Returns whether a stop was seen. */
+static bool dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
+{
+    pending *pend = loop->pend;
+    size_t np = 0, n = 0;
+    bool stop = false;
+
+    lock_read();
+    for (size_t i = 0; i < n_msgs; i++) {
+        const unsigned char *m = msgs[i].data;
+        if (msgs[i].len < MSG_HDR) {
+            SS_LOG_ERR("loop", "loop %s: message of %zu bytes dropped",
+                       loop->name, msgs[i].len);
+            continue;
+        }
+        if (m[0] == MSG_STOP) {
+            stop = true;
+            break;
+        }
+        if (m[0] != MSG_SIGNAL) {
+            SS_LOG_ERR("loop", "loop %s: message of unknown kind %u dropped",
+                       loop->name, m[0]);
+            continue;
+        }
+        if (resolve(loop, m, msgs[i].len, &pend[np], &n))
+            np++;
+        else
+            SS_LOG_ERR("loop", "loop %s: malformed message header dropped",
+                       loop->name);
+    }
+    unlock_tables();
+
+    for (size_t k = 0; k < np; k++) {
+        pending *p = &pend[k];
+        if (!p->found) {
+            SS_LOG_DBG("loop", "loop %s: %s.%s from loop %s no longer exists; "
+                       "dropped",
+                       loop->name, p->on, p->sn, p->ln);
+            continue;
+        }
+        int rc = ss_payload_validate(p->sig, p->payload, p->plen);
+        if (rc != 0) {
+            SS_LOG_ERR("loop", "loop %s: %s.%s with a payload that is not "
+                       "\"%s\": %s; dropped",
+                       loop->name, p->on, p->sn, p->sig, ss_strerror(rc));
+            continue;
+        }
+        ss_args args = {p->sig, p->payload, p->plen, p->ln, p->on, p->sn};
+        for (size_t i = p->first; i < p->last; i++) {
+            ss__conn *cn = loop->calls[i];
+            /* Disconnected or destroyed by a slot called before it? */
+            if (!atomic_load(&cn->dead))
+                cn->slot(cn->receiver, &args, cn->user_data);
         }
     }
-    pthread_mutex_unlock(&g_lock);
-    if (!s) {
-        SS_LOG_DBG("loop", "loop %s: %s.%s from loop %s no longer exists; "
-                   "dropped",
-                   loop->name, on, sn, ln);
-        return;
-    }
-    const unsigned char *payload = m + MSG_HDR + a + b + c;
-    size_t plen = len - (MSG_HDR + a + b + c);
-    int rc = ss_payload_validate(sig, payload, plen);
-    if (rc != 0) {
-        SS_LOG_ERR("loop", "loop %s: %s.%s with a payload that is not \"%s\": "
-                   "%s; dropped",
-                   loop->name, on, sn, sig, ss_strerror(rc));
-    }
-    ss_args args = {sig, payload, plen, ln, on, sn};
-    for (size_t i = 0; i < n; i++) {
-        ss__conn *cn = loop->calls[i];
-        /* Disconnected or destroyed by a slot called before it? */
-        if (rc == 0 && !atomic_load(&cn->dead))
-            cn->slot(cn->receiver, &args, cn->user_data);
-    }
-    pthread_mutex_lock(&g_lock);
+
     for (size_t i = 0; i < n; i++)
         conn_release(loop->calls[i]);
-    pthread_mutex_unlock(&g_lock);
+    return stop;
 }
 
 /* ---- timers ---- */
@@ -1093,15 +1173,19 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
     }
     loop->buf_size = LOOP_BUF_INITIAL;
     loop->buf = malloc(loop->buf_size);
-    if (!loop->buf) {
+    loop->pend = malloc(LOOP_BATCH * sizeof *loop->pend);
+    if (!loop->buf || !loop->pend) {
+        free(loop->buf);
+        free(loop->pend);
         ss_queue_destroy(loop->q);
         free(loop);
         return SS_ENOMEM;
     }
-    pthread_mutex_lock(&g_lock);
+    lock_write();
     if (find_loop(name, strlen(name))) {
-        pthread_mutex_unlock(&g_lock);
+        unlock_tables();
         free(loop->buf);
+        free(loop->pend);
         ss_queue_destroy(loop->q);
         free(loop);
         SS_LOG_ERR("loop", "a loop named %s exists already", name);
@@ -1109,7 +1193,7 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
     }
     loop->next = g_loops;
     g_loops = loop;
-    pthread_mutex_unlock(&g_lock);
+    unlock_tables();
     if ((rc = ss_object_init(&loop->self, loop, name)) != 0 ||
         (rc = ss_signal_add(&loop->self, "started", "")) != 0 ||
         (rc = ss_signal_add(&loop->self, "terminated", "")) != 0) {
@@ -1133,7 +1217,7 @@ SS_API void ss_loop_free(ss_loop *loop)
     for (ss_object *o = loop->objects; o; o = o->next_)
         if (o->flags_ & OBJ_TIMER)
             timer_unschedule((ss_timer *)o);
-    pthread_mutex_lock(&g_lock);
+    lock_write();
     while (loop->objects)
         object_destroy_locked(loop->objects);
     for (ss_loop **pp = &g_loops; *pp; pp = &(*pp)->next) {
@@ -1142,12 +1226,13 @@ SS_API void ss_loop_free(ss_loop *loop)
             break;
         }
     }
-    pthread_mutex_unlock(&g_lock);
+    unlock_tables();
     ss_queue_destroy(loop->q);
     int efd = atomic_load(&loop->efd);
     if (efd >= 0)
         ss__close_fd(efd);
     free(loop->buf);
+    free(loop->pend);
     free(loop->calls);
     free(loop);
 }
@@ -1255,24 +1340,11 @@ static int run_once(ss_loop *loop, int64_t timeout_ns)
         return 0;
     if (rc != 0)
         return rc;
-    for (size_t i = 0; i < n; i++) {
-        const unsigned char *m = msgs[i].data;
-        if (msgs[i].len < MSG_HDR) {
-            SS_LOG_ERR("loop", "loop %s: message of %zu bytes dropped",
-                       loop->name, msgs[i].len);
-            continue;
-        }
-        if (m[0] == MSG_STOP) {
-            /* Everything queued before the stop was handled; what follows
-             * it is not. */
-            loop->stopped = true;
-            return SS_LOOP_STOPPED;
-        }
-        if (m[0] == MSG_SIGNAL)
-            dispatch(loop, m, msgs[i].len);
-        else
-            SS_LOG_ERR("loop", "loop %s: message of unknown kind %u dropped",
-                       loop->name, m[0]);
+    if (dispatch_batch(loop, msgs, n)) {
+        /* Everything queued before the stop was handled; what follows it
+         * is not. */
+        loop->stopped = true;
+        return SS_LOOP_STOPPED;
     }
     /* One iteration takes at most LOOP_BATCH messages: if more wait, the
      * descriptor must stay readable for the poller to come back. */
