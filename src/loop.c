@@ -572,6 +572,27 @@ static void targets_free(targets *t)
         free(t->loops);
 }
 
+/* Add loop to t unless it is there already (or NULL). */
+static int targets_add(targets *t, ss_loop *loop, size_t *cap)
+{
+    if (!loop)
+        return 0;
+    for (size_t k = 0; k < t->n; k++)
+        if (t->loops[k] == loop)
+            return 0;
+    if (t->n == *cap) {
+        ss_loop **bigger = malloc(2 * *cap * sizeof *bigger);
+        if (!bigger)
+            return SS_ENOMEM;
+        memcpy(bigger, t->loops, t->n * sizeof *bigger);
+        targets_free(t);
+        t->loops = bigger;
+        *cap *= 2;
+    }
+    t->loops[t->n++] = loop;
+    return 0;
+}
+
 /* Find emitter's signal and its target loops. 0, SS_ENOENT or SS_ENOMEM. */
 static int find_targets(ss_object *emitter, const char *signal, targets *t)
 {
@@ -587,46 +608,15 @@ static int find_targets(ss_object *emitter, const char *signal, targets *t)
         SS_LOG_ERR("loop", "emit %s.%s: no such signal", emitter->id_, signal);
         return SS_ENOENT;
     }
-    for (ss__conn *c = s->conns; c; c = c->next) {
-        ss_loop *l = c->receiver->loop_;
-        size_t k = 0;
-        while (k < t->n && t->loops[k] != l)
-            k++;
-        if (k < t->n || !l)
-            continue;
-        if (t->n == cap) {
-            ss_loop **bigger = malloc(2 * cap * sizeof *bigger);
-            if (!bigger) {
-                unlock_tables();
-                targets_free(t);
-                return SS_ENOMEM;
-            }
-            memcpy(bigger, t->loops, t->n * sizeof *bigger);
-            targets_free(t);
-            t->loops = bigger;
-            cap *= 2;
-        }
-        t->loops[t->n++] = l;
-    }
-    for (size_t b = 0; b < s->n_bcast; b++) {
-        size_t k = 0;
-        while (k < t->n && t->loops[k] != s->bcast[b])
-            k++;
-        if (k < t->n)
-            continue;
-        if (t->n == cap) {
-            ss_loop **bigger = malloc(2 * cap * sizeof *bigger);
-            if (!bigger) {
-                unlock_tables();
-                targets_free(t);
-                return SS_ENOMEM;
-            }
-            memcpy(bigger, t->loops, t->n * sizeof *bigger);
-            targets_free(t);
-            t->loops = bigger;
-            cap *= 2;
-        }
-        t->loops[t->n++] = s->bcast[b];
+    int rc = 0;
+    for (ss__conn *c = s->conns; c && rc == 0; c = c->next)
+        rc = targets_add(t, c->receiver->loop_, &cap);
+    for (size_t b = 0; b < s->n_bcast && rc == 0; b++)
+        rc = targets_add(t, s->bcast[b], &cap);
+    if (rc != 0) {
+        unlock_tables();
+        targets_free(t);
+        return rc;
     }
     memcpy(t->sig, s->sig, sizeof t->sig);
     memcpy(t->name, s->name, sizeof t->name);
