@@ -11,6 +11,7 @@
 #include "signal_slot/log.h"
 #include "signal_slot/queue.h"
 #include "signal_slot/loop.h"
+#include "signal_slot/process.h"
 #include "signal_slot/payload.h"
 
 #endif /* SIGNAL_SLOT_H */

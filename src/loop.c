@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "heap.h"
 
@@ -83,6 +84,9 @@ struct ss_loop {
     unsigned char *buf;
     size_t buf_size;
     _Atomic int efd;  /* eventfd made readable by deliveries, or -1 */
+    /* The process the loop runs in: getpid() of its creator for an
+     * ordinary loop; for a loop process, 0 until it starts, then its pid. */
+    pid_t pid;
     struct pending *pend; /* dispatch scratch: LOOP_BATCH entries */
     ss__conn **calls;     /* dispatch scratch */
     size_t calls_cap;
@@ -349,6 +353,32 @@ SS_API int ss_signal_add(ss_object *obj, const char *name,
     return 0;
 }
 
+/* Whether a connection between two loops may be made here (g_lock held):
+ * both must be loops of this process that run here, or loop processes not
+ * started yet (their children inherit the connection at start); and an
+ * in-process pointer (p) cannot travel to another process. */
+static int cross_check(const ss_object *emitter, const char *signal,
+                       const ss_object *receiver, const char *sig)
+{
+    pid_t me = getpid(), pe = emitter->loop_->pid, pr = receiver->loop_->pid;
+    bool e_here = pe == me, r_here = pr == me;
+    if ((!e_here && pe != 0) || (!r_here && pr != 0)) {
+        SS_LOG_ERR("loop", "connect %s.%s to %s: %s runs in another process "
+                   "already; connect before starting it (connecting to a "
+                   "running process is not supported yet)",
+                   emitter->id_, signal, receiver->id_,
+                   !e_here && pe != 0 ? emitter->id_ : receiver->id_);
+        return SS_ENOTSUP;
+    }
+    if (pe != pr && strchr(sig, 'p')) {
+        SS_LOG_ERR("loop", "connect %s.%s to %s: the signal carries a pointer "
+                   "(\"%s\"), which means nothing in another process",
+                   emitter->id_, signal, receiver->id_, sig);
+        return SS_ENOTSUP;
+    }
+    return 0;
+}
+
 SS_API int ss_connect(ss_object *emitter, const char *signal,
                       ss_object *receiver, ss_slot_fn slot,
                       const char *slot_signature, void *user_data)
@@ -371,6 +401,8 @@ SS_API int ss_connect(ss_object *emitter, const char *signal,
         rc = s ? SS_EINVAL : SS_ENOENT;
         SS_LOG_ERR("loop", "connect %s.%s: %s", emitter->id_, signal,
                    s ? "receiver is not a live object" : "no such signal");
+    } else if ((rc = cross_check(emitter, signal, receiver, s->sig)) != 0) {
+        /* logged by cross_check */
     } else if (!ss_signature_equal(s->sig, slot_signature)) {
         rc = SS_ESIGNATURE;
         SS_LOG_ERR("loop", "connect %s.%s to %s: the signal carries \"%s\", "
@@ -1152,6 +1184,7 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
         return SS_ENOMEM;
     snprintf(loop->name, sizeof loop->name, "%s", name);
     atomic_init(&loop->efd, -1);
+    loop->pid = getpid();
     ss__heap_init(&loop->timers, timer_less);
     ss_queue_options qo;
     ss_queue_options_init(&qo);
@@ -1444,4 +1477,31 @@ SS_API int64_t ss_loop_next_timeout(ss_loop *loop)
         return -1;
     int64_t until = TIMER_OF(min)->deadline_ns_ - ss__now_ns();
     return until > 0 ? until : 0;
+}
+
+pid_t ss__loop_pid(const ss_loop *loop)
+{
+    return loop->pid;
+}
+
+void ss__loop_set_pid(ss_loop *loop, pid_t pid)
+{
+    lock_write();
+    loop->pid = pid;
+    unlock_tables();
+}
+
+void ss__tables_lock(void)
+{
+    lock_write();
+}
+
+void ss__tables_unlock(void)
+{
+    unlock_tables();
+}
+
+void ss__tables_reset_after_fork(void)
+{
+    g_lock_init();
 }

@@ -58,6 +58,16 @@ extern int ss__fault_point;
  * full queue. */
 int ss__queue_put_many_nowait(ss_queue *q, const ss_msg *msgs, size_t n);
 
+/* Loops and processes (loop.c for process.c). */
+#include <sys/types.h>
+pid_t ss__loop_pid(const ss_loop *loop);
+void ss__loop_set_pid(ss_loop *loop, pid_t pid);
+/* Hold the process-wide tables for writing (around fork()). */
+void ss__tables_lock(void);
+void ss__tables_unlock(void);
+/* In a forked child of a ss__tables_lock() holder: a fresh, free lock. */
+void ss__tables_reset_after_fork(void);
+
 /* ss__errno_to_ss - map an errno value to the closest SS_E* code. */
 int ss__errno_to_ss(int e);
 

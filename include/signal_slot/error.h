@@ -42,7 +42,8 @@ extern "C" {
     X(ESTATE, -17, "call not valid in the current state")                      \
     X(ETYPE, -18, "argument of another type than expected")                    \
     X(EMALFORMED, -19, "malformed encoded payload")                            \
-    X(ESIGNATURE, -20, "invalid or mismatched type signature")
+    X(ESIGNATURE, -20, "invalid or mismatched type signature")                 \
+    X(ENOTSUP, -21, "not supported (between these processes, or yet)")
 
 /* Negative error codes, SS_EINVAL and friends. SS_OK is 0. */
 enum ss_errno {

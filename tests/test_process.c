@@ -1,0 +1,193 @@
+/*
+ * test_process.c - loops in processes of their own: signals both ways
+ * between the main loop and a forked loop process, signals emitted before
+ * the start, the init callback, the connect rules across processes, stop,
+ * kill, join and reaping.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <signal_slot.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+typedef struct peer {
+    ss_object obj;
+    int64_t next;
+    int64_t want;
+    int bad;
+    int64_t child_pid;
+} peer;
+
+static void on_ping(ss_object *receiver, const ss_args *args, void *ud)
+{
+    int64_t seq;
+    const char *text;
+    (void)ud;
+    /* Runs in the child: answer with the same number and our pid. */
+    if (ss_args_unpack(args, "xs", &seq, &text) == 0 &&
+        strcmp(text, "ping") == 0)
+        ss_emit(receiver, "pong", seq, (int64_t)getpid());
+}
+
+static void on_pong(ss_object *receiver, const ss_args *args, void *ud)
+{
+    peer *p = (peer *)receiver;
+    int64_t seq, pid;
+    (void)ud;
+    if (ss_args_unpack(args, "xx", &seq, &pid) != 0 || seq != p->next)
+        p->bad++;
+    p->child_pid = pid;
+    p->next = seq + 1;
+    if (p->next == p->want)
+        ss_loop_stop(ss_object_loop(receiver));
+}
+
+static void on_hello(ss_object *receiver, const ss_args *args, void *ud)
+{
+    int64_t pid;
+    (void)receiver;
+    if (ss_args_unpack(args, "x", &pid) == 0)
+        *(int64_t *)ud = pid;
+}
+
+static void child_init(ss_process *proc, void *user_data)
+{
+    /* Runs in the child before its loop: say hello from there. */
+    ss_object *b = user_data;
+    (void)proc;
+    ss_emit(b, "hello", (int64_t)getpid());
+}
+
+static void test_signals_both_ways(void **state)
+{
+    (void)state;
+    enum { EARLY = 3, N = 2000 };
+    ss_loop *main_loop;
+    ss_process *proc;
+    assert_int_equal(ss_loop_new(&main_loop, "pmain", NULL), 0);
+    assert_int_equal(ss_process_new(&proc, "pchild", NULL), 0);
+    peer a = {.want = N};
+    ss_object b;
+    int64_t hello_pid = 0;
+    assert_int_equal(ss_object_init(&a.obj, main_loop, "a"), 0);
+    assert_int_equal(ss_object_init(&b, ss_process_loop(proc), "b"), 0);
+    assert_int_equal(ss_signal_add(&a.obj, "ping", "xs"), 0);
+    assert_int_equal(ss_signal_add(&b, "pong", "xx"), 0);
+    assert_int_equal(ss_signal_add(&b, "hello", "x"), 0);
+    assert_int_equal(ss_connect(&a.obj, "ping", &b, on_ping, "xs", NULL), 0);
+    assert_int_equal(ss_connect(&b, "pong", &a.obj, on_pong, "xx", NULL), 0);
+    assert_int_equal(ss_connect(&b, "hello", &a.obj, on_hello, "x",
+                                &hello_pid),
+                     0);
+    /* Emitted before the start: held in the child's queue. */
+    for (int64_t k = 0; k < EARLY; k++)
+        assert_int_equal(ss_emit(&a.obj, "ping", k, "ping"), 0);
+    assert_int_equal(ss_process_pid(proc), 0);
+    assert_int_equal(ss_process_start(proc, child_init, &b), 0);
+    assert_true(ss_process_pid(proc) > 0);
+    assert_true(ss_process_is_alive(proc));
+    assert_int_equal(ss_process_start(proc, NULL, NULL), SS_ESTATE);
+    /* After the start, a connection to its objects cannot be made. */
+    assert_int_equal(ss_connect(&a.obj, "ping", &b, on_hello, "xs", NULL),
+                     SS_ENOTSUP);
+    /* The rest, one at a time, as replies come (on_pong keeps order). */
+    for (int64_t k = EARLY; k < N; k++) {
+        int rc;
+        while ((rc = ss_emit(&a.obj, "ping", k, "ping")) == SS_EAGAIN)
+            ss_loop_run_once(main_loop, SS_NO_WAIT);
+        assert_int_equal(rc, 0);
+    }
+    assert_int_equal(ss_loop_run(main_loop), SS_LOOP_STOPPED);
+    assert_int_equal(a.bad, 0);
+    assert_int_equal(a.next, N);
+    assert_int_equal(a.child_pid, ss_process_pid(proc));
+    assert_int_equal(hello_pid, ss_process_pid(proc));
+    assert_true(a.child_pid != getpid());
+
+    assert_int_equal(ss_process_stop(proc), 0);
+    int status = -1;
+    assert_int_equal(ss_process_join(proc, SS_SEC(10), &status), 0);
+    assert_int_equal(status, 0);
+    assert_false(ss_process_is_alive(proc));
+    assert_int_equal(ss_process_join(proc, 0, NULL), SS_ESTATE);
+    ss_object_destroy(&a.obj);
+    ss_object_destroy(&b);
+    ss_process_free(proc);
+    ss_loop_free(main_loop);
+}
+
+static void test_pointer_stays_in_process(void **state)
+{
+    (void)state;
+    ss_loop *main_loop;
+    ss_process *proc;
+    assert_int_equal(ss_loop_new(&main_loop, "pmain2", NULL), 0);
+    assert_int_equal(ss_process_new(&proc, "pchild2", NULL), 0);
+    ss_object a, a2, b;
+    assert_int_equal(ss_object_init(&a, main_loop, "a"), 0);
+    assert_int_equal(ss_object_init(&a2, main_loop, "a2"), 0);
+    assert_int_equal(ss_object_init(&b, ss_process_loop(proc), "b"), 0);
+    assert_int_equal(ss_signal_add(&a, "ptr", "p"), 0);
+    assert_int_equal(ss_signal_add(&a, "arr", "ap"), 0);
+    /* Within the process a pointer is fine; to another process it is not. */
+    assert_int_equal(ss_connect(&a, "ptr", &a2, on_hello, "p", NULL), 0);
+    assert_int_equal(ss_connect(&a, "ptr", &b, on_hello, "p", NULL),
+                     SS_ENOTSUP);
+    assert_int_equal(ss_connect(&a, "arr", &b, on_hello, "ap", NULL),
+                     SS_ENOTSUP);
+    ss_object_destroy(&a);
+    ss_object_destroy(&a2);
+    ss_object_destroy(&b);
+    ss_process_free(proc); /* never started */
+    ss_loop_free(main_loop);
+}
+
+static void test_kill_and_reap(void **state)
+{
+    (void)state;
+    ss_process *proc;
+    assert_int_equal(ss_process_new(&proc, "pkill", NULL), 0);
+    assert_int_equal(ss_process_join(proc, 0, NULL), SS_ESTATE);
+    assert_int_equal(ss_process_start(proc, NULL, NULL), 0);
+    pid_t pid = ss_process_pid(proc);
+    /* Still running: a short join times out and does not reap. */
+    assert_int_equal(ss_process_join(proc, SS_MSEC(20), NULL), SS_ETIMEDOUT);
+    assert_true(ss_process_is_alive(proc));
+    assert_int_equal(ss_process_kill(proc, SIGKILL), 0);
+    int status = -1;
+    assert_int_equal(ss_process_join(proc, SS_SEC(10), &status), 0);
+    assert_int_equal(status, 128 + SIGKILL);
+    assert_false(ss_process_is_alive(proc));
+    ss_process_free(proc);
+    /* Reaped: nothing left to wait for. */
+    assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+
+    /* Freeing a running process kills and reaps it. */
+    assert_int_equal(ss_process_new(&proc, "pfree", NULL), 0);
+    assert_int_equal(ss_process_start(proc, NULL, NULL), 0);
+    pid = ss_process_pid(proc);
+    ss_process_free(proc);
+    assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+}
+
+int main(void)
+{
+    tu_watchdog(60);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_signals_both_ways),
+        cmocka_unit_test(test_pointer_stays_in_process),
+        cmocka_unit_test(test_kill_and_reap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
