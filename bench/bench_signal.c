@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define TEXT "hello, slot"
 #define BATCH 100
@@ -77,19 +79,68 @@ static void on_item(ss_object *receiver, const ss_args *args, void *ud)
     }
 }
 
-/* Returns messages per second, or -1 on a failed check. */
-static double signal_throughput(int64_t n, int batch, uint64_t *retries)
+/* In a loop process the sink reports the end back to the parent. */
+typedef struct reporter {
+    ss_object obj;
+    int64_t got;
+    int bad;
+    uint64_t done_ns;
+} reporter;
+
+static void on_item_proc(ss_object *receiver, const ss_args *args, void *ud)
+{
+    sink *s = ud;
+    int64_t seq;
+    const char *text;
+    if (ss_args_unpack(args, "xs", &seq, &text) != 0 || seq != s->next ||
+        strcmp(text, TEXT) != 0)
+        s->bad = true;
+    s->next = seq + 1;
+    if (s->next == s->total)
+        ss_emit(receiver, "done", s->next, (int32_t)s->bad);
+}
+
+static void on_done(ss_object *receiver, const ss_args *args, void *ud)
+{
+    reporter *r = (reporter *)receiver;
+    int32_t bad;
+    (void)ud;
+    r->done_ns = bench_now_ns();
+    if (ss_args_unpack(args, "xi", &r->got, &bad) != 0 || bad)
+        r->bad = 1;
+    ss_loop_stop(ss_object_loop(receiver));
+}
+
+/* Returns messages per second, or -1 on a failed check. With procs, the
+ * receiving loop is a loop process. */
+static double signal_throughput(int64_t n, int batch, uint64_t *retries,
+                                bool procs)
 {
     ss_loop *tx, *rx;
-    if (ss_loop_new(&tx, "bench_tx", NULL) || ss_loop_new(&rx, "bench_rx", NULL))
+    ss_process *proc = NULL;
+    if (ss_loop_new(&tx, "bench_tx", NULL))
         return -1;
+    if (procs ? ss_process_new(&proc, "bench_rx", NULL)
+              : ss_loop_new(&rx, "bench_rx", NULL))
+        return -1;
+    if (procs)
+        rx = ss_process_loop(proc);
     ss_object src;
     sink dst = {.total = n};
+    reporter rep = {0};
     ss_object_init(&src, tx, "src");
     ss_object_init(&dst.obj, rx, "dst");
     ss_signal_add(&src, "item", "xs");
-    ss_connect(&src, "item", &dst.obj, on_item, "xs", NULL);
-    ss_loop_start_thread(rx);
+    if (procs) {
+        ss_object_init(&rep.obj, tx, "rep");
+        ss_signal_add(&dst.obj, "done", "xi");
+        ss_connect(&src, "item", &dst.obj, on_item_proc, "xs", &dst);
+        ss_connect(&dst.obj, "done", &rep.obj, on_done, "xi", NULL);
+        ss_process_start(proc, NULL, NULL);
+    } else {
+        ss_connect(&src, "item", &dst.obj, on_item, "xs", NULL);
+        ss_loop_start_thread(rx);
+    }
     *retries = 0;
 
     static unsigned char enc[BATCH][64];
@@ -120,13 +171,29 @@ static double signal_throughput(int64_t n, int batch, uint64_t *retries)
         i += k;
     }
     int status;
-    ss_loop_join_thread(rx, &status);
-    double secs = (double)(dst.done_ns - t0) / 1e9;
-    bool ok = !dst.bad && dst.next == n && status == SS_LOOP_STOPPED;
+    double secs;
+    bool ok;
+    if (procs) {
+        status = ss_loop_run(tx); /* until the child reports the end */
+        secs = (double)(rep.done_ns - t0) / 1e9;
+        ok = status == SS_LOOP_STOPPED && !rep.bad && rep.got == n;
+        ss_process_stop(proc);
+        int exit_status = -1;
+        ok = ss_process_join(proc, SS_SEC(30), &exit_status) == 0 && ok &&
+             exit_status == 0;
+        ss_object_destroy(&rep.obj);
+    } else {
+        ss_loop_join_thread(rx, &status);
+        secs = (double)(dst.done_ns - t0) / 1e9;
+        ok = !dst.bad && dst.next == n && status == SS_LOOP_STOPPED;
+    }
     ss_object_destroy(&src);
     ss_object_destroy(&dst.obj);
     ss_loop_free(tx);
-    ss_loop_free(rx);
+    if (procs)
+        ss_process_free(proc);
+    else
+        ss_loop_free(rx);
     return ok && secs > 0 ? (double)n / secs : -1;
 }
 
@@ -177,11 +244,21 @@ static double pct(double *v, int64_t n, double p)
     return v[(int64_t)(p * (double)(n - 1))];
 }
 
-static int signal_pingpong(int64_t n, double *p50, double *p99)
+static int signal_pingpong(int64_t n, double *p50, double *p99, bool procs,
+                           uint32_t spin_ns)
 {
     ss_loop *a, *b;
-    if (ss_loop_new(&a, "bench_a", NULL) || ss_loop_new(&b, "bench_b", NULL))
+    ss_process *proc = NULL;
+    ss_loop_options lo;
+    ss_loop_options_init(&lo);
+    lo.spin_ns = spin_ns;
+    if (ss_loop_new(&a, "bench_a", &lo))
         return -1;
+    if (procs ? ss_process_new(&proc, "bench_b", &lo)
+              : ss_loop_new(&b, "bench_b", &lo))
+        return -1;
+    if (procs)
+        b = ss_process_loop(proc);
     player pa = {.left = n, .rtt_us = calloc((size_t)n, sizeof(double))};
     ss_object pb;
     ss_object_init(&pa.obj, a, "pa");
@@ -190,13 +267,22 @@ static int signal_pingpong(int64_t n, double *p50, double *p99)
     ss_signal_add(&pb, "pong", "x");
     ss_connect(&pa.obj, "ping", &pb, on_ping, "x", NULL);
     ss_connect(&pb, "pong", &pa.obj, on_pong, "x", NULL);
-    ss_loop_start_thread(b);
+    if (procs)
+        ss_process_start(proc, NULL, NULL);
+    else
+        ss_loop_start_thread(b);
     pa.sent_ns = bench_now_ns();
     ss_emit(&pa.obj, "ping", (int64_t)0);
     int st = ss_loop_run(a);
     ss_loop_stop(b);
-    ss_loop_join_thread(b, NULL);
     bool ok = st == SS_LOOP_STOPPED && !pa.bad && pa.count == n;
+    if (procs) {
+        int exit_status = -1;
+        ok = ss_process_join(proc, SS_SEC(30), &exit_status) == 0 && ok &&
+             exit_status == 0;
+    } else {
+        ss_loop_join_thread(b, NULL);
+    }
     qsort(pa.rtt_us, (size_t)n, sizeof(double), cmp_double);
     *p50 = pct(pa.rtt_us, n, 0.5);
     *p99 = pct(pa.rtt_us, n, 0.99);
@@ -204,7 +290,10 @@ static int signal_pingpong(int64_t n, double *p50, double *p99)
     ss_object_destroy(&pa.obj);
     ss_object_destroy(&pb);
     ss_loop_free(a);
-    ss_loop_free(b);
+    if (procs)
+        ss_process_free(proc);
+    else
+        ss_loop_free(b);
     return ok ? 0 : -1;
 }
 
@@ -353,29 +442,77 @@ static int cv_pingpong(int64_t n, double *p50, double *p99)
     return bad ? -1 : 0;
 }
 
+/* ---- baseline: a pipe pair between processes ---- */
+
+static int pipe_pingpong(int64_t n, double *p50, double *p99)
+{
+    int to_child[2], to_parent[2];
+    if (pipe(to_child) != 0 || pipe(to_parent) != 0)
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int64_t v;
+        close(to_child[1]); /* so that the parent's close means EOF */
+        close(to_parent[0]);
+        for (;;) {
+            if (read(to_child[0], &v, sizeof v) != (ssize_t)sizeof v)
+                _exit(0);
+            if (write(to_parent[1], &v, sizeof v) != (ssize_t)sizeof v)
+                _exit(1);
+        }
+    }
+    close(to_child[0]);
+    close(to_parent[1]);
+    double *rtt = calloc((size_t)n, sizeof(double));
+    bool bad = pid < 0 || !rtt;
+    for (int64_t i = 0; !bad && i < n; i++) {
+        int64_t back = -1;
+        uint64_t t0 = bench_now_ns();
+        bad = write(to_child[1], &i, sizeof i) != (ssize_t)sizeof i ||
+              read(to_parent[0], &back, sizeof back) != (ssize_t)sizeof back ||
+              back != i;
+        rtt[i] = (double)(bench_now_ns() - t0) / 1e3;
+    }
+    close(to_child[1]); /* the child reads EOF and exits */
+    close(to_parent[0]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    if (!bad) {
+        qsort(rtt, (size_t)n, sizeof(double), cmp_double);
+        *p50 = pct(rtt, n, 0.5);
+        *p99 = pct(rtt, n, 0.99);
+    }
+    free(rtt);
+    return bad ? -1 : 0;
+}
+
 /* ---- main ---- */
 
 static void print_rate(const sig_opts *o, const char *impl, const char *mode,
-                       int batch, int64_t n, double rate)
+                       const char *transport, int batch, int64_t n,
+                       double rate)
 {
     if (o->json)
         printf("{\"bench\":\"signal\",\"impl\":\"%s\",\"mode\":\"%s\","
-               "\"transport\":\"threads\",\"msg_size\":%zu,\"batch\":%d,"
+               "\"transport\":\"%s\",\"msg_size\":%zu,\"batch\":%d,"
                "\"msgs\":%lld,\"seconds\":%.6f,\"msgs_per_s\":%.0f,"
                "\"ok\":%s}\n",
-               impl, mode, sizeof(int64_t) + sizeof TEXT, batch, (long long)n,
-               rate > 0 ? (double)n / rate : 0, rate > 0 ? rate : 0,
-               rate > 0 ? "true" : "false");
+               impl, mode, transport, sizeof(int64_t) + sizeof TEXT, batch,
+               (long long)n, rate > 0 ? (double)n / rate : 0,
+               rate > 0 ? rate : 0, rate > 0 ? "true" : "false");
 }
 
-static void print_rtt(const sig_opts *o, const char *impl, int64_t n,
+static void print_rtt(const sig_opts *o, const char *impl,
+                      const char *transport, long spin_ns, int64_t n,
                       double p50, double p99, bool ok)
 {
     if (o->json)
         printf("{\"bench\":\"signal\",\"impl\":\"%s\",\"mode\":\"pingpong\","
-               "\"transport\":\"threads\",\"round_trips\":%lld,\"p50_us\":%.3f,"
-               "\"p99_us\":%.3f,\"ok\":%s}\n",
-               impl, (long long)n, p50, p99, ok ? "true" : "false");
+               "\"transport\":\"%s\",\"spin_ns\":%ld,\"round_trips\":%lld,"
+               "\"p50_us\":%.3f,\"p99_us\":%.3f,\"ok\":%s}\n",
+               impl, transport, spin_ns, (long long)n, p50, p99,
+               ok ? "true" : "false");
 }
 
 int bench_signal_main(int argc, char **argv)
@@ -406,43 +543,63 @@ int bench_signal_main(int argc, char **argv)
         n = 1000;
     if (rt < 1000)
         rt = 1000;
-    bool failed = false;
+    const uint32_t spin = SS_QUEUE_DEFAULT_SPIN_NS;
 
-    uint64_t retries1, retries100;
-    double s1 = signal_throughput(n, 1, &retries1);
-    double sb = signal_throughput(n, BATCH, &retries100);
+    uint64_t r1t, rbt, r1p, rbp;
+    double s1t = signal_throughput(n, 1, &r1t, false);
+    double sbt = signal_throughput(n, BATCH, &rbt, false);
+    double s1p = signal_throughput(n, 1, &r1p, true);
+    double sbp = signal_throughput(n, BATCH, &rbp, true);
     double c1 = cv_throughput(n, 1);
     double cb = cv_throughput(n, BATCH);
-    double sp50 = 0, sp99 = 0, cp50 = 0, cp99 = 0;
-    int sp = signal_pingpong(rt, &sp50, &sp99);
-    int cp = cv_pingpong(rt, &cp50, &cp99);
-    failed = s1 < 0 || sb < 0 || c1 < 0 || cb < 0 || sp != 0 || cp != 0;
+    double t50 = 0, t99 = 0, p50 = 0, p99 = 0, b50 = 0, b99 = 0;
+    double c50 = 0, c99 = 0, q50 = 0, q99 = 0;
+    int tp = signal_pingpong(rt, &t50, &t99, false, spin);
+    int pp = signal_pingpong(rt, &p50, &p99, true, spin);
+    int bp = signal_pingpong(rt, &b50, &b99, true, 0);
+    int cp = cv_pingpong(rt, &c50, &c99);
+    int qp = pipe_pingpong(rt, &q50, &q99);
+    bool failed = s1t < 0 || sbt < 0 || s1p < 0 || sbp < 0 || c1 < 0 ||
+                  cb < 0 || tp || pp || bp || cp || qp;
 
-    print_rate(&o, "ss_signal", "emit", 1, n, s1);
-    print_rate(&o, "ss_signal", "emit_many", BATCH, n, sb);
-    print_rate(&o, "mutex_condvar", "push", 1, n, c1);
-    print_rate(&o, "mutex_condvar", "push", BATCH, n, cb);
-    print_rtt(&o, "ss_signal", rt, sp50, sp99, sp == 0);
-    print_rtt(&o, "mutex_condvar", rt, cp50, cp99, cp == 0);
+    print_rate(&o, "ss_signal", "emit", "threads", 1, n, s1t);
+    print_rate(&o, "ss_signal", "emit_many", "threads", BATCH, n, sbt);
+    print_rate(&o, "ss_signal", "emit", "processes", 1, n, s1p);
+    print_rate(&o, "ss_signal", "emit_many", "processes", BATCH, n, sbp);
+    print_rate(&o, "mutex_condvar", "push", "threads", 1, n, c1);
+    print_rate(&o, "mutex_condvar", "push", "threads", BATCH, n, cb);
+    print_rtt(&o, "ss_signal", "threads", spin, rt, t50, t99, tp == 0);
+    print_rtt(&o, "ss_signal", "processes", spin, rt, p50, p99, pp == 0);
+    print_rtt(&o, "ss_signal", "processes", 0, rt, b50, b99, bp == 0);
+    print_rtt(&o, "mutex_condvar", "threads", 0, rt, c50, c99, cp == 0);
+    print_rtt(&o, "pipe", "processes", 0, rt, q50, q99, qp == 0);
     if (!o.json) {
-        printf("ss-bench signal: (int64, %zu-byte string) signals, emitter and "
-               "receiving loop on two threads\n\n",
+        printf("ss-bench signal: (int64, %zu-byte string) signals from an "
+               "emitting thread to a slot on another loop\n\n",
                sizeof TEXT - 1);
-        printf("%-22s %14s %14s %8s\n", "throughput (msgs/s)", "ss_signal",
-               "mutex+condvar", "ratio");
-        printf("%-22s %13.2fM %13.2fM %7.2fx\n", "single emits", s1 / 1e6,
-               c1 / 1e6, s1 / c1);
-        printf("%-22s %13.2fM %13.2fM %7.2fx\n", "batches of 100", sb / 1e6,
-               cb / 1e6, sb / cb);
-        printf("\n%-22s %14s %14s %8s\n", "ping-pong (us)", "ss_signal",
-               "mutex+condvar", "ratio");
-        printf("%-22s %14.2f %14.2f %7.2fx\n", "p50", sp50, cp50, cp50 / sp50);
-        printf("%-22s %14.2f %14.2f %7.2fx\n", "p99", sp99, cp99, cp99 / sp99);
-        printf("\n%lld signals and %lld round trips per row; the emitter "
-               "retried %llu single emits and %llu batches when the loop's "
-               "queue was full.\nratio > 1: ss_signal is faster.\n",
-               (long long)n, (long long)rt, (unsigned long long)retries1,
-               (unsigned long long)retries100);
+        printf("%-34s %12s %12s\n", "throughput (msgs/s)", "single",
+               "batch 100");
+        printf("%-34s %11.2fM %11.2fM\n", "ss_signal, loop on a thread",
+               s1t / 1e6, sbt / 1e6);
+        printf("%-34s %11.2fM %11.2fM\n", "ss_signal, loop in a process",
+               s1p / 1e6, sbp / 1e6);
+        printf("%-34s %11.2fM %11.2fM\n", "mutex+condvar queue, threads",
+               c1 / 1e6, cb / 1e6);
+        printf("\n%-34s %12s %12s\n", "ping-pong round trip (us)", "p50",
+               "p99");
+        printf("%-34s %12.2f %12.2f\n", "ss_signal, threads, spin", t50, t99);
+        printf("%-34s %12.2f %12.2f\n", "ss_signal, processes, spin", p50,
+               p99);
+        printf("%-34s %12.2f %12.2f\n", "ss_signal, processes, no spin", b50,
+               b99);
+        printf("%-34s %12.2f %12.2f\n", "mutex+condvar, threads", c50, c99);
+        printf("%-34s %12.2f %12.2f\n", "pipe pair, processes", q50, q99);
+        printf("\n%lld signals and %lld round trips per row; emits retried on "
+               "a full queue: threads %llu single, %llu batches; processes "
+               "%llu single, %llu batches.\n",
+               (long long)n, (long long)rt, (unsigned long long)r1t,
+               (unsigned long long)rbt, (unsigned long long)r1p,
+               (unsigned long long)rbp);
     }
     if (failed)
         fprintf(stderr, "ss-bench signal: a run FAILED its checks\n");
