@@ -64,6 +64,9 @@ struct ss__signal {
     _Atomic uint64_t dropped;
     ss_loop *bcast[BCAST_MAX]; /* loops it is broadcast on */
     size_t n_bcast;
+    /* Emitted by the process that declared it, whichever loop its object
+     * lives on (a loop process's "exited", emitted by the parent). */
+    bool here;
 };
 
 struct ss_loop {
@@ -322,8 +325,8 @@ SS_API ss_loop *ss_object_loop(const ss_object *obj)
 
 /* ---- signals and connections ---- */
 
-SS_API int ss_signal_add(ss_object *obj, const char *name,
-                         const char *signature)
+static int signal_add(ss_object *obj, const char *name,
+                      const char *signature, bool here)
 {
     if (!obj || !signature)
         return SS_EINVAL;
@@ -340,6 +343,7 @@ SS_API int ss_signal_add(ss_object *obj, const char *name,
         return SS_ENOMEM;
     snprintf(s->name, sizeof s->name, "%s", name);
     snprintf(s->sig, sizeof s->sig, "%s", signature);
+    s->here = here;
     lock_write();
     if (!(obj->flags_ & OBJ_LIVE) || find_signal(obj, name, strlen(name))) {
         bool live = obj->flags_ & OBJ_LIVE;
@@ -353,14 +357,28 @@ SS_API int ss_signal_add(ss_object *obj, const char *name,
     return 0;
 }
 
+SS_API int ss_signal_add(ss_object *obj, const char *name,
+                         const char *signature)
+{
+    return signal_add(obj, name, signature, false);
+}
+
+int ss__signal_add_here(ss_object *obj, const char *name,
+                        const char *signature)
+{
+    return signal_add(obj, name, signature, true);
+}
+
 /* Whether a connection between two loops may be made here (g_lock held):
  * both must be loops of this process that run here, or loop processes not
  * started yet (their children inherit the connection at start); and an
  * in-process pointer (p) cannot travel to another process. */
-static int cross_check(const ss_object *emitter, const char *signal,
-                       const ss_object *receiver, const char *sig)
+static int cross_check(const ss_object *emitter, const ss__signal *s,
+                       const ss_object *receiver)
 {
-    pid_t me = getpid(), pe = emitter->loop_->pid, pr = receiver->loop_->pid;
+    const char *signal = s->name, *sig = s->sig;
+    pid_t me = getpid(), pr = receiver->loop_->pid;
+    pid_t pe = s->here ? me : emitter->loop_->pid;
     bool e_here = pe == me, r_here = pr == me;
     if ((!e_here && pe != 0) || (!r_here && pr != 0)) {
         SS_LOG_ERR("loop", "connect %s.%s to %s: %s runs in another process "
@@ -401,7 +419,7 @@ SS_API int ss_connect(ss_object *emitter, const char *signal,
         rc = s ? SS_EINVAL : SS_ENOENT;
         SS_LOG_ERR("loop", "connect %s.%s: %s", emitter->id_, signal,
                    s ? "receiver is not a live object" : "no such signal");
-    } else if ((rc = cross_check(emitter, signal, receiver, s->sig)) != 0) {
+    } else if ((rc = cross_check(emitter, s, receiver)) != 0) {
         /* logged by cross_check */
     } else if (!ss_signature_equal(s->sig, slot_signature)) {
         rc = SS_ESIGNATURE;
@@ -1504,4 +1522,18 @@ void ss__tables_unlock(void)
 void ss__tables_reset_after_fork(void)
 {
     g_lock_init();
+}
+
+void ss__sigint_after_fork(bool ignore)
+{
+    /* The parent's loops do not run here: forget their hold on SIGINT and
+     * give back the disposition the program had before them. */
+    pthread_mutex_init(&g_sigint_lock, NULL);
+    if (atomic_load(&g_sigint_users) && g_sigint_ours)
+        sigaction(SIGINT, &g_old_sigint, NULL);
+    atomic_store(&g_sigint_users, 0);
+    atomic_store(&g_sigint, 0);
+    g_sigint_ours = false;
+    if (ignore)
+        signal(SIGINT, SIG_IGN);
 }

@@ -9,6 +9,8 @@
 #include "ss_internal.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +22,21 @@
 
 #include "signal_slot/process.h"
 
+/* The watcher needs little stack: waitpid, then one emission. */
+#define WATCHER_STACK (64u << 10)
+
 struct ss_process {
     ss_loop *loop;
     pid_t pid;
-    bool started, reaped;
-    int status;
+    pid_t parent; /* the process that started it (handles do not fork) */
+    bool started;
+    ss_sigint_mode sigint;
+    pthread_t watcher;
+    pthread_mutex_t mu; /* ended, status */
+    pthread_cond_t cv;  /* ended became true */
+    bool ended;
+    bool signalled; /* the parent sent it a signal (kill, terminate) */
+    int status; /* as ss_process_join() reports it */
 };
 
 SS_API int ss_process_new(ss_process **out, const char *name,
@@ -40,6 +52,18 @@ SS_API int ss_process_new(ss_process **out, const char *name,
         free(p);
         return rc;
     }
+    rc = ss__signal_add_here(ss_loop_object(p->loop), "exited", "ii");
+    if (rc != 0) {
+        ss_loop_free(p->loop);
+        free(p);
+        return rc;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&p->mu, NULL);
     /* Its loop will run elsewhere: objects on it are in another process. */
     ss__loop_set_pid(p->loop, 0);
     *out = p;
@@ -49,6 +73,21 @@ SS_API int ss_process_new(ss_process **out, const char *name,
 SS_API ss_loop *ss_process_loop(ss_process *process)
 {
     return process ? process->loop : NULL;
+}
+
+SS_API ss_object *ss_process_object(ss_process *process)
+{
+    return process ? ss_loop_object(process->loop) : NULL;
+}
+
+SS_API int ss_process_set_sigint(ss_process *process, ss_sigint_mode mode)
+{
+    if (!process || (mode != SS_SIGINT_STOP && mode != SS_SIGINT_IGNORE))
+        return SS_EINVAL;
+    if (process->started)
+        return SS_ESTATE;
+    process->sigint = mode;
+    return 0;
 }
 
 SS_API const char *ss_process_name(const ss_process *process)
@@ -69,11 +108,65 @@ static _Noreturn void child_main(ss_process *p, pid_t parent,
     if (getppid() != parent)
         _exit(1);
     ss__loop_set_pid(p->loop, getpid());
+    ss__sigint_after_fork(p->sigint == SS_SIGINT_IGNORE);
     if (init)
         init(p, user_data);
     int rc = ss_loop_run(p->loop);
     fflush(NULL);
     _exit(rc == SS_LOOP_STOPPED ? 0 : rc == SS_LOOP_INTERRUPTED ? 2 : 1);
+}
+
+/* Split a wait status into the "exited" arguments and join's status. */
+static int decode_status(int st, int *code, int *sig)
+{
+    *code = -1;
+    *sig = 0;
+    if (WIFEXITED(st)) {
+        *code = WEXITSTATUS(st);
+        return *code;
+    }
+    if (WIFSIGNALED(st)) {
+        *sig = WTERMSIG(st);
+        return 128 + *sig;
+    }
+    return 255;
+}
+
+static void *watcher_main(void *arg)
+{
+    ss_process *p = arg;
+    int st = 0, code = -1, sig = 0, status;
+    pid_t r;
+    do
+        r = waitpid(p->pid, &st, 0);
+    while (r < 0 && errno == EINTR);
+    if (r == p->pid) {
+        status = decode_status(st, &code, &sig);
+    } else {
+        /* Someone else reaped it (waitpid(-1) elsewhere in the program). */
+        SS_LOG_ERR("process", "%s (pid %d): cannot wait for it: %s; its "
+                   "status is lost", ss_process_name(p), (int)p->pid,
+                   strerror(errno));
+        status = 255;
+    }
+    pthread_mutex_lock(&p->mu);
+    bool expected = p->signalled;
+    pthread_mutex_unlock(&p->mu);
+    if ((sig != 0 || code != 0) && !expected)
+        SS_LOG_WARNING("process", "%s (pid %d) ended: %s %d",
+                       ss_process_name(p), (int)p->pid,
+                       sig ? "killed by signal" : "exit code",
+                       sig ? sig : code);
+    /* Nobody reads its queue any more: make emitters drop (and count)
+     * instead of filling it, and wake anyone blocked on it. */
+    ss_queue_close(ss_loop_queue(p->loop));
+    pthread_mutex_lock(&p->mu);
+    p->status = status;
+    p->ended = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    ss_emit(ss_loop_object(p->loop), "exited", code, sig);
+    return NULL;
 }
 
 SS_API int ss_process_start(ss_process *p, ss_process_init_fn init,
@@ -102,9 +195,35 @@ SS_API int ss_process_start(ss_process *p, ss_process_init_fn init,
         return SS_ESYS;
     }
     p->pid = pid;
+    p->parent = parent;
     p->started = true;
     ss__loop_set_pid(p->loop, pid);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    size_t stack = WATCHER_STACK < PTHREAD_STACK_MIN ? PTHREAD_STACK_MIN
+                                                     : WATCHER_STACK;
+    pthread_attr_setstacksize(&attr, stack);
+    int e = pthread_create(&p->watcher, &attr, watcher_main, p);
+    pthread_attr_destroy(&attr);
+    if (e != 0) {
+        /* Without a watcher nobody would reap it: do not let it run. */
+        SS_LOG_ERR("process", "%s: no watcher thread: %s", ss_process_name(p),
+                   strerror(e));
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        p->ended = true;
+        p->status = 128 + SIGKILL;
+        p->started = false;
+        return SS_ESYS;
+    }
     return 0;
+}
+
+/* Whether this handle's child can be acted on from the calling process. */
+static bool owned_here(const ss_process *p)
+{
+    return p->started && p->parent == getpid();
 }
 
 SS_API int ss_process_stop(ss_process *p)
@@ -118,67 +237,84 @@ SS_API int ss_process_kill(ss_process *p, int sig)
 {
     if (!p)
         return SS_EINVAL;
-    if (!p->started || p->reaped)
+    if (!owned_here(p))
         return SS_ESTATE;
-    if (kill(p->pid, sig) != 0)
-        return ss__errno_to_ss(errno);
-    return 0;
+    pthread_mutex_lock(&p->mu);
+    /* Under the lock: once ended, the pid may be reused by a stranger. */
+    int rc = p->ended ? SS_ESTATE : kill(p->pid, sig) == 0 ? 0 : SS_ESYS;
+    if (rc == 0 && sig != 0)
+        p->signalled = true;
+    pthread_mutex_unlock(&p->mu);
+    return rc;
 }
 
-/* Reap the child if it has ended; true if it is gone. */
-static bool try_reap(ss_process *p)
+SS_API int ss_process_terminate(ss_process *p)
 {
-    int st;
-    pid_t r = waitpid(p->pid, &st, WNOHANG);
-    if (r == p->pid) {
-        p->reaped = true;
-        p->status = WIFEXITED(st)     ? WEXITSTATUS(st)
-                    : WIFSIGNALED(st) ? 128 + WTERMSIG(st)
-                                      : 255;
-        return true;
-    }
-    return false;
+    return ss_process_kill(p, SIGTERM);
 }
 
 SS_API int ss_process_join(ss_process *p, int64_t timeout_ns, int *status)
 {
     if (!p)
         return SS_EINVAL;
-    if (!p->started || p->reaped)
+    if (!owned_here(p))
         return SS_ESTATE;
-    int64_t deadline = timeout_ns < 0 ? -1 : ss__now_ns() + timeout_ns;
-    while (!try_reap(p)) {
-        if (deadline >= 0 && ss__now_ns() >= deadline)
-            return SS_ETIMEDOUT;
-        struct timespec ts = {0, 1000000}; /* 1 ms */
-        nanosleep(&ts, NULL);
+    struct timespec dl;
+    if (timeout_ns >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        int64_t ns = dl.tv_nsec + timeout_ns % 1000000000;
+        dl.tv_sec += (time_t)(timeout_ns / 1000000000 + ns / 1000000000);
+        dl.tv_nsec = (long)(ns % 1000000000);
     }
-    if (status)
+    int rc = 0;
+    pthread_mutex_lock(&p->mu);
+    while (!p->ended && rc == 0) {
+        int e = timeout_ns < 0 ? pthread_cond_wait(&p->cv, &p->mu)
+                               : pthread_cond_timedwait(&p->cv, &p->mu, &dl);
+        if (e == ETIMEDOUT && !p->ended)
+            rc = SS_ETIMEDOUT;
+    }
+    if (rc == 0 && status)
         *status = p->status;
-    return 0;
+    pthread_mutex_unlock(&p->mu);
+    return rc;
 }
 
 SS_API bool ss_process_is_alive(ss_process *p)
 {
-    if (!p || !p->started || p->reaped)
+    if (!p || !owned_here(p))
         return false;
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
-        return false;
-    return si.si_pid == 0; /* no state change: still running */
+    pthread_mutex_lock(&p->mu);
+    bool alive = !p->ended;
+    pthread_mutex_unlock(&p->mu);
+    return alive;
+}
+
+SS_API int ss_process_exit_status(const ss_process *p, int *status)
+{
+    if (!p || !status)
+        return SS_EINVAL;
+    if (!owned_here(p))
+        return SS_ESTATE;
+    ss_process *mp = (ss_process *)p; /* the lock only */
+    pthread_mutex_lock(&mp->mu);
+    int rc = p->ended ? 0 : SS_ESTATE;
+    if (rc == 0)
+        *status = p->status;
+    pthread_mutex_unlock(&mp->mu);
+    return rc;
 }
 
 SS_API void ss_process_free(ss_process *p)
 {
     if (!p)
         return;
-    if (p->started && !p->reaped) {
-        kill(p->pid, SIGKILL);
-        int st;
-        while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
-            ;
+    if (owned_here(p)) {
+        ss_process_kill(p, SIGKILL); /* SS_ESTATE if it ended: fine */
+        pthread_join(p->watcher, NULL);
     }
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
     ss_loop_free(p->loop);
     free(p);
 }

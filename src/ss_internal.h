@@ -68,6 +68,14 @@ void ss__tables_unlock(void);
 /* In a forked child of a ss__tables_lock() holder: a fresh, free lock. */
 void ss__tables_reset_after_fork(void);
 
+/* ss__signal_add_here - ss_signal_add() for a signal that this process
+ * emits whichever loop its object lives on (may be connected to local
+ * slots even once that loop runs in another process). */
+int ss__signal_add_here(ss_object *obj, const char *name,
+                        const char *signature);
+/* In a forked child: drop the parent's SIGINT state; ignore it if asked. */
+void ss__sigint_after_fork(bool ignore);
+
 /* ss__errno_to_ss - map an errno value to the closest SS_E* code. */
 int ss__errno_to_ss(int e);
 

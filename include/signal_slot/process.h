@@ -10,6 +10,13 @@
  *
  * The handle belongs to the parent; call its functions from the parent's
  * threads (start, stop, kill and join from one thread at a time).
+ *
+ * Once started, a thread of the parent (small stack, asleep in waitpid())
+ * watches the child: it reaps it the moment it ends, closes its queue (so
+ * that emitters anywhere count their messages to it as drops instead of
+ * filling a queue nobody reads), and emits the signal "exited" of the
+ * process object (ss_process_object()). The program must therefore not
+ * reap the child itself (waitpid(-1, ...) would race with the watcher).
  */
 #ifndef SIGNAL_SLOT_PROCESS_H
 #define SIGNAL_SLOT_PROCESS_H
@@ -25,6 +32,17 @@ extern "C" {
 #endif
 
 typedef struct ss_process ss_process;
+
+/* What a loop process does on SIGINT (Ctrl-C in a terminal sends it to
+ * the parent and every child of its process group). */
+typedef enum ss_sigint_mode {
+    /* Its loop stops, as the parent's loops do (the run returns
+     * SS_LOOP_INTERRUPTED; the child exits with 2). The default. */
+    SS_SIGINT_STOP = 0,
+    /* The child ignores SIGINT and keeps running until the parent stops it
+     * (ss_process_stop()), so that the parent can shut it down in order. */
+    SS_SIGINT_IGNORE = 1,
+} ss_sigint_mode;
 
 /* ss_process_init_fn - runs in the child, before its loop, with the
  * user_data given to ss_process_start(). */
@@ -50,23 +68,53 @@ SS_API ss_loop *ss_process_loop(ss_process *process);
 SS_API int ss_process_start(ss_process *process, ss_process_init_fn init,
                             void *user_data);
 
+/*
+ * ss_process_set_sigint - choose what the child does on SIGINT. Before
+ * ss_process_start() only (else SS_ESTATE). Errors: SS_EINVAL.
+ */
+SS_API int ss_process_set_sigint(ss_process *process, ss_sigint_mode mode);
+
+/*
+ * ss_process_object - the process as an object in the parent: its loop's
+ * object (its id is the process name), which has, besides "started" and
+ * "terminated", the signal "exited" with signature "ii": (exit code, or -1
+ * if a signal killed it; that signal's number, or 0). The parent emits it
+ * from its watcher thread once the child has ended, for whatever reason, so
+ * connect it (before or after the start) to a slot on a loop of the parent
+ * to learn which process died and how.
+ */
+SS_API ss_object *ss_process_object(ss_process *process);
+
 /* ss_process_stop - graceful stop through the loop (ss_loop_stop()). */
 SS_API int ss_process_stop(ss_process *process);
 
-/* ss_process_kill - send sig (SIGTERM, SIGKILL...) to the child. */
+/* ss_process_kill - send sig (SIGKILL, SIGUSR1...) to the child.
+ * Errors: SS_ESTATE (not started, or ended and reaped), SS_ESYS. */
 SS_API int ss_process_kill(ss_process *process, int sig);
+
+/* ss_process_terminate - send SIGTERM, which ends the child (as the
+ * seed's terminate()); errors as ss_process_kill(). */
+SS_API int ss_process_terminate(ss_process *process);
 
 /*
  * ss_process_join - wait at most timeout_ns (SS_WAIT_FOREVER: no limit) for
- * the child to end, and reap it. *status (may be NULL) receives its exit
- * code (0..255), or 128 + the signal that killed it. Errors: SS_ETIMEDOUT
- * (still running; not reaped), SS_ESTATE (not started or joined already).
+ * the child to end. *status (may be NULL) receives its exit code (0..255),
+ * or 128 + the signal that killed it. Joining again returns the same
+ * status at once. Errors: SS_ETIMEDOUT (still running), SS_ESTATE (not
+ * started).
  */
 SS_API int ss_process_join(ss_process *process, int64_t timeout_ns,
                            int *status);
 
-/* ss_process_is_alive - started and not yet ended. Does not reap. */
+/* ss_process_is_alive - started and not yet ended. Does not block. */
 SS_API bool ss_process_is_alive(ss_process *process);
+
+/*
+ * ss_process_exit_status - the child's status once it has ended (as
+ * ss_process_join() gives it), without waiting. Errors: SS_ESTATE (not
+ * started, or still running), SS_EINVAL.
+ */
+SS_API int ss_process_exit_status(const ss_process *process, int *status);
 
 /* ss_process_pid - the child's pid, 0 before the start. */
 SS_API pid_t ss_process_pid(const ss_process *process);
@@ -76,7 +124,8 @@ SS_API const char *ss_process_name(const ss_process *process);
 
 /*
  * ss_process_free - release the handle and the parent's copy of the loop.
- * A child still running is killed (SIGKILL) and reaped first.
+ * A child still running is killed (SIGKILL) and reaped first, and the
+ * watcher thread joined. Not from a slot of the "exited" signal.
  */
 SS_API void ss_process_free(ss_process *process);
 
