@@ -1536,4 +1536,7 @@ void ss__sigint_after_fork(bool ignore)
     g_sigint_ours = false;
     if (ignore)
         signal(SIGINT, SIG_IGN);
+    else
+        sigint_acquire(); /* held for the child's life: a SIGINT before
+                             its loop runs stops the loop at once */
 }

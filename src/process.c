@@ -101,7 +101,8 @@ SS_API pid_t ss_process_pid(const ss_process *process)
 }
 
 static _Noreturn void child_main(ss_process *p, pid_t parent,
-                                 ss_process_init_fn init, void *user_data)
+                                 ss_process_init_fn init, void *user_data,
+                                 const sigset_t *mask)
 {
     /* No orphans: die with the parent, also if it died before this line. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -109,6 +110,7 @@ static _Noreturn void child_main(ss_process *p, pid_t parent,
         _exit(1);
     ss__loop_set_pid(p->loop, getpid());
     ss__sigint_after_fork(p->sigint == SS_SIGINT_IGNORE);
+    pthread_sigmask(SIG_SETMASK, mask, NULL);
     if (init)
         init(p, user_data);
     int rc = ss_loop_run(p->loop);
@@ -181,13 +183,20 @@ SS_API int ss_process_start(ss_process *p, ss_process_init_fn init,
     /* Hold the tables across fork(): the child must not inherit them
      * half-changed by another thread. */
     ss__tables_lock();
+    /* SIGINT stays blocked until the child has chosen what to do with it,
+     * so that a Ctrl-C right at the fork cannot kill it by default. */
+    sigset_t intr, old;
+    sigemptyset(&intr);
+    sigaddset(&intr, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &intr, &old);
     pid_t pid = fork();
     if (pid == 0) {
         /* The child is single-threaded and its thread is not the lock's
          * owner: start the tables' lock afresh instead of unlocking it. */
         ss__tables_reset_after_fork();
-        child_main(p, parent, init, user_data);
+        child_main(p, parent, init, user_data, &old);
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     ss__tables_unlock();
     if (pid < 0) {
         SS_LOG_ERR("process", "fork %s: %s", ss_process_name(p),

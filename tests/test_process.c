@@ -13,8 +13,10 @@
 #include <errno.h>
 #include <signal.h>
 #include <signal_slot.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -184,6 +186,154 @@ static void test_kill_and_reap(void **state)
     assert_int_equal(errno, ECHILD);
 }
 
+/* ---- death and its "exited" signal ---- */
+
+typedef struct watcher {
+    ss_object obj;
+    int exits, code, sig;
+    char who[SS_NAME_MAX + 1];
+} watcher;
+
+static void on_exited(ss_object *receiver, const ss_args *args, void *ud)
+{
+    watcher *w = (watcher *)receiver;
+    const char *obj = NULL;
+    (void)ud;
+    assert_int_equal(ss_args_unpack(args, "ii", &w->code, &w->sig), 0);
+    ss_args_sender(args, NULL, &obj, NULL);
+    snprintf(w->who, sizeof w->who, "%s", obj ? obj : "?");
+    w->exits++;
+    ss_loop_stop(ss_object_loop(receiver));
+}
+
+static void on_nothing(ss_object *receiver, const ss_args *args, void *ud)
+{
+    (void)receiver, (void)args, (void)ud;
+}
+
+/* Run main_loop until on_exited stops it; returns the run's result. */
+static int run_until_exited(ss_loop *main_loop)
+{
+    return ss_loop_run(main_loop);
+}
+
+static void test_exited_signal(void **state)
+{
+    (void)state;
+    ss_loop *main_loop;
+    ss_process *proc;
+    assert_int_equal(ss_loop_new(&main_loop, "emain", NULL), 0);
+    assert_int_equal(ss_process_new(&proc, "victim", NULL), 0);
+    assert_null(ss_process_object(NULL));
+    assert_ptr_equal(ss_process_object(proc),
+                     ss_loop_object(ss_process_loop(proc)));
+    watcher w = {.exits = 0};
+    ss_object b;
+    assert_int_equal(ss_object_init(&w.obj, main_loop, "w"), 0);
+    assert_int_equal(ss_object_init(&b, ss_process_loop(proc), "b"), 0);
+    assert_int_equal(ss_signal_add(&w.obj, "feed", "x"), 0);
+    assert_int_equal(ss_connect(&w.obj, "feed", &b, on_nothing, "x", NULL),
+                     0);
+    /* A wrong slot signature is still refused. */
+    assert_int_equal(ss_connect(ss_process_object(proc), "exited", &w.obj,
+                                on_exited, "i", NULL),
+                     SS_ESIGNATURE);
+    assert_int_equal(ss_process_start(proc, NULL, NULL), 0);
+    /* "exited" is emitted in this process: connecting after the start is
+     * allowed, unlike a connection to the child's objects. */
+    assert_int_equal(ss_connect(ss_process_object(proc), "exited", &w.obj,
+                                on_exited, "ii", NULL),
+                     0);
+    assert_int_equal(ss_connect(&w.obj, "feed", &b, on_ping, "x", NULL),
+                     SS_ENOTSUP);
+    int status;
+    assert_int_equal(ss_process_exit_status(proc, &status), SS_ESTATE);
+    assert_int_equal(ss_process_kill(proc, SIGKILL), 0);
+    assert_int_equal(run_until_exited(main_loop), SS_LOOP_STOPPED);
+    assert_int_equal(w.exits, 1);
+    assert_int_equal(w.code, -1);
+    assert_int_equal(w.sig, SIGKILL);
+    assert_string_equal(w.who, "victim");
+    assert_int_equal(ss_process_exit_status(proc, &status), 0);
+    assert_int_equal(status, 128 + SIGKILL);
+    assert_false(ss_process_is_alive(proc));
+    assert_int_equal(ss_process_kill(proc, SIGKILL), SS_ESTATE);
+
+    /* Emitting to the dead process: never blocks, every one is a drop,
+     * counted for the loop and for the signal. */
+    uint64_t before = ss_loop_dropped(ss_process_loop(proc));
+    for (int64_t k = 0; k < 1000; k++)
+        assert_int_equal(ss_emit(&w.obj, "feed", k), SS_EAGAIN);
+    assert_int_equal(ss_loop_dropped(ss_process_loop(proc)) - before, 1000);
+    assert_true(ss_signal_dropped(&w.obj, "feed") >= 1000);
+    assert_int_equal(ss_process_stop(proc), SS_ECLOSED);
+
+    ss_object_destroy(&w.obj);
+    ss_object_destroy(&b);
+    ss_process_free(proc);
+    ss_loop_free(main_loop);
+}
+
+static void test_exit_statuses(void **state)
+{
+    (void)state;
+    ss_loop *main_loop;
+    assert_int_equal(ss_loop_new(&main_loop, "smain", NULL), 0);
+    watcher w = {.exits = 0};
+    assert_int_equal(ss_object_init(&w.obj, main_loop, "w"), 0);
+    static const struct {
+        const char *how;
+        int code, sig, status;
+    } cases[] = {
+        {"stop", 0, 0, 0},
+        {"terminate", -1, SIGTERM, 128 + SIGTERM},
+        {"sigint", 2, 0, 2},
+        {"sigint-ignored", 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ss_process *proc;
+        bool ignore = strcmp(cases[i].how, "sigint-ignored") == 0;
+        assert_int_equal(ss_process_new(&proc, cases[i].how, NULL), 0);
+        assert_int_equal(ss_process_set_sigint(proc, 7), SS_EINVAL);
+        if (ignore)
+            assert_int_equal(ss_process_set_sigint(proc, SS_SIGINT_IGNORE),
+                             0);
+        assert_int_equal(ss_connect(ss_process_object(proc), "exited",
+                                    &w.obj, on_exited, "ii", NULL),
+                         0);
+        assert_int_equal(ss_process_start(proc, NULL, NULL), 0);
+        assert_int_equal(ss_process_set_sigint(proc, SS_SIGINT_STOP),
+                         SS_ESTATE);
+        /* No pause: the child handles SIGINT from its first instant. */
+        if (strcmp(cases[i].how, "stop") == 0) {
+            assert_int_equal(ss_process_stop(proc), 0);
+        } else if (strcmp(cases[i].how, "terminate") == 0) {
+            assert_int_equal(ss_process_terminate(proc), 0);
+        } else {
+            assert_int_equal(ss_process_kill(proc, SIGINT), 0);
+            if (ignore) {
+                /* Still running after it: stop it the graceful way. */
+                assert_int_equal(ss_process_join(proc, SS_MSEC(300), NULL),
+                                 SS_ETIMEDOUT);
+                assert_true(ss_process_is_alive(proc));
+                assert_int_equal(ss_process_stop(proc), 0);
+            }
+        }
+        w.exits = 0;
+        assert_int_equal(run_until_exited(main_loop), SS_LOOP_STOPPED);
+        assert_int_equal(w.exits, 1);
+        assert_string_equal(w.who, cases[i].how);
+        assert_int_equal(w.code, cases[i].code);
+        assert_int_equal(w.sig, cases[i].sig);
+        int status = -1;
+        assert_int_equal(ss_process_join(proc, SS_SEC(10), &status), 0);
+        assert_int_equal(status, cases[i].status);
+        ss_process_free(proc);
+    }
+    ss_object_destroy(&w.obj);
+    ss_loop_free(main_loop);
+}
+
 int main(void)
 {
     tu_watchdog(60);
@@ -191,6 +341,8 @@ int main(void)
         cmocka_unit_test(test_signals_both_ways),
         cmocka_unit_test(test_pointer_stays_in_process),
         cmocka_unit_test(test_kill_and_reap),
+        cmocka_unit_test(test_exited_signal),
+        cmocka_unit_test(test_exit_statuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
