@@ -17,9 +17,11 @@ configure: deps
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Build and run the main example.
+# Build and run the main example: the seed's ping-pong between the main
+# loop and a loop process, for 3 seconds (the other examples are built too:
+# $(BUILD)/examples/queue_demo, worker_pool, mixed...).
 demo: build
-	./$(BUILD)/examples/queue_demo
+	./$(BUILD)/examples/ping_pong 3
 
 # Build with warnings as errors and run every test through CTest.
 test: build
