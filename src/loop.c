@@ -49,8 +49,8 @@ typedef struct ss__conn {
     void *user_data;
     _Atomic int dead;
     _Atomic int refs; /* 1 while linked + 1 per dispatch holding it */
-    char name[SS_NAME_MAX + 1];             /* subscriptions only */
-    char sig[SS_SIGNATURE_MAX_LEN + 1];     /* subscriptions only */
+    char name[SS_NAME_MAX + 1];         /* subscriptions only */
+    char sig[SS_SIGNATURE_MAX_LEN + 1]; /* what the slot takes */
     _Atomic bool warned; /* a signature mismatch was logged once */
 } ss__conn;
 
@@ -67,6 +67,10 @@ struct ss__signal {
     /* Emitted by the process that declared it, whichever loop its object
      * lives on (a loop process's "exited", emitted by the parent). */
     bool here;
+    size_t name_len;
+    /* The header of its messages (kind, names), built once. */
+    size_t hlen;
+    unsigned char hdr[MSG_HDR + 3 * SS_NAME_MAX];
 };
 
 struct ss_loop {
@@ -91,15 +95,27 @@ struct ss_loop {
      * ordinary loop; for a loop process, 0 until it starts, then its pid. */
     pid_t pid;
     struct pending *pend; /* dispatch scratch: LOOP_BATCH entries */
+    /* The last message header resolved (g_lock): names -> signal. */
+    uint64_t cache_gen;
+    ss__signal *cache_sig;
+    size_t cache_len;
+    unsigned char cache_hdr[MSG_HDR + 3 * SS_NAME_MAX];
     ss__conn **calls;     /* dispatch scratch */
     size_t calls_cap;
 };
 
+/* The signal being delivered. The emitter's names stay in the message (not
+ * NUL-terminated) until a slot asks for them. */
 struct ss_args {
     const char *sig;
     const unsigned char *data;
     size_t len;
-    const char *loop, *object, *signal;
+    size_t n_types; /* data was validated against sig: this many values */
+    const unsigned char *names; /* loop, object, signal names, back to back */
+    unsigned char nl[3];        /* their lengths */
+    bool names_ready;
+    char loop[SS_NAME_MAX + 1], object[SS_NAME_MAX + 1],
+        signal[SS_NAME_MAX + 1];
 };
 
 /* Readers (emission, dispatch) share it; writers (set-up and tear-down of
@@ -118,10 +134,15 @@ static void g_lock_init(void)
     pthread_rwlockattr_destroy(&a);
 }
 
+/* Bumped by every writer: a loop's cached name resolution is valid while
+ * the generation it was made in lasts (g_lock). */
+static uint64_t g_gen = 1;
+
 static void lock_write(void)
 {
     pthread_once(&g_lock_once, g_lock_init);
     pthread_rwlock_wrlock(&g_lock);
+    g_gen++;
 }
 
 static void lock_read(void)
@@ -168,7 +189,7 @@ static ss_object *find_object(ss_loop *loop, const char *id, size_t len)
 static ss__signal *find_signal(ss_object *obj, const char *name, size_t len)
 {
     for (ss__signal *s = obj->signals_; s; s = s->next)
-        if (strlen(s->name) == len && memcmp(s->name, name, len) == 0)
+        if (s->name_len == len && memcmp(s->name, name, len) == 0)
             return s;
     return NULL;
 }
@@ -325,6 +346,22 @@ SS_API ss_loop *ss_object_loop(const ss_object *obj)
 
 /* ---- signals and connections ---- */
 
+/* Write the message header for emitter's signal into buf (at least
+ * MSG_HDR + 3 * SS_NAME_MAX bytes); returns its length. */
+static size_t put_header(unsigned char *buf, enum msg_kind kind,
+                         const char *loop, const char *obj, const char *sig)
+{
+    size_t a = strlen(loop), b = strlen(obj), c = strlen(sig);
+    buf[0] = (unsigned char)kind;
+    buf[1] = (unsigned char)a;
+    buf[2] = (unsigned char)b;
+    buf[3] = (unsigned char)c;
+    memcpy(buf + MSG_HDR, loop, a);
+    memcpy(buf + MSG_HDR + a, obj, b);
+    memcpy(buf + MSG_HDR + a + b, sig, c);
+    return MSG_HDR + a + b + c;
+}
+
 static int signal_add(ss_object *obj, const char *name,
                       const char *signature, bool here)
 {
@@ -344,6 +381,7 @@ static int signal_add(ss_object *obj, const char *name,
     snprintf(s->name, sizeof s->name, "%s", name);
     snprintf(s->sig, sizeof s->sig, "%s", signature);
     s->here = here;
+    s->name_len = strlen(s->name);
     lock_write();
     if (!(obj->flags_ & OBJ_LIVE) || find_signal(obj, name, strlen(name))) {
         bool live = obj->flags_ & OBJ_LIVE;
@@ -351,6 +389,8 @@ static int signal_add(ss_object *obj, const char *name,
         free(s);
         return live ? SS_EEXIST : SS_EINVAL;
     }
+    s->hlen = put_header(s->hdr, MSG_SIGNAL, obj->loop_->name, obj->id_,
+                         s->name);
     s->next = obj->signals_;
     obj->signals_ = s;
     unlock_tables();
@@ -435,6 +475,7 @@ SS_API int ss_connect(ss_object *emitter, const char *signal,
                 return 0; /* connected already: delivered once */
             }
         }
+        memcpy(c->sig, s->sig, strlen(s->sig) + 1);
         /* Appended, so that slots run in the order they were connected. */
         ss__conn **pp = &s->conns;
         while (*pp)
@@ -590,21 +631,6 @@ SS_API int ss_unsubscribe(ss_object *receiver, const char *signal,
  * is larger than this. */
 static _Thread_local unsigned char tl_msg[16u << 10];
 
-/* Write the message header for emitter's signal into buf (at least
- * MSG_HDR + 3 * SS_NAME_MAX bytes); returns its length. */
-static size_t put_header(unsigned char *buf, enum msg_kind kind,
-                         const char *loop, const char *obj, const char *sig)
-{
-    size_t a = strlen(loop), b = strlen(obj), c = strlen(sig);
-    buf[0] = (unsigned char)kind;
-    buf[1] = (unsigned char)a;
-    buf[2] = (unsigned char)b;
-    buf[3] = (unsigned char)c;
-    memcpy(buf + MSG_HDR, loop, a);
-    memcpy(buf + MSG_HDR + a, obj, b);
-    memcpy(buf + MSG_HDR + a + b, sig, c);
-    return MSG_HDR + a + b + c;
-}
 
 /* The loops a signal must reach: one entry per distinct loop of its
  * connected receivers. */
@@ -614,6 +640,8 @@ typedef struct targets {
     size_t n;
     char sig[SS_SIGNATURE_MAX_LEN + 1];
     char name[SS_NAME_MAX + 1];
+    size_t hlen;
+    unsigned char hdr[MSG_HDR + 3 * SS_NAME_MAX];
 } targets;
 
 static void targets_free(targets *t)
@@ -668,8 +696,10 @@ static int find_targets(ss_object *emitter, const char *signal, targets *t)
         targets_free(t);
         return rc;
     }
-    memcpy(t->sig, s->sig, sizeof t->sig);
-    memcpy(t->name, s->name, sizeof t->name);
+    memcpy(t->sig, s->sig, strlen(s->sig) + 1);
+    memcpy(t->name, s->name, s->name_len + 1);
+    memcpy(t->hdr, s->hdr, s->hlen);
+    t->hlen = s->hlen;
     unlock_tables();
     return 0;
 }
@@ -684,12 +714,13 @@ static inline void notify(ss_loop *loop)
 
 /* Put n messages into every target loop, one queue operation per loop;
  * a loop whose queue has no room drops them all, counted and logged. */
-static int deliver(ss_object *emitter, targets *t, const ss_msg *msgs,
-                   size_t n)
+static int deliver(ss_object *emitter, targets *t, const void *prefix,
+                   size_t prefix_len, const ss_msg *msgs, size_t n)
 {
     int result = 0;
     for (size_t k = 0; k < t->n; k++) {
-        int prc = ss__queue_put_many_nowait(t->loops[k]->q, msgs, n);
+        int prc = ss__queue_put_prefixed_nowait(t->loops[k]->q, prefix,
+                                                prefix_len, msgs, n);
         if (prc == 0)
             notify(t->loops[k]);
         if (prc != 0) {
@@ -725,8 +756,8 @@ static int emit_v(ss_object *emitter, const char *signal, va_list ap)
     if (rc != 0 || t.n == 0)
         return rc; /* nobody listens: nothing encoded, nothing sent */
 
-    size_t hl = put_header(tl_msg, MSG_SIGNAL, emitter->loop_->name,
-                           emitter->id_, t.name);
+    size_t hl = t.hlen;
+    memcpy(tl_msg, t.hdr, hl);
     ss_writer w;
     ss_writer_init(&w, tl_msg + hl, sizeof tl_msg - hl);
     rc = ss_vpack(&w, t.sig, ap);
@@ -755,7 +786,7 @@ static int emit_v(ss_object *emitter, const char *signal, va_list ap)
         memcpy(heap_msg + hl, payload, plen);
         m.data = heap_msg;
     }
-    rc = deliver(emitter, &t, &m, 1);
+    rc = deliver(emitter, &t, NULL, 0, &m, 1);
     free(heap_msg);
     ss_writer_free(&w);
     targets_free(&t);
@@ -771,10 +802,6 @@ SS_API int ss_emit_many(ss_object *emitter, const char *signal,
     int rc = find_targets(emitter, signal, &t);
     if (rc != 0 || t.n == 0 || n == 0)
         return rc;
-    unsigned char hdr[MSG_HDR + 3 * SS_NAME_MAX];
-    size_t hl = put_header(hdr, MSG_SIGNAL, emitter->loop_->name,
-                           emitter->id_, t.name);
-    size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         rc = ss_payload_validate(t.sig, payloads[i].data, payloads[i].len);
         if (rc != 0) {
@@ -784,35 +811,9 @@ SS_API int ss_emit_many(ss_object *emitter, const char *signal,
             targets_free(&t);
             return rc;
         }
-        total += hl + payloads[i].len;
     }
-    /* One buffer for the n messages, one array describing them: the
-     * thread's buffer when they fit. */
-    ss_msg fixed[64];
-    ss_msg *msgs = n <= 64 ? fixed : malloc(n * sizeof *msgs);
-    unsigned char *buf = total <= sizeof tl_msg ? tl_msg : malloc(total);
-    if (!msgs || !buf) {
-        if (msgs != fixed)
-            free(msgs);
-        if (buf != tl_msg)
-            free(buf);
-        targets_free(&t);
-        return SS_ENOMEM;
-    }
-    unsigned char *p = buf;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(p, hdr, hl);
-        if (payloads[i].len)
-            memcpy(p + hl, payloads[i].data, payloads[i].len);
-        msgs[i].data = p;
-        msgs[i].len = hl + payloads[i].len;
-        p += msgs[i].len;
-    }
-    rc = deliver(emitter, &t, msgs, n);
-    if (msgs != fixed)
-        free(msgs);
-    if (buf != tl_msg)
-        free(buf);
+    /* The queue writes the header before each payload: no copy here. */
+    rc = deliver(emitter, &t, t.hdr, t.hlen, payloads, n);
     targets_free(&t);
     return rc;
 }
@@ -828,26 +829,46 @@ SS_API int ss_emit(ss_object *emitter, const char *signal, ...)
 
 /* ---- arguments ---- */
 
+/* NUL-terminated copies of the emitter's names, made on first request
+ * (args is the dispatcher's, on its stack: writable). */
+static void args_names(const ss_args *cargs)
+{
+    ss_args *args = (ss_args *)cargs;
+    if (args->names_ready)
+        return;
+    const unsigned char *p = args->names;
+    char *dst[3] = {args->loop, args->object, args->signal};
+    for (int i = 0; i < 3; i++) {
+        memcpy(dst[i], p, args->nl[i]);
+        dst[i][args->nl[i]] = 0;
+        p += args->nl[i];
+    }
+    args->names_ready = true;
+}
+
 SS_API int ss_args_reader(const ss_args *args, ss_reader *r)
 {
     if (!args || !r)
         return SS_EINVAL;
-    return ss_reader_init(r, args->sig, args->data, args->len);
+    ss__reader_init_valid(r, args->sig, args->n_types, args->data, args->len);
+    return 0;
 }
 
 SS_API int ss_args_unpack(const ss_args *args, const char *sig, ...)
 {
     if (!args || !sig)
         return SS_EINVAL;
-    if (!ss_signature_equal(sig, args->sig)) {
+    /* args->sig is valid: equal strings are equal signatures. */
+    if (strcmp(sig, args->sig) != 0) {
+        args_names(args);
         SS_LOG_ERR("loop", "slot reads %s.%s as \"%s\", but it carries \"%s\"",
                    args->object, args->signal, sig, args->sig);
         return SS_ETYPE;
     }
     ss_reader r;
-    int rc = ss_reader_init(&r, args->sig, args->data, args->len);
-    if (rc != 0)
-        return rc;
+    ss__reader_init_valid(&r, args->sig, args->n_types, args->data,
+                          args->len);
+    int rc;
     va_list ap;
     va_start(ap, sig);
     rc = ss_vunpack(&r, sig, ap);
@@ -863,6 +884,8 @@ SS_API const char *ss_args_signature(const ss_args *args)
 SS_API void ss_args_sender(const ss_args *args, const char **loop,
                            const char **object, const char **signal)
 {
+    if (args)
+        args_names(args);
     if (loop)
         *loop = args ? args->loop : NULL;
     if (object)
@@ -891,40 +914,59 @@ static bool add_call(ss_loop *loop, ss__conn *cn, size_t *n)
 
 /* A signal message of the batch being dispatched, resolved. */
 typedef struct pending {
-    char ln[SS_NAME_MAX + 1], on[SS_NAME_MAX + 1], sn[SS_NAME_MAX + 1];
-    char sig[SS_SIGNATURE_MAX_LEN + 1];
-    const unsigned char *payload;
-    size_t plen;
-    size_t first, last; /* its connections in loop->calls */
-    bool found;
+    const unsigned char *hdr; /* the message: header, names, payload */
+    size_t hlen;              /* header and names */
+    size_t len;
+    size_t first, last; /* its calls in loop->calls; none: nothing to do */
+    bool found;         /* the emitter's signal exists */
 } pending;
 
+/* Find the signal a header names (g_lock held), through the loop's cache
+ * of the last header when the tables have not changed since. */
+static ss__signal *resolve_signal(ss_loop *loop, const unsigned char *m,
+                                  size_t hlen)
+{
+    if (loop->cache_gen == g_gen && loop->cache_len == hlen &&
+        memcmp(loop->cache_hdr, m, hlen) == 0)
+        return loop->cache_sig;
+    size_t a = m[1], b = m[2], c = m[3];
+    const char *names = (const char *)m + MSG_HDR;
+    ss_loop *el = find_loop(names, a);
+    ss_object *eo = el ? find_object(el, names + a, b) : NULL;
+    ss__signal *s = eo ? find_signal(eo, names + a + b, c) : NULL;
+    memcpy(loop->cache_hdr, m, hlen);
+    loop->cache_len = hlen;
+    loop->cache_sig = s;
+    loop->cache_gen = g_gen;
+    return s;
+}
+
 /* Resolve message m (g_lock held): find the emitter by its names and take a
- * reference on each live connection or subscription on this loop. False if
- * the header is malformed. */
+ * reference on each live connection or subscription on this loop; a
+ * message of the same signal as the one before it (prev) shares its
+ * references. False if the header is malformed. */
 static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
-                    pending *p, size_t *n)
+                    pending *p, const pending *prev, ss__signal **prev_sig,
+                    size_t *n)
 {
     size_t a = m[1], b = m[2], c = m[3];
     if (a > SS_NAME_MAX || b > SS_NAME_MAX || c > SS_NAME_MAX ||
         len < MSG_HDR + a + b + c)
         return false;
-    memcpy(p->ln, m + MSG_HDR, a);
-    p->ln[a] = 0;
-    memcpy(p->on, m + MSG_HDR + a, b);
-    p->on[b] = 0;
-    memcpy(p->sn, m + MSG_HDR + a + b, c);
-    p->sn[c] = 0;
-    p->payload = m + MSG_HDR + a + b + c;
-    p->plen = len - (MSG_HDR + a + b + c);
+    p->hdr = m;
+    p->hlen = MSG_HDR + a + b + c;
+    p->len = len;
     p->first = p->last = *n;
-    ss_loop *el = find_loop(p->ln, a);
-    ss_object *eo = el ? find_object(el, p->on, b) : NULL;
-    ss__signal *s = eo ? find_signal(eo, p->sn, c) : NULL;
+    ss__signal *s = resolve_signal(loop, m, p->hlen);
     p->found = s != NULL;
     if (!s)
         return true;
-    memcpy(p->sig, s->sig, sizeof p->sig);
+    if (prev && *prev_sig == s) {
+        p->first = prev->first;
+        p->last = prev->last;
+        return true;
+    }
+    *prev_sig = s;
     for (ss__conn *cn = s->conns; cn; cn = cn->next)
         if (cn->receiver->loop_ == loop && !add_call(loop, cn, n))
             break;
@@ -933,15 +975,16 @@ static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
     for (size_t k = 0; k < s->n_bcast; k++)
         bcast |= s->bcast[k] == loop;
     for (ss__conn *cn = bcast ? loop->subs : NULL; cn; cn = cn->next) {
-        if (strcmp(cn->name, p->sn) != 0)
+        if (strcmp(cn->name, s->name) != 0)
             continue;
-        if (!ss_signature_equal(cn->sig, p->sig)) {
+        if (strcmp(cn->sig, s->sig) != 0) {
             if (!atomic_exchange(&cn->warned, true))
                 SS_LOG_ERR("loop", "loop %s: %s subscribed to %s as \"%s\", "
-                           "but %s.%s carries \"%s\"; not called (logged "
+                           "but %.*s.%s carries \"%s\"; not called (logged "
                            "once)",
-                           loop->name, cn->receiver->id_, p->sn, cn->sig,
-                           p->on, p->sn, p->sig);
+                           loop->name, cn->receiver->id_, s->name, cn->sig,
+                           (int)b, (const char *)m + MSG_HDR + a, s->name,
+                           s->sig);
             continue;
         }
         if (!add_call(loop, cn, n))
@@ -953,13 +996,14 @@ static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
 
 /* Dispatch a batch of messages: resolve them all under one hold of the
  * lock, call their slots without it, in order, then release the
- * references under one more hold. Stops at a stop message (what follows
- * it is not handled). Returns whether a stop was seen. */
+ * references. Stops at a stop message (what follows it is not handled).
+ * Returns whether a stop was seen. */
 static bool dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
 {
     pending *pend = loop->pend;
     size_t np = 0, n = 0;
     bool stop = false;
+    ss__signal *prev_sig = NULL;
 
     lock_read();
     for (size_t i = 0; i < n_msgs; i++) {
@@ -978,7 +1022,8 @@ static bool dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
                        loop->name, m[0]);
             continue;
         }
-        if (resolve(loop, m, msgs[i].len, &pend[np], &n))
+        if (resolve(loop, m, msgs[i].len, &pend[np], np ? &pend[np - 1] : NULL,
+                    &prev_sig, &n))
             np++;
         else
             SS_LOG_ERR("loop", "loop %s: malformed message header dropped",
@@ -988,24 +1033,37 @@ static bool dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
 
     for (size_t k = 0; k < np; k++) {
         pending *p = &pend[k];
+        ss_args args;
+        args.names = p->hdr + MSG_HDR;
+        memcpy(args.nl, p->hdr + 1, 3);
+        args.names_ready = false;
         if (!p->found) {
+            args_names(&args);
             SS_LOG_DBG("loop", "loop %s: %s.%s from loop %s no longer exists; "
                        "dropped",
-                       loop->name, p->on, p->sn, p->ln);
+                       loop->name, args.object, args.signal, args.loop);
             continue;
         }
-        int rc = ss_payload_validate(p->sig, p->payload, p->plen);
+        if (p->first == p->last)
+            continue; /* nobody here takes it (any more) */
+        /* Each call holds a reference: its signature stays valid. */
+        args.sig = loop->calls[p->first]->sig;
+        args.data = p->hdr + p->hlen;
+        args.len = p->len - p->hlen;
+        int rc = ss__payload_validate_n(args.sig, args.data, args.len,
+                                        &args.n_types);
         if (rc != 0) {
+            args_names(&args);
             SS_LOG_ERR("loop", "loop %s: %s.%s with a payload that is not "
                        "\"%s\": %s; dropped",
-                       loop->name, p->on, p->sn, p->sig, ss_strerror(rc));
+                       loop->name, args.object, args.signal, args.sig,
+                       ss_strerror(rc));
             continue;
         }
-        ss_args args = {p->sig, p->payload, p->plen, p->ln, p->on, p->sn};
         for (size_t i = p->first; i < p->last; i++) {
             ss__conn *cn = loop->calls[i];
             /* Disconnected or destroyed by a slot called before it? */
-            if (!atomic_load(&cn->dead))
+            if (!atomic_load_explicit(&cn->dead, memory_order_acquire))
                 cn->slot(cn->receiver, &args, cn->user_data);
         }
     }

@@ -320,6 +320,12 @@ static int val_payload(const char *sig, const void *data, size_t len,
     return pos == len ? 0 : SS_EMALFORMED;
 }
 
+int ss__payload_validate_n(const char *sig, const void *data, size_t len,
+                           size_t *n_types)
+{
+    return val_payload(sig, data, len, 0, n_types);
+}
+
 SS_API int ss_payload_validate_flags(const char *sig, const void *data,
                                      size_t len, unsigned flags)
 {
@@ -887,6 +893,12 @@ static int r_start(ss_reader *r, const char *sig, size_t n_types,
     r->frames[0].left = err ? 0 : n_types;
     r->frames[0].kind = K_TOP;
     return err;
+}
+
+void ss__reader_init_valid(ss_reader *r, const char *sig, size_t n_types,
+                           const void *data, size_t len)
+{
+    r_start(r, sig, n_types, data, len, 0);
 }
 
 SS_API int ss_reader_init(ss_reader *r, const char *sig, const void *data,

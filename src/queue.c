@@ -848,21 +848,32 @@ SS_API void ss_queue_destroy(ss_queue *q)
  * timeout_ns is SS_NO_WAIT (signal emission: never wait for room, but do
  * not take a lock held for a copy for a full queue). */
 static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
-                    int64_t timeout_ns, bool lock_wait);
+                    int64_t timeout_ns, bool lock_wait, const void *prefix,
+                    size_t prefix_len);
 
 SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
                              int64_t timeout_ns)
 {
-    return put_many(q, msgs, n, timeout_ns, false);
+    return put_many(q, msgs, n, timeout_ns, false, NULL, 0);
 }
 
 int ss__queue_put_many_nowait(ss_queue *q, const ss_msg *msgs, size_t n)
 {
-    return put_many(q, msgs, n, SS_NO_WAIT, true);
+    return put_many(q, msgs, n, SS_NO_WAIT, true, NULL, 0);
 }
 
+int ss__queue_put_prefixed_nowait(ss_queue *q, const void *prefix,
+                                  size_t prefix_len, const ss_msg *msgs,
+                                  size_t n)
+{
+    return put_many(q, msgs, n, SS_NO_WAIT, true, prefix, prefix_len);
+}
+
+/* Each message written is prefix (prefix_len bytes; none if 0) followed by
+ * msgs[i]: the runtime puts a header before payloads without copying. */
 static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
-                    int64_t timeout_ns, bool lock_wait)
+                    int64_t timeout_ns, bool lock_wait, const void *prefix,
+                    size_t prefix_len)
 {
     if (!q || (n && !msgs))
         return SS_EINVAL;
@@ -870,8 +881,8 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
         return 0;
     uint64_t need = 0, payload = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t len = msgs[i].len;
-        if (len == 0 || !msgs[i].data)
+        size_t len = msgs[i].len + prefix_len;
+        if (len == 0 || (msgs[i].len && !msgs[i].data) || len < prefix_len)
             return SS_EINVAL;
         if (len > q->max_msg_size)
             return SS_EMSGSIZE;
@@ -930,10 +941,14 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
             uint64_t pos = tail;
             for (size_t i = 0; i < n; i++) {
                 ssq_rec *r = (ssq_rec *)(q->ring + off);
-                uint32_t len = (uint32_t)msgs[i].len;
+                uint32_t len = (uint32_t)(msgs[i].len + prefix_len);
                 r->len = len;
                 r->check = rec_check(len, pos);
-                memcpy(r + 1, msgs[i].data, len);
+                if (prefix_len)
+                    memcpy(r + 1, prefix, prefix_len);
+                if (msgs[i].len)
+                    memcpy((unsigned char *)(r + 1) + prefix_len,
+                           msgs[i].data, msgs[i].len);
                 uint64_t rs = rec_size(len);
                 ring_advance(q, &pos, &off, rs);
             }

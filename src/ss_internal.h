@@ -57,6 +57,11 @@ extern int ss__fault_point;
  * signal needs, so that contention among emitters is not mistaken for a
  * full queue. */
 int ss__queue_put_many_nowait(ss_queue *q, const ss_msg *msgs, size_t n);
+/* ss__queue_put_prefixed_nowait - the same, each message being prefix
+ * followed by msgs[i] (which may be empty), written without assembling. */
+int ss__queue_put_prefixed_nowait(ss_queue *q, const void *prefix,
+                                  size_t prefix_len, const ss_msg *msgs,
+                                  size_t n);
 
 /* Loops and processes (loop.c for process.c). */
 #include <sys/types.h>
@@ -75,6 +80,15 @@ int ss__signal_add_here(ss_object *obj, const char *name,
                         const char *signature);
 /* In a forked child: drop the parent's SIGINT state; ignore it if asked. */
 void ss__sigint_after_fork(bool ignore);
+
+/* ss__payload_validate_n - ss_payload_validate() that also gives the
+ * number of values. */
+int ss__payload_validate_n(const char *sig, const void *data, size_t len,
+                           size_t *n_types);
+/* ss__reader_init_valid - ss_reader_init() for a payload known to be
+ * valid for sig (it has n_types values): no second validation. */
+void ss__reader_init_valid(ss_reader *r, const char *sig, size_t n_types,
+                           const void *data, size_t len);
 
 /* ss__errno_to_ss - map an errno value to the closest SS_E* code. */
 int ss__errno_to_ss(int e);
