@@ -1,14 +1,18 @@
 /*
  * bench/bench.h - shared declarations of ss-bench.
  *
- * ss-bench is split in four files:
+ * ss-bench is split in these files:
  *   ss_bench.c      main(), the subcommand table and small shared helpers
  *                   (clock, option parsing, error text, JSON strings);
  *   bench_queue.c   "ss-bench queue": the generic multi-process harness
  *                   (fork, start barrier, validation, timing) and the
  *                   ss_queue implementation of the transport ops;
  *   baselines.c     the same ops for pipe, socketpair, POSIX mq and ZeroMQ;
- *   bench_latency.c "ss-bench latency": ping-pong round trips.
+ *   bench_latency.c "ss-bench latency": ping-pong round trips;
+ *   bench_signal.c  "ss-bench signal": signals between loops (threads,
+ *                   processes);
+ *   bench_memory.c  "ss-bench memory": private memory of an idle loop
+ *                   process against a plain fork.
  *
  * The harness knows nothing about any transport: each one is a bench_ops
  * table, so that every implementation runs exactly the same traffic, the
@@ -149,5 +153,7 @@ void bench_queue_usage(FILE *f);
 void bench_latency_usage(FILE *f);
 int bench_signal_main(int argc, char **argv);
 void bench_signal_usage(FILE *f);
+int bench_memory_main(int argc, char **argv);
+void bench_memory_usage(FILE *f);
 
 #endif /* SS_BENCH_H */

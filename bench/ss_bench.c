@@ -29,6 +29,8 @@ static const subcommand subcommands[] = {
      bench_latency_main, bench_latency_usage},
     {"signal", "signals between loops on threads vs a mutex+condvar queue",
      bench_signal_main, bench_signal_usage},
+    {"memory", "private memory of an idle loop process vs a plain fork",
+     bench_memory_main, bench_memory_usage},
 };
 
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
