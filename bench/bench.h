@@ -10,9 +10,11 @@
  *   baselines.c     the same ops for pipe, socketpair, POSIX mq and ZeroMQ;
  *   bench_latency.c "ss-bench latency": ping-pong round trips;
  *   bench_signal.c  "ss-bench signal": signals between loops (threads,
- *                   processes);
+ *                   processes), with heap allocations per emitted signal;
  *   bench_memory.c  "ss-bench memory": private memory of an idle loop
- *                   process against a plain fork.
+ *                   process against a plain fork;
+ *   bench_alloc.c   malloc & co. forwarding to glibc, counting the calls
+ *                   of one thread (for bench_signal.c).
  *
  * The harness knows nothing about any transport: each one is a bench_ops
  * table, so that every implementation runs exactly the same traffic, the
@@ -74,6 +76,17 @@ void bench_json_string(FILE *f, const char *s);
 
 /* Format a rate as "5.12M" / "812.3K" into buf. */
 const char *bench_fmt_rate(char *buf, size_t size, double per_s);
+
+/* ---- allocation counting (bench_alloc.c) ---- */
+
+/* Whether allocations can be counted in this build (false under
+ * sanitizers, which replace malloc: report "n/a" then). */
+bool bench_alloc_available(void);
+/* Start counting malloc/calloc/realloc/aligned allocations made by the
+ * calling thread, from zero. */
+void bench_alloc_start(void);
+/* Stop counting on the calling thread; returns the count since start. */
+uint64_t bench_alloc_stop(void);
 
 /* ---- transport ops (bench_queue.c drives them) ---- */
 
