@@ -865,13 +865,10 @@ SS_API int ss_args_unpack(const ss_args *args, const char *sig, ...)
                    args->object, args->signal, sig, args->sig);
         return SS_ETYPE;
     }
-    ss_reader r;
-    ss__reader_init_valid(&r, args->sig, args->n_types, args->data,
-                          args->len);
-    int rc;
     va_list ap;
     va_start(ap, sig);
-    rc = ss_vunpack(&r, sig, ap);
+    int rc = ss__unpack_valid(args->sig, args->n_types, args->data,
+                              args->len, ap);
     va_end(ap);
     return rc;
 }

@@ -1249,6 +1249,84 @@ SS_API int ss_reader_variant_end(ss_reader *r)
     return r_close(r, K_VARIANT);
 }
 
+/*
+ * ss__unpack_valid - ss_vunpack() of a whole payload already validated
+ * against sig (n_types values). A signature of basic types only is decoded
+ * straight from the bytes, without the reader's checks (validation did
+ * them); containers and variants go through a reader.
+ */
+int ss__unpack_valid(const char *sig, size_t n_types, const void *data,
+                     size_t len, va_list ap)
+{
+    if (strpbrk(sig, "a{v") != NULL) {
+        ss_reader r;
+        r_start(&r, sig, n_types, data, len, 0);
+        return ss_vunpack(&r, sig, ap);
+    }
+    const unsigned char *d = data;
+    size_t p = 0;
+    for (const char *s = sig; *s; s++) {
+        uint64_t v;
+        size_t n;
+        switch (*s) {
+        case 'b': {
+            bool *o = va_arg(ap, bool *);
+            if (o)
+                *o = d[p] != 0;
+            p += 1;
+            break;
+        }
+        case 'i':
+        case 'u': {
+            uint32_t *o = va_arg(ap, uint32_t *);
+            if (o)
+                *o = ld32(d + p);
+            p += 4;
+            break;
+        }
+        case 'x':
+        case 't':
+        case 'd': {
+            void *o = va_arg(ap, void *);
+            v = ld64(d + p);
+            if (o)
+                memcpy(o, &v, sizeof v);
+            p += 8;
+            break;
+        }
+        case 'p': {
+            void **o = va_arg(ap, void **);
+            if (o)
+                *o = (void *)(uintptr_t)ld64(d + p);
+            p += 8;
+            break;
+        }
+        case 's': {
+            const char **o = va_arg(ap, const char **);
+            n = ld32(d + p);
+            if (o)
+                *o = (const char *)d + p + 4;
+            p += 5 + n;
+            break;
+        }
+        case 'y': {
+            const void **o = va_arg(ap, const void **);
+            size_t *ol = va_arg(ap, size_t *);
+            n = ld32(d + p);
+            if (o)
+                *o = d + p + 4;
+            if (ol)
+                *ol = n;
+            p += 4 + n;
+            break;
+        }
+        default:
+            return SS_EMALFORMED; /* not reached: sig is valid */
+        }
+    }
+    return 0;
+}
+
 SS_API int ss_vunpack(ss_reader *r, const char *sig, va_list ap)
 {
     int rc;

@@ -90,6 +90,11 @@ int ss__payload_validate_n(const char *sig, const void *data, size_t len,
 void ss__reader_init_valid(ss_reader *r, const char *sig, size_t n_types,
                            const void *data, size_t len);
 
+/* ss__unpack_valid - ss_vunpack() of a payload known to be valid for sig
+ * (n_types values), the fast way. */
+int ss__unpack_valid(const char *sig, size_t n_types, const void *data,
+                     size_t len, va_list ap);
+
 /* ss__errno_to_ss - map an errno value to the closest SS_E* code. */
 int ss__errno_to_ss(int e);
 

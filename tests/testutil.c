@@ -275,3 +275,190 @@ bool tu_benign_retry(int rc, int64_t to)
     return false;
 }
 
+
+/* ---- loop processes in tests ---- */
+
+#include <pthread.h>
+
+void tu_errs_note(tu_errs *e, int line, const char *what)
+{
+    if (__atomic_fetch_add(&e->count, 1, __ATOMIC_SEQ_CST) == 0) {
+        snprintf(e->first, sizeof e->first, "%s (pid %d)", what,
+                 (int)getpid());
+        __atomic_store_n(&e->first_line, line, __ATOMIC_SEQ_CST);
+    }
+}
+
+int tu_check_(tu_errs *e, int ok, int line, const char *what)
+{
+    if (!ok)
+        tu_errs_note(e, line, what);
+    return ok;
+}
+
+int tu_errs_report(const tu_errs *e, const char *where)
+{
+    int n = __atomic_load_n(&e->count, __ATOMIC_SEQ_CST);
+    if (n)
+        fprintf(stderr, "%s: %d failed check(s); first at line %d: %s\n",
+                where, n, __atomic_load_n(&e->first_line, __ATOMIC_SEQ_CST),
+                e->first);
+    return n;
+}
+
+#define TU_MAX_PROCS 64
+static ss_process *tu_procs[TU_MAX_PROCS];
+
+int tu_process_new(ss_process **out, const char *name,
+                   const ss_loop_options *opts)
+{
+    int rc = ss_process_new(out, name, opts);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < TU_MAX_PROCS; i++) {
+        if (!tu_procs[i]) {
+            tu_procs[i] = *out;
+            return 0;
+        }
+    }
+    return 0; /* not remembered: teardown cannot help, the test still runs */
+}
+
+void tu_process_free(ss_process *p)
+{
+    for (int i = 0; i < TU_MAX_PROCS; i++)
+        if (tu_procs[i] == p)
+            tu_procs[i] = NULL;
+    ss_process_free(p);
+}
+
+int tu_process_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < TU_MAX_PROCS; i++) {
+        ss_process *p = tu_procs[i];
+        if (!p)
+            continue;
+        tu_procs[i] = NULL;
+        if (ss_process_kill(p, SIGKILL) == 0 || ss_process_is_alive(p))
+            ss_process_join(p, SS_SEC(10), NULL);
+    }
+    return 0;
+}
+
+#define TU_MAX_EXITS 64
+
+struct tu_exits {
+    ss_loop *loop;
+    ss_object obj;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n;
+    struct {
+        char name[SS_NAME_MAX + 1];
+        int code, sig, count;
+    } e[TU_MAX_EXITS];
+};
+
+static void tu_exits_on_exited(ss_object *receiver, const ss_args *args,
+                               void *ud)
+{
+    tu_exits *x = ud;
+    const char *loop = NULL;
+    int32_t code = 0, sig = 0;
+    (void)receiver;
+    ss_args_sender(args, &loop, NULL, NULL);
+    if (!loop || ss_args_unpack(args, "ii", &code, &sig) != 0)
+        return;
+    pthread_mutex_lock(&x->mu);
+    int k;
+    for (k = 0; k < x->n; k++)
+        if (strcmp(x->e[k].name, loop) == 0)
+            break;
+    if (k < TU_MAX_EXITS) {
+        if (k == x->n) {
+            snprintf(x->e[k].name, sizeof x->e[k].name, "%s", loop);
+            x->n++;
+        }
+        x->e[k].code = code;
+        x->e[k].sig = sig;
+        x->e[k].count++;
+    }
+    pthread_cond_broadcast(&x->cv);
+    pthread_mutex_unlock(&x->mu);
+}
+
+tu_exits *tu_exits_new(const char *loop_name)
+{
+    tu_exits *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    pthread_mutex_init(&x->mu, NULL);
+    pthread_cond_init(&x->cv, NULL);
+    if (ss_loop_new(&x->loop, loop_name, NULL) != 0) {
+        free(x);
+        return NULL;
+    }
+    if (ss_object_init(&x->obj, x->loop, "exits") != 0 ||
+        ss_loop_start_thread(x->loop) != 0) {
+        ss_loop_free(x->loop);
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
+int tu_exits_watch(tu_exits *x, ss_process *p)
+{
+    return ss_connect(ss_process_object(p), "exited", &x->obj,
+                      tu_exits_on_exited, "ii", x);
+}
+
+int tu_exits_wait(tu_exits *x, const char *name, int64_t timeout_ns,
+                  int *code, int *sig, int *count)
+{
+    int64_t deadline = tu_now_ns() + timeout_ns;
+    pthread_mutex_lock(&x->mu);
+    for (;;) {
+        for (int k = 0; k < x->n; k++) {
+            if (strcmp(x->e[k].name, name) == 0) {
+                if (code)
+                    *code = x->e[k].code;
+                if (sig)
+                    *sig = x->e[k].sig;
+                if (count)
+                    *count = x->e[k].count;
+                pthread_mutex_unlock(&x->mu);
+                return 0;
+            }
+        }
+        int64_t left = deadline - tu_now_ns();
+        if (left <= 0)
+            break;
+        /* The condition variable uses CLOCK_REALTIME: wait in short steps. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t step = left < 10000000 ? left : 10000000;
+        ts.tv_nsec += (long)step;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+    }
+    pthread_mutex_unlock(&x->mu);
+    return SS_ETIMEDOUT;
+}
+
+void tu_exits_free(tu_exits *x)
+{
+    if (!x)
+        return;
+    ss_loop_stop(x->loop);
+    ss_loop_join_thread(x->loop, NULL);
+    ss_object_destroy(&x->obj);
+    ss_loop_free(x->loop);
+    pthread_cond_destroy(&x->cv);
+    pthread_mutex_destroy(&x->mu);
+    free(x);
+}

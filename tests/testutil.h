@@ -99,4 +99,70 @@ int64_t tu_pick_timeout(uint64_t *rs);
 /* tu_benign_retry - whether rc is an acceptable "not now" for timeout to. */
 bool tu_benign_retry(int rc, int64_t to);
 
+/* ---- Loop processes in tests (test_seed.c, test_process_*.c) ---- */
+
+#include <signal_slot.h>
+
+/*
+ * tu_errs - failures seen where cmocka cannot assert (in a loop process, in
+ * a slot): lives in shared memory (tu_shared_alloc), any process notes into
+ * it, the test asserts count == 0 at the end and prints the first one.
+ */
+typedef struct tu_errs {
+    int count;
+    int first_line;
+    char first[160];
+} tu_errs;
+
+/* tu_errs_note - record one failure (line, what); async-signal-unsafe but
+ * process- and thread-safe. */
+void tu_errs_note(tu_errs *e, int line, const char *what);
+
+/* TU_CHECK - note a failure in e unless cond holds; evaluates to cond
+ * (1 or 0). */
+#define TU_CHECK(e, cond) tu_check_((e), (cond) ? 1 : 0, __LINE__, #cond)
+int tu_check_(tu_errs *e, int ok, int line, const char *what);
+
+/* tu_errs_report - print e's first failure (if any) to stderr; returns
+ * e->count. */
+int tu_errs_report(const tu_errs *e, const char *where);
+
+/*
+ * tu_process_new - ss_process_new() that also remembers the process, so
+ * that tu_process_teardown() can kill and reap it if the test fails
+ * half-way. tu_process_free() forgets it and frees it.
+ */
+int tu_process_new(ss_process **out, const char *name,
+                   const ss_loop_options *opts);
+void tu_process_free(ss_process *p);
+
+/* tu_process_teardown - a cmocka teardown: SIGKILL and join every process
+ * still remembered (not freed: the test's objects may be gone). */
+int tu_process_teardown(void **state);
+
+/*
+ * tu_exits - collects the "exited" signal of loop processes on a loop
+ * thread of its own in the parent, so that a test can wait for a process's
+ * end and learn how it ended without running a loop itself.
+ */
+typedef struct tu_exits tu_exits;
+
+/* tu_exits_new - a collector whose loop is named loop_name, running on a
+ * thread. NULL on error. */
+tu_exits *tu_exits_new(const char *loop_name);
+
+/* tu_exits_watch - connect p's "exited" signal to the collector. */
+int tu_exits_watch(tu_exits *x, ss_process *p);
+
+/*
+ * tu_exits_wait - wait at most timeout_ns for the "exited" signal of the
+ * process named name: *code and *sig (optional) receive its arguments,
+ * *count (optional) how many times it came. Returns 0 or SS_ETIMEDOUT.
+ */
+int tu_exits_wait(tu_exits *x, const char *name, int64_t timeout_ns,
+                  int *code, int *sig, int *count);
+
+/* tu_exits_free - stop the collector's loop, join its thread, free it. */
+void tu_exits_free(tu_exits *x);
+
 #endif
