@@ -1,11 +1,13 @@
 /*
- * bench/bench_signal.c - `ss-bench signal`: signals between loops on two
- * threads (processes come with the loop-process issue), against the same
- * traffic through a pthread mutex + condition variable queue.
+ * bench/bench_signal.c - `ss-bench signal`: signals between loops, the
+ * receiving loop on another thread or in a loop process, against the same
+ * traffic through a pthread mutex + condition variable queue (and, for
+ * round trips between processes, a pipe pair).
  *
  *  - throughput: one thread emits (int64 sequence, short string) signals,
- *    a loop on another thread runs the slot, which checks the order; single
- *    emits and emit-many batches of 100 (encoding included);
+ *    the receiving loop runs the slot, which checks the order; single
+ *    emits and emit-many batches of 100 (encoding included), with the
+ *    heap allocations the emitting thread made per signal (bench_alloc.c);
  *  - ping-pong: a signal, a slot, a reply signal, a slot; round-trip
  *    median and p99.
  */
