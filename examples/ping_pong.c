@@ -194,9 +194,10 @@ int main(int argc, char **argv)
     int run = ss_loop_run(main_loop);
     if (run == SS_LOOP_INTERRUPTED) {
         /* Ctrl-C: the terminal sent SIGINT to both processes, and both
-         * loops stopped. Stop the child anyway, in case only we got it. */
+         * loops stop. Stop the child anyway, in case only we got it. */
         printf("%s Interrupted\n", now(ts, sizeof ts));
-        ss_process_stop(bg_process);
+        if (ss_process_is_alive(bg_process))
+            ss_process_stop(bg_process);
     } else {
         CHECK(run);
     }

@@ -803,7 +803,9 @@ SS_API int ss_emit_many(ss_object *emitter, const char *signal,
     if (rc != 0 || t.n == 0 || n == 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        rc = ss_payload_validate(t.sig, payloads[i].data, payloads[i].len);
+        size_t nt;
+        rc = ss__payload_validate_n(t.sig, payloads[i].data, payloads[i].len,
+                                    &nt);
         if (rc != 0) {
             SS_LOG_ERR("loop", "emit_many %s.%s: payload %zu is not \"%s\": "
                        "%s; nothing sent",

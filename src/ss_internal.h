@@ -81,8 +81,9 @@ int ss__signal_add_here(ss_object *obj, const char *name,
 /* In a forked child: drop the parent's SIGINT state; ignore it if asked. */
 void ss__sigint_after_fork(bool ignore);
 
-/* ss__payload_validate_n - ss_payload_validate() that also gives the
- * number of values. */
+/* ss__payload_validate_n - ss_payload_validate() for a signature known to
+ * be valid (a declared signal's), which is not checked again; also gives
+ * the number of values. */
 int ss__payload_validate_n(const char *sig, const void *data, size_t len,
                            size_t *n_types);
 /* ss__reader_init_valid - ss_reader_init() for a payload known to be
