@@ -772,22 +772,15 @@ static int emit_v(ss_object *emitter, const char *signal, va_list ap)
         targets_free(&t);
         return rc;
     }
-    ss_msg m = {tl_msg, hl + plen};
-    unsigned char *heap_msg = NULL;
-    if (payload != tl_msg + hl) {
-        /* The payload outgrew the thread's buffer: assemble on the heap. */
-        heap_msg = malloc(hl + plen);
-        if (!heap_msg) {
-            ss_writer_free(&w);
-            targets_free(&t);
-            return SS_ENOMEM;
-        }
-        memcpy(heap_msg, tl_msg, hl);
-        memcpy(heap_msg + hl, payload, plen);
-        m.data = heap_msg;
+    if (payload == tl_msg + hl) {
+        ss_msg m = {tl_msg, hl + plen};
+        rc = deliver(emitter, &t, NULL, 0, &m, 1);
+    } else {
+        /* The payload outgrew the thread's buffer (the writer moved to the
+         * heap): the queue writes the header before it. */
+        ss_msg m = {payload, plen};
+        rc = deliver(emitter, &t, t.hdr, t.hlen, &m, 1);
     }
-    rc = deliver(emitter, &t, NULL, 0, &m, 1);
-    free(heap_msg);
     ss_writer_free(&w);
     targets_free(&t);
     return rc;
