@@ -121,8 +121,8 @@ struct ss_args {
 /* Readers (emission, dispatch) share it; writers (set-up and tear-down of
  * loops, objects, signals, connections) are preferred, so that a stream of
  * emissions cannot starve a connect. */
-static pthread_rwlock_t g_lock;
-static pthread_once_t g_lock_once = PTHREAD_ONCE_INIT;
+static pthread_rwlock_t g_lock =
+    PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
 static void g_lock_init(void)
 {
@@ -140,14 +140,12 @@ static uint64_t g_gen = 1;
 
 static void lock_write(void)
 {
-    pthread_once(&g_lock_once, g_lock_init);
     pthread_rwlock_wrlock(&g_lock);
     g_gen++;
 }
 
 static void lock_read(void)
 {
-    pthread_once(&g_lock_once, g_lock_init);
     pthread_rwlock_rdlock(&g_lock);
 }
 
