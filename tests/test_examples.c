@@ -3,6 +3,8 @@
  * ping_pong program is executed with a short run time, its standard output
  * read through a pipe, and checked line by line against the shape of the
  * seed's usage example (alternating timestamped lines, then "Done!").
+ * And the code quoted in README.md and docs/guide.md is checked to be the
+ * code of the examples, which are built and run.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +26,9 @@
 
 #ifndef SS_PING_PONG
 #error "SS_PING_PONG (the path of the ping_pong example) must be defined"
+#endif
+#ifndef SS_SOURCE_DIR
+#error "SS_SOURCE_DIR (the source tree, for the docs) must be defined"
 #endif
 
 #define OUT_MAX 16384
@@ -225,10 +230,104 @@ static void test_ping_pong_usage(void **state)
     }
 }
 
+/* The whole of a file of the source tree, NUL-terminated (free it). */
+static char *slurp(const char *relpath)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", SS_SOURCE_DIR, relpath);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    do {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 65536;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+    } while (n > 0);
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Whether doc quotes, as a ```c block, the example file minus its first
+ * line (a comment saying where it is quoted). */
+static bool quotes_whole(const char *doc, const char *example)
+{
+    const char *body = strchr(example, '\n');
+    assert_non_null(body);
+    body++;
+    size_t n = strlen(body);
+    for (const char *b = strstr(doc, "```c\n"); b; b = strstr(b + 1, "```c\n"))
+        if (strncmp(b + 5, body, n) == 0 && strncmp(b + 5 + n, "```", 3) == 0)
+            return true;
+    return false;
+}
+
+/* The code in the docs is the code that is built and run. */
+static void test_docs_quote_examples(void **state)
+{
+    (void)state;
+    char *readme = slurp("README.md");
+    char *guide = slurp("docs/guide.md");
+    char *ping_pong = slurp("examples/ping_pong.c");
+
+    /* The README starts with its two commands. */
+    const char *cmds = strstr(readme, "```bash\n");
+    assert_non_null(cmds);
+    assert_true(strncmp(cmds, "```bash\nmake demo", 17) == 0);
+    assert_non_null(strstr(cmds, "\nmake test"));
+
+    /* The README's ping-pong: a block that is a piece of ping_pong.c, with
+     * its main(), copied exactly. */
+    bool found = false;
+    for (const char *b = strstr(readme, "```c\n"); b && !found;
+         b = strstr(b + 1, "```c\n")) {
+        const char *end = strstr(b + 5, "```");
+        assert_non_null(end);
+        size_t n = (size_t)(end - (b + 5));
+        char *block = strndup(b + 5, n);
+        assert_non_null(block);
+        if (strstr(block, "ss_process_start")) {
+            found = true;
+            if (!strstr(ping_pong, block))
+                fail_msg("README.md's ping-pong code differs from "
+                         "examples/ping_pong.c");
+            assert_non_null(strstr(block, "int main(int argc, char **argv)"));
+        }
+        free(block);
+    }
+    if (!found)
+        fail_msg("README.md quotes no ping-pong code");
+
+    static const struct {
+        const char *doc, *example;
+    } quotes[] = {
+        {"README.md", "examples/queue_hello.c"},
+        {"docs/guide.md", "examples/guide_threads.c"},
+        {"docs/guide.md", "examples/guide_processes.c"},
+    };
+    for (size_t i = 0; i < sizeof quotes / sizeof quotes[0]; i++) {
+        char *ex = slurp(quotes[i].example);
+        if (!quotes_whole(quotes[i].doc[0] == 'R' ? readme : guide, ex))
+            fail_msg("%s does not quote %s as it is", quotes[i].doc,
+                     quotes[i].example);
+        free(ex);
+    }
+    free(ping_pong);
+    free(guide);
+    free(readme);
+}
+
 int main(void)
 {
     tu_watchdog(40);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_docs_quote_examples),
         cmocka_unit_test(test_ping_pong_usage),
         cmocka_unit_test(test_ping_pong_output),
     };
