@@ -462,3 +462,28 @@ void tu_exits_free(tu_exits *x)
     pthread_mutex_destroy(&x->mu);
     free(x);
 }
+
+static long tu_drop_line_count;
+
+static void tu_quiet_drops_fn(ss_log_level level, const char *component,
+                              const char *message, void *ud)
+{
+    (void)ud;
+    if (strstr(message, "drops of this signal so far")) {
+        __atomic_fetch_add(&tu_drop_line_count, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    fprintf(stderr, "[%d] %s %s: %s\n", (int)getpid(),
+            (unsigned)level < 4 ? names[level] : "?", component, message);
+}
+
+void tu_log_quiet_drops(void)
+{
+    ss_log_set_handler(tu_quiet_drops_fn, NULL);
+}
+
+long tu_drop_lines(void)
+{
+    return __atomic_load_n(&tu_drop_line_count, __ATOMIC_RELAXED);
+}

@@ -165,4 +165,10 @@ int tu_exits_wait(tu_exits *x, const char *name, int64_t timeout_ns,
 /* tu_exits_free - stop the collector's loop, join its thread, free it. */
 void tu_exits_free(tu_exits *x);
 
+/* tu_log_quiet_drops - route library logging to a handler that prints
+ * every line except the periodic "N drops of this signal so far" ones
+ * (tests that drop on purpose), which it only counts: tu_drop_lines(). */
+void tu_log_quiet_drops(void);
+long tu_drop_lines(void);
+
 #endif
