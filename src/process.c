@@ -9,7 +9,6 @@
 #include "ss_internal.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,9 +20,6 @@
 #include <unistd.h>
 
 #include "signal_slot/process.h"
-
-/* The watcher needs little stack: waitpid, then one emission. */
-#define WATCHER_STACK (64u << 10)
 
 struct ss_process {
     ss_loop *loop;
@@ -171,6 +167,43 @@ static void *watcher_main(void *arg)
     return NULL;
 }
 
+/* What the starting thread hands to the watcher, which forks the child:
+ * the child's "die with my parent" (PR_SET_PDEATHSIG) follows the thread
+ * that forked it, so that thread must live exactly as long as the child,
+ * whichever thread of the parent called ss_process_start(). */
+typedef struct start_req {
+    ss_process *p;
+    ss_process_init_fn init;
+    void *user_data;
+    sigset_t mask; /* the caller's, for the child */
+    pid_t parent;
+    bool done;
+    int err; /* fork's errno, 0 if it worked */
+} start_req;
+
+static void *forker_main(void *arg)
+{
+    start_req *rq = arg;
+    ss_process *p = rq->p;
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child is single-threaded and its thread is not the lock's
+         * owner: start the tables' lock afresh instead of unlocking it. */
+        ss__tables_reset_after_fork();
+        child_main(p, rq->parent, rq->init, rq->user_data, &rq->mask);
+    }
+    pthread_mutex_lock(&p->mu);
+    p->pid = pid > 0 ? pid : 0;
+    rq->err = pid < 0 ? errno : 0;
+    rq->done = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    /* rq is gone from here on (it lives on the starter's stack). */
+    if (pid < 0)
+        return NULL;
+    return watcher_main(p);
+}
+
 SS_API int ss_process_start(ss_process *p, ss_process_init_fn init,
                             void *user_data)
 {
@@ -178,54 +211,43 @@ SS_API int ss_process_start(ss_process *p, ss_process_init_fn init,
         return SS_EINVAL;
     if (p->started)
         return SS_ESTATE;
-    pid_t parent = getpid();
+    start_req rq = {.p = p, .init = init, .user_data = user_data,
+                    .parent = getpid()};
     fflush(NULL);
     /* Hold the tables across fork(): the child must not inherit them
      * half-changed by another thread. */
     ss__tables_lock();
     /* SIGINT stays blocked until the child has chosen what to do with it,
-     * so that a Ctrl-C right at the fork cannot kill it by default. */
-    sigset_t intr, old;
+     * so that a Ctrl-C right at the fork cannot kill it by default; the
+     * watcher thread inherits the block and keeps it (it never handles
+     * SIGINT). */
+    sigset_t intr;
     sigemptyset(&intr);
     sigaddset(&intr, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &intr, &old);
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* The child is single-threaded and its thread is not the lock's
-         * owner: start the tables' lock afresh instead of unlocking it. */
-        ss__tables_reset_after_fork();
-        child_main(p, parent, init, user_data, &old);
+    pthread_sigmask(SIG_BLOCK, &intr, &rq.mask);
+    int e = pthread_create(&p->watcher, NULL, forker_main, &rq);
+    if (e == 0) {
+        pthread_mutex_lock(&p->mu);
+        while (!rq.done)
+            pthread_cond_wait(&p->cv, &p->mu);
+        pthread_mutex_unlock(&p->mu);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_sigmask(SIG_SETMASK, &rq.mask, NULL);
     ss__tables_unlock();
-    if (pid < 0) {
-        SS_LOG_ERR("process", "fork %s: %s", ss_process_name(p),
-                   strerror(errno));
-        return SS_ESYS;
-    }
-    p->pid = pid;
-    p->parent = parent;
-    p->started = true;
-    ss__loop_set_pid(p->loop, pid);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    size_t stack = WATCHER_STACK < PTHREAD_STACK_MIN ? PTHREAD_STACK_MIN
-                                                     : WATCHER_STACK;
-    pthread_attr_setstacksize(&attr, stack);
-    int e = pthread_create(&p->watcher, &attr, watcher_main, p);
-    pthread_attr_destroy(&attr);
     if (e != 0) {
-        /* Without a watcher nobody would reap it: do not let it run. */
-        SS_LOG_ERR("process", "%s: no watcher thread: %s", ss_process_name(p),
-                   strerror(e));
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        p->ended = true;
-        p->status = 128 + SIGKILL;
-        p->started = false;
+        SS_LOG_ERR("process", "%s: no thread to start it from: %s",
+                   ss_process_name(p), strerror(e));
         return SS_ESYS;
     }
+    if (rq.err != 0) {
+        pthread_join(p->watcher, NULL);
+        SS_LOG_ERR("process", "fork %s: %s", ss_process_name(p),
+                   strerror(rq.err));
+        return SS_ESYS;
+    }
+    p->parent = rq.parent;
+    p->started = true;
+    ss__loop_set_pid(p->loop, p->pid);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <signal_slot.h>
 #include <stdio.h>
@@ -334,6 +335,37 @@ static void test_exit_statuses(void **state)
     ss_loop_free(main_loop);
 }
 
+/* A process started from a thread that ends right away outlives it: the
+ * child dies with the parent process, not with the starting thread. */
+static void *start_and_exit(void *arg)
+{
+    intptr_t rc = ss_process_start(arg, NULL, NULL);
+    /* Linger until the child surely runs its loop. */
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    return (void *)rc;
+}
+
+static void test_start_from_thread(void **state)
+{
+    (void)state;
+    ss_process *proc;
+    assert_int_equal(ss_process_new(&proc, "tstarted", NULL), 0);
+    pthread_t th;
+    void *ret;
+    assert_int_equal(pthread_create(&th, NULL, start_and_exit, proc), 0);
+    assert_int_equal(pthread_join(th, &ret), 0);
+    assert_int_equal((intptr_t)ret, 0);
+    /* The starter is gone; the child must still run. */
+    assert_int_equal(ss_process_join(proc, SS_MSEC(300), NULL), SS_ETIMEDOUT);
+    assert_true(ss_process_is_alive(proc));
+    assert_int_equal(ss_process_stop(proc), 0);
+    int status = -1;
+    assert_int_equal(ss_process_join(proc, SS_SEC(10), &status), 0);
+    assert_int_equal(status, 0);
+    ss_process_free(proc);
+}
+
 int main(void)
 {
     tu_watchdog(60);
@@ -343,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_kill_and_reap),
         cmocka_unit_test(test_exited_signal),
         cmocka_unit_test(test_exit_statuses),
+        cmocka_unit_test(test_start_from_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,12 +11,15 @@
  * The handle belongs to the parent; call its functions from the parent's
  * threads (start, stop, kill and join from one thread at a time).
  *
- * Once started, a thread of the parent (small stack, asleep in waitpid())
- * watches the child: it reaps it the moment it ends, closes its queue (so
- * that emitters anywhere count their messages to it as drops instead of
- * filling a queue nobody reads), and emits the signal "exited" of the
- * process object (ss_process_object()). The program must therefore not
- * reap the child itself (waitpid(-1, ...) would race with the watcher).
+ * A thread of the parent forks the child, so the child is a copy of the
+ * program made from that thread: its loop runs on that thread's stack (of
+ * the default size), and it dies with the parent process whichever thread
+ * started it. That thread then watches the child, asleep in waitpid(): it
+ * reaps it the moment it ends, closes its queue (so that emitters anywhere
+ * count their messages to it as drops instead of filling a queue nobody
+ * reads), and emits the signal "exited" of the process object
+ * (ss_process_object()). The program must therefore not reap the child
+ * itself (waitpid(-1, ...) would race with the watcher).
  */
 #ifndef SIGNAL_SLOT_PROCESS_H
 #define SIGNAL_SLOT_PROCESS_H
