@@ -15,6 +15,9 @@
  *   sigint          SIGINT to a process group: the main loop is
  *                   interrupted, the default child exits 2, the child that
  *                   ignores SIGINT keeps running until stopped.
+ *   exit_paths      SIGTERM, another signal, an exit code, a stop: what
+ *                   "exited" and join report.
+ *   no_orphans      a loop process whose parent dies is killed.
  *
  * What happens in a child is recorded in shared memory (tu_shared_alloc)
  * and checked by the parent once the child has ended.
@@ -30,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -1016,6 +1021,159 @@ static void test_sigint(void **state)
     tu_shared_free(sh, sizeof *sh);
 }
 
+/* ============================================================ exit paths */
+
+static void exit3_init(ss_process *proc, void *ud)
+{
+    (void)proc;
+    (void)ud;
+    _exit(3);
+}
+
+/* How a process ended, as "exited" and ss_process_join() tell it: SIGTERM
+ * (ss_process_terminate), another signal (ss_process_kill), an exit code,
+ * a graceful stop. */
+static void test_exit_paths(void **state)
+{
+    (void)state;
+    tu_exits *ex = tu_exits_new("exitp_exits");
+    assert_non_null(ex);
+    ss_process *pt, *pk, *pc, *ps;
+    assert_int_equal(tu_process_new(&pt, "exitp_term", NULL), 0);
+    assert_int_equal(tu_process_new(&pk, "exitp_usr1", NULL), 0);
+    assert_int_equal(tu_process_new(&pc, "exitp_code", NULL), 0);
+    assert_int_equal(tu_process_new(&ps, "exitp_stop", NULL), 0);
+    assert_int_equal(ss_process_terminate(pt), SS_ESTATE); /* not started */
+    ss_process *all[] = {pt, pk, pc, ps};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(tu_exits_watch(ex, all[i]), 0);
+    assert_int_equal(ss_process_start(pt, NULL, NULL), 0);
+    assert_int_equal(ss_process_start(pk, NULL, NULL), 0);
+    assert_int_equal(ss_process_start(pc, exit3_init, NULL), 0);
+    assert_int_equal(ss_process_start(ps, NULL, NULL), 0);
+    assert_int_equal(ss_process_terminate(pt), 0);
+    assert_int_equal(ss_process_kill(pk, SIGUSR1), 0);
+    assert_int_equal(ss_process_stop(ps), 0);
+    static const struct {
+        int status, code, sig;
+    } want[] = {
+        {128 + SIGTERM, -1, SIGTERM},
+        {128 + SIGUSR1, -1, SIGUSR1},
+        {3, 3, 0},
+        {0, 0, 0},
+    };
+    for (int i = 0; i < 4; i++) {
+        int status = -9, code = -9, sig = -9, count = 0;
+        assert_int_equal(ss_process_join(all[i], JOIN_TIMEOUT, &status), 0);
+        assert_int_equal(status, want[i].status);
+        assert_int_equal(ss_process_exit_status(all[i], &status), 0);
+        assert_int_equal(status, want[i].status);
+        assert_int_equal(tu_exits_wait(ex, ss_process_name(all[i]),
+                                       JOIN_TIMEOUT, &code, &sig, &count),
+                         0);
+        assert_int_equal(code, want[i].code);
+        assert_int_equal(sig, want[i].sig);
+        assert_int_equal(count, 1);
+        assert_false(ss_process_is_alive(all[i]));
+        assert_int_equal(ss_process_terminate(all[i]), SS_ESTATE);
+    }
+    for (int i = 0; i < 4; i++)
+        tu_process_free(all[i]);
+    tu_exits_free(ex);
+}
+
+/* ============================================================ no orphans */
+
+typedef struct orphan_shm {
+    pid_t grandchild;
+    int fail_line;
+} orphan_shm;
+
+static void orphan_on_started(ss_object *receiver, const ss_args *args,
+                              void *ud)
+{
+    (void)args;
+    (void)ud;
+    ss_loop_stop(ss_object_loop(receiver));
+}
+
+/* The middle process: starts a loop process, waits until its loop runs,
+ * and dies without a word. */
+static int orphan_middle(void *arg)
+{
+    orphan_shm *sh = arg;
+    ss_process *p;
+    ss_loop *loop;
+    static ss_object o;
+    if (ss_loop_new(&loop, "orphan_mid", NULL) != 0 ||
+        ss_object_init(&o, loop, "o") != 0 ||
+        ss_process_new(&p, "orphan", NULL) != 0 ||
+        ss_connect(ss_process_object(p), "started", &o, orphan_on_started,
+                   "", NULL) != 0 ||
+        ss_process_start(p, NULL, NULL) != 0) {
+        sh->fail_line = __LINE__;
+        return 1;
+    }
+    __atomic_store_n(&sh->grandchild, ss_process_pid(p), __ATOMIC_SEQ_CST);
+    if (ss_loop_run(loop) != SS_LOOP_STOPPED) {
+        sh->fail_line = __LINE__;
+        return 1;
+    }
+    _exit(0);
+}
+
+/* In a child that adopts orphans (a subreaper): the loop process of a
+ * process that died is killed, and ends up here to be reaped. */
+static int orphan_top(void *arg)
+{
+    orphan_shm *sh = arg;
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+        sh->fail_line = __LINE__;
+        return 1;
+    }
+    pid_t mid = fork();
+    if (mid < 0)
+        return 2;
+    if (mid == 0)
+        _exit(orphan_middle(sh));
+    int st;
+    if (waitpid(mid, &st, 0) != mid || !WIFEXITED(st) ||
+        WEXITSTATUS(st) != 0) {
+        sh->fail_line = __LINE__;
+        return 3;
+    }
+    pid_t gc = __atomic_load_n(&sh->grandchild, __ATOMIC_SEQ_CST);
+    if (gc <= 0) {
+        sh->fail_line = __LINE__;
+        return 4;
+    }
+    /* Adopted by us: wait for it (the test's watchdog bounds this). */
+    if (waitpid(gc, &st, 0) != gc) {
+        sh->fail_line = __LINE__;
+        return 5;
+    }
+    if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
+        fprintf(stderr, "no_orphans: status 0x%x\n", (unsigned)st);
+        sh->fail_line = __LINE__;
+        return 6;
+    }
+    return 0;
+}
+
+static void test_no_orphans(void **state)
+{
+    (void)state;
+    orphan_shm *sh = tu_shared_alloc(sizeof *sh);
+    pid_t pid = tu_fork(orphan_top, sh);
+    assert_true(pid > 0);
+    int rc = tu_wait(pid, 30000);
+    if (sh->fail_line)
+        print_error("no_orphans: failed at line %d\n", sh->fail_line);
+    assert_int_equal(rc, 0);
+    assert_true(sh->grandchild > 0);
+    tu_shared_free(sh, sizeof *sh);
+}
+
 int main(void)
 {
     tu_watchdog(120);
@@ -1025,6 +1183,8 @@ int main(void)
         cmocka_unit_test_teardown(test_killed_receiver, tu_process_teardown),
         cmocka_unit_test_teardown(test_order, tu_process_teardown),
         cmocka_unit_test_teardown(test_sigint, tu_process_teardown),
+        cmocka_unit_test_teardown(test_exit_paths, tu_process_teardown),
+        cmocka_unit_test(test_no_orphans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

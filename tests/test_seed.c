@@ -839,6 +839,7 @@ typedef struct overflow_shm {
     int order_bad;          /* a seq not above the previous one */
     int32_t seqs[OV_TOTAL]; /* in arrival order */
     int fin_ok;             /* "fin" received */
+    int huge;               /* "huge" received: never (it cannot fit) */
 } overflow_shm;
 
 static overflow_shm *OV;
@@ -858,6 +859,14 @@ static void ov_on_flood(ss_object *receiver, const ss_args *args, void *ud)
         __atomic_store_n(&OV->n, OV->n + 1, __ATOMIC_RELEASE);
     }
     tu_sleep_us(100);
+}
+
+static void ov_on_huge(ss_object *receiver, const ss_args *args, void *ud)
+{
+    (void)receiver;
+    (void)args;
+    (void)ud;
+    OV->huge++;
 }
 
 static void ov_on_fin(ss_object *receiver, const ss_args *args, void *ud)
@@ -938,6 +947,9 @@ static void test_overflow(void **state)
         ss_connect(&m.obj, "flood", &slow, ov_on_flood, "is", NULL), 0);
     assert_int_equal(ss_connect(&m.obj, "fin", &slow, ov_on_fin, "i", NULL),
                      0);
+    assert_int_equal(ss_signal_add(&m.obj, "huge", "y"), 0);
+    assert_int_equal(
+        ss_connect(&m.obj, "huge", &slow, ov_on_huge, "y", NULL), 0);
     assert_int_equal(
         ss_connect(&slow, "report", &m.obj, ov_on_report, "ii", NULL), 0);
 
@@ -1013,6 +1025,14 @@ static void test_overflow(void **state)
     assert_true(dropped > 0);
     assert_int_equal(ss_signal_dropped(&m.obj, "flood"), (uint64_t)dropped);
 
+    /* A message larger than the whole queue: dropped and counted, like
+     * any other that does not fit. */
+    static unsigned char huge[64 << 10];
+    assert_int_equal(ss_emit(&m.obj, "huge", (const void *)huge, sizeof huge),
+                     SS_EAGAIN);
+    assert_int_equal(ss_signal_dropped(&m.obj, "huge"), 1);
+    assert_int_equal(ss_loop_dropped(pl), (uint64_t)dropped + 1);
+
     /* 4. "fin", retried until it fits (its drops are counted too). */
     int fin_drops = 0, rc;
     while ((rc = ss_emit(&m.obj, "fin", (int32_t)sent)) == SS_EAGAIN) {
@@ -1021,7 +1041,8 @@ static void test_overflow(void **state)
     }
     assert_int_equal(rc, 0);
     assert_int_equal(ss_signal_dropped(&m.obj, "fin"), (uint64_t)fin_drops);
-    assert_int_equal(ss_loop_dropped(pl), (uint64_t)(dropped + fin_drops));
+    assert_int_equal(ss_loop_dropped(pl),
+                     (uint64_t)(dropped + 1 + fin_drops));
 
     assert_int_equal(ss_loop_run(main_loop), SS_LOOP_STOPPED);
     assert_int_equal(m.reports, 1);
@@ -1032,6 +1053,7 @@ static void test_overflow(void **state)
 
     assert_int_equal(tu_errs_report(&OV->err, "overflow"), 0);
     assert_int_equal(OV->fin_ok, 1);
+    assert_int_equal(OV->huge, 0);
     assert_int_equal(m.order_bad, 0);
     /* delivered + dropped == emitted, and delivered is exactly the
      * emissions that returned 0, in order. */
