@@ -536,6 +536,9 @@ SS_API int ss_signal_broadcast_on(ss_object *emitter, const char *signal,
                         : NULL;
     if (!s) {
         rc = SS_ENOENT;
+    } else if ((rc = cross_check(emitter, s, &loop->self)) != 0) {
+        unlock_tables();
+        return rc; /* logged by cross_check */
     } else {
         bool there = false;
         for (size_t k = 0; k < s->n_bcast; k++)
@@ -581,6 +584,15 @@ SS_API int ss_subscribe(ss_object *receiver, const char *signal,
         unlock_tables();
         free(c);
         return SS_EINVAL;
+    }
+    if (loop->pid != 0 && loop->pid != getpid()) {
+        unlock_tables();
+        free(c);
+        SS_LOG_ERR("loop", "subscribe %s to %s: its loop %s runs in another "
+                   "process already; subscribe before starting it "
+                   "(not supported yet)",
+                   receiver->id_, signal, loop->name);
+        return SS_ENOTSUP;
     }
     for (ss__conn *o = loop->subs; o; o = o->next) {
         if (o->receiver == receiver && o->slot == slot &&
@@ -734,11 +746,15 @@ static int deliver(ss_object *emitter, targets *t, const void *prefix,
             if (s)
                 d = atomic_fetch_add(&s->dropped, n) + n;
             unlock_tables();
+            /* A closed queue is a loop process that has ended: that was
+             * logged and signalled ("exited") already; only count. */
             if ((d - n) / DROP_LOG_EVERY != d / DROP_LOG_EVERY || d == n)
-                SS_LOG_ERR("loop", "%s.%s to loop %s: %s, dropped (%llu drops "
-                           "of this signal so far)",
-                           emitter->id_, t->name, t->loops[k]->name,
-                           ss_strerror(prc), (unsigned long long)d);
+                ss__log(prc == SS_ECLOSED ? SS_LOG_DEBUG : SS_LOG_ERROR,
+                        "loop", "%s.%s to loop %s: %s, dropped (%llu drops "
+                        "of this signal so far)",
+                        emitter->id_, t->name, t->loops[k]->name,
+                        prc == SS_ECLOSED ? "it has ended" : ss_strerror(prc),
+                        (unsigned long long)d);
             result = SS_EAGAIN;
         }
     }

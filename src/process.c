@@ -150,7 +150,9 @@ static void *watcher_main(void *arg)
     pthread_mutex_lock(&p->mu);
     bool expected = p->signalled;
     pthread_mutex_unlock(&p->mu);
-    if ((sig != 0 || code != 0) && !expected)
+    /* Worth a warning: an error exit, or a signal nobody here sent.
+     * Stopped (0) or interrupted by SIGINT (2) is a normal end. */
+    if ((sig != 0 && !expected) || code == 1 || code > 2)
         SS_LOG_WARNING("process", "%s (pid %d) ended: %s %d",
                        ss_process_name(p), (int)p->pid,
                        sig ? "killed by signal" : "exit code",
@@ -261,6 +263,13 @@ SS_API int ss_process_stop(ss_process *p)
 {
     if (!p)
         return SS_EINVAL;
+    if (owned_here(p)) {
+        pthread_mutex_lock(&p->mu);
+        bool ended = p->ended;
+        pthread_mutex_unlock(&p->mu);
+        if (ended)
+            return SS_ESTATE; /* nothing to stop: not an error worth a log */
+    }
     return ss_loop_stop(p->loop);
 }
 

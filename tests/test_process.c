@@ -150,6 +150,10 @@ static void test_pointer_stays_in_process(void **state)
                      SS_ENOTSUP);
     assert_int_equal(ss_connect(&a, "arr", &b, on_hello, "ap", NULL),
                      SS_ENOTSUP);
+    /* Nor may it be broadcast on a loop that will run elsewhere. */
+    assert_int_equal(ss_signal_broadcast_on(&a, "ptr", main_loop), 0);
+    assert_int_equal(ss_signal_broadcast_on(&a, "ptr", ss_process_loop(proc)),
+                     SS_ENOTSUP);
     ss_object_destroy(&a);
     ss_object_destroy(&a2);
     ss_object_destroy(&b);
@@ -247,6 +251,13 @@ static void test_exited_signal(void **state)
                      0);
     assert_int_equal(ss_connect(&w.obj, "feed", &b, on_ping, "x", NULL),
                      SS_ENOTSUP);
+    /* Broadcasting on it or subscribing its objects: not supported either
+     * (the child would never know). */
+    assert_int_equal(ss_signal_broadcast_on(&w.obj, "feed",
+                                            ss_process_loop(proc)),
+                     SS_ENOTSUP);
+    assert_int_equal(ss_subscribe(&b, "feed", on_nothing, "x", NULL),
+                     SS_ENOTSUP);
     int status;
     assert_int_equal(ss_process_exit_status(proc, &status), SS_ESTATE);
     assert_int_equal(ss_process_kill(proc, SIGKILL), 0);
@@ -267,7 +278,7 @@ static void test_exited_signal(void **state)
         assert_int_equal(ss_emit(&w.obj, "feed", k), SS_EAGAIN);
     assert_int_equal(ss_loop_dropped(ss_process_loop(proc)) - before, 1000);
     assert_true(ss_signal_dropped(&w.obj, "feed") >= 1000);
-    assert_int_equal(ss_process_stop(proc), SS_ECLOSED);
+    assert_int_equal(ss_process_stop(proc), SS_ESTATE);
 
     ss_object_destroy(&w.obj);
     ss_object_destroy(&b);

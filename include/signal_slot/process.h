@@ -88,7 +88,9 @@ SS_API int ss_process_set_sigint(ss_process *process, ss_sigint_mode mode);
  */
 SS_API ss_object *ss_process_object(ss_process *process);
 
-/* ss_process_stop - graceful stop through the loop (ss_loop_stop()). */
+/* ss_process_stop - graceful stop through the loop (ss_loop_stop()); also
+ * before the start (the child then stops once it has handled what was
+ * queued before). Errors: SS_ESTATE (it has ended), queue errors. */
 SS_API int ss_process_stop(ss_process *process);
 
 /* ss_process_kill - send sig (SIGKILL, SIGUSR1...) to the child.
