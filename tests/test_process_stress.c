@@ -1045,10 +1045,26 @@ static void test_exit_paths(void **state)
     assert_int_equal(tu_process_new(&ps, "exitp_stop", NULL), 0);
     assert_int_equal(ss_process_terminate(pt), SS_ESTATE); /* not started */
     ss_process *all[] = {pt, pk, pc, ps};
+    /* One object in the parent emits to the stopped one afterwards. */
+    ss_loop *main_loop;
+    static ss_object src, dst;
+    assert_int_equal(ss_loop_new(&main_loop, "exitp_main", NULL), 0);
+    assert_int_equal(ss_object_init(&src, main_loop, "src"), 0);
+    assert_int_equal(ss_object_init(&dst, ss_process_loop(ps), "dst"), 0);
+    assert_int_equal(ss_signal_add(&src, "late2", "ii"), 0);
+    assert_int_equal(
+        ss_connect(&src, "late2", &dst, ring_on_tok, "ii", NULL), 0);
+    /* "exited" may be connected before the start or after it. */
     for (int i = 0; i < 4; i++)
-        assert_int_equal(tu_exits_watch(ex, all[i]), 0);
+        if (all[i] != pk)
+            assert_int_equal(tu_exits_watch(ex, all[i]), 0);
     assert_int_equal(ss_process_start(pt, NULL, NULL), 0);
     assert_int_equal(ss_process_start(pk, NULL, NULL), 0);
+    assert_int_equal(tu_exits_watch(ex, pk), 0);
+    /* ...but "started" of a running process cannot be. */
+    assert_int_equal(ss_connect(ss_process_object(pk), "started", &src,
+                                ring_on_tok, "", NULL),
+                     SS_ENOTSUP);
     assert_int_equal(ss_process_start(pc, exit3_init, NULL), 0);
     assert_int_equal(ss_process_start(ps, NULL, NULL), 0);
     assert_int_equal(ss_process_terminate(pt), 0);
@@ -1077,8 +1093,19 @@ static void test_exit_paths(void **state)
         assert_false(ss_process_is_alive(all[i]));
         assert_int_equal(ss_process_terminate(all[i]), SS_ESTATE);
     }
+    /* Emitting to a process that has ended: dropped and counted. */
+    assert_int_equal(ss_emit(&src, "late2", (int32_t)0, (int32_t)0),
+                     SS_EAGAIN);
+    assert_int_equal(ss_loop_dropped(ss_process_loop(ps)), 1);
+    assert_int_equal(ss_signal_dropped(&src, "late2"), 1);
+    ss_object_destroy(&src);
+    ss_object_destroy(&dst);
     for (int i = 0; i < 4; i++)
         tu_process_free(all[i]);
+    ss_loop_free(main_loop);
+    /* A name is free again once its process is freed. */
+    assert_int_equal(tu_process_new(&pt, "exitp_term", NULL), 0);
+    tu_process_free(pt);
     tu_exits_free(ex);
 }
 

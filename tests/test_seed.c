@@ -72,6 +72,7 @@ typedef struct basic_shm {
     vals o1_inc, o3_inc, o5_inc;      /* "foo" values received by inc */
     vals o2_from_o3, o2_from_o5;      /* x of each reply received by o2 */
     vals o4_reply, o6_reply, o8_reply; /* x of replies from o5 */
+    vals o9_inc;                      /* destroys itself on the first */
     int o4_started;                   /* my_process1 "started" slot */
     int o2_p2_started;                /* my_process2 "started", on main */
     int o1_timeout, o7_timeout;       /* timer of my_process1 */
@@ -120,6 +121,18 @@ static void c2_on_reply(ss_object *receiver, const ss_args *args, void *ud)
     TU_CHECK(&B->err, strcmp(name, "my_process2") == 0);
     TU_CHECK(&B->err, sender_is(args, "my_process2", "o5_p2"));
     vals_add(rec, x);
+}
+
+/* o9 (my_process2) detaches itself while connected, in its first call:
+ * later foos are not delivered to it. */
+static void o9_inc_once(ss_object *receiver, const ss_args *args, void *ud)
+{
+    int32_t data = 0;
+    (void)ud;
+    TU_CHECK(&B->err, ss_args_unpack(args, "i", &data) == 0);
+    vals_add(&B->o9_inc, data);
+    ss_object_destroy(receiver);
+    TU_CHECK(&B->err, ss_object_loop(receiver) == NULL);
 }
 
 /* C1.on_timeout: emit broadcast_signal(42, 43). */
@@ -244,7 +257,7 @@ static void test_basic(void **state)
     /* Static: if the test fails half-way they stay in the loops' tables,
      * and must not point into a dead stack frame. */
     static c1 o1, o3, o5, o7;
-    static ss_object o2, o4, o6, o8, o6b;
+    static ss_object o2, o4, o6, o8, o6b, o9;
     static ss_timer t;
     o1 = (c1){.inc = &B->o1_inc};
     o3 = (c1){.inc = &B->o3_inc};
@@ -259,6 +272,7 @@ static void test_basic(void **state)
     assert_int_equal(ss_object_init(&o6, l2, "o6_p2"), 0);
     assert_int_equal(ss_object_init(&o7.obj, l2, "o7_p2"), 0);
     assert_int_equal(ss_object_init(&o8, l2, "o8_p2"), 0);
+    assert_int_equal(ss_object_init(&o9, l2, "o9_p2"), 0);
     c1 *c1s[] = {&o1, &o3, &o5, &o7};
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(ss_signal_add(&c1s[i]->obj, "reply", "si"), 0);
@@ -294,6 +308,8 @@ static void test_basic(void **state)
                      0);
     assert_int_equal(ss_connect(&o6, "foo_signal", &o5.obj, c1_inc, "i", NULL),
                      0);
+    assert_int_equal(
+        ss_connect(&o2, "foo_signal", &o9, o9_inc_once, "i", NULL), 0);
     /* A slot's signature must match the signal's. */
     assert_int_equal(ss_connect(&o6, "foo_signal", &o5.obj, c1_inc, "x", NULL),
                      SS_ESIGNATURE);
@@ -428,6 +444,8 @@ static void test_basic(void **state)
     assert_vals(&B->o4_reply, (int[]){1, 2}, 2);
     assert_vals(&B->o8_reply, (int[]){1, 2}, 2);
     assert_int_equal(B->o6_reply.n, 0);
+    /* o9 got the first foo, detached itself, and not the second. */
+    assert_vals(&B->o9_inc, (int[]){123}, 1);
     assert_int_equal(B->o2_p2_started, 1);
     /* Timer-driven: both loops ticked at least 3 times (the stop waited for
      * it); both subscribers got every broadcast my_process2 handled, which
@@ -449,6 +467,7 @@ static void test_basic(void **state)
     ss_object_destroy(&o5.obj);
     ss_object_destroy(&o7.obj);
     ss_object_destroy(&o8);
+    ss_object_destroy(&o9); /* only the child's copy was detached */
     tu_process_free(p);
     tu_process_free(p2);
     ss_loop_free(main_loop);
@@ -610,6 +629,7 @@ static int ma_emit_batch(ss_object *o1, int first, int n)
 {
     ss_writer w[MA_N];
     ss_msg msgs[MA_N];
+    memset(msgs, 0, sizeof msgs);
     int rc = 0;
     for (int i = 0; i < n; i++) {
         ss_writer_init(&w[i], NULL, 0);
