@@ -67,6 +67,7 @@ struct ss__signal {
     /* Emitted by the process that declared it, whichever loop its object
      * lives on (a loop process's "exited", emitted by the parent). */
     bool here;
+    ss_object *owner; /* the emitter */
     size_t name_len;
     /* The header of its messages (kind, names), built once. */
     size_t hlen;
@@ -379,6 +380,7 @@ static int signal_add(ss_object *obj, const char *name,
     snprintf(s->name, sizeof s->name, "%s", name);
     snprintf(s->sig, sizeof s->sig, "%s", signature);
     s->here = here;
+    s->owner = obj;
     s->name_len = strlen(s->name);
     lock_write();
     if (!(obj->flags_ & OBJ_LIVE) || find_signal(obj, name, strlen(name))) {
@@ -812,7 +814,7 @@ SS_API int ss_emit_many(ss_object *emitter, const char *signal,
     for (size_t i = 0; i < n; i++) {
         size_t nt;
         rc = ss__payload_validate_n(t.sig, payloads[i].data, payloads[i].len,
-                                    &nt);
+                                    0, &nt);
         if (rc != 0) {
             SS_LOG_ERR("loop", "emit_many %s.%s: payload %zu is not \"%s\": "
                        "%s; nothing sent",
@@ -925,6 +927,7 @@ typedef struct pending {
     size_t len;
     size_t first, last; /* its calls in loop->calls; none: nothing to do */
     bool found;         /* the emitter's signal exists */
+    bool foreign;       /* emitted in another process: no pointers */
 } pending;
 
 /* Find the signal a header names (g_lock held), through the loop's cache
@@ -967,6 +970,7 @@ static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
     p->found = s != NULL;
     if (!s)
         return true;
+    p->foreign = !s->here && s->owner->loop_->pid != loop->pid;
     if (prev && *prev_sig == s) {
         p->first = prev->first;
         p->last = prev->last;
@@ -1056,8 +1060,9 @@ static bool dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
         args.sig = loop->calls[p->first]->sig;
         args.data = p->hdr + p->hlen;
         args.len = p->len - p->hlen;
-        int rc = ss__payload_validate_n(args.sig, args.data, args.len,
-                                        &args.n_types);
+        int rc = ss__payload_validate_n(
+            args.sig, args.data, args.len,
+            p->foreign ? SS_PAYLOAD_NO_POINTER : 0, &args.n_types);
         if (rc != 0) {
             args_names(&args);
             SS_LOG_ERR("loop", "loop %s: %s.%s with a payload that is not "

@@ -321,7 +321,7 @@ static int val_payload(const char *sig, const void *data, size_t len,
 }
 
 int ss__payload_validate_n(const char *sig, const void *data, size_t len,
-                           size_t *n_types)
+                           unsigned flags, size_t *n_types)
 {
     /* sig is a signal's, valid: walk its types without checking them. */
     const unsigned char *d = data ? data : no_bytes;
@@ -329,7 +329,7 @@ int ss__payload_validate_n(const char *sig, const void *data, size_t len,
     if (!data && len > 0)
         return SS_EINVAL;
     for (const char *t = sig; *t != '\0'; t += type_len(t), n++) {
-        int rc = val_value(t, d, &pos, len, 0, 0);
+        int rc = val_value(t, d, &pos, len, 0, flags);
         if (rc != 0)
             return rc;
     }

@@ -85,7 +85,7 @@ void ss__sigint_after_fork(bool ignore);
  * be valid (a declared signal's), which is not checked again; also gives
  * the number of values. */
 int ss__payload_validate_n(const char *sig, const void *data, size_t len,
-                           size_t *n_types);
+                           unsigned flags, size_t *n_types);
 /* ss__reader_init_valid - ss_reader_init() for a payload known to be
  * valid for sig (it has n_types values): no second validation. */
 void ss__reader_init_valid(ss_reader *r, const char *sig, size_t n_types,

@@ -377,6 +377,81 @@ static void test_start_from_thread(void **state)
     ss_process_free(proc);
 }
 
+/* A pointer hidden in a variant does not reach another process: the
+ * receiving loop refuses the payload (the connection could not know). */
+static void on_var(ss_object *receiver, const ss_args *args, void *ud)
+{
+    ss_value v;
+    (void)ud;
+    if (ss_args_unpack(args, "v", &v) == 0)
+        /* A variant's encoding: its signature's length, then it. */
+        ss_emit(receiver, "seen",
+                (int64_t)((const unsigned char *)v.data)[1]);
+}
+
+typedef struct seen_box {
+    ss_object obj;
+    int n;
+    int64_t last;
+} seen_box;
+
+static void on_seen(ss_object *receiver, const ss_args *args, void *ud)
+{
+    seen_box *b = (seen_box *)receiver;
+    (void)ud;
+    assert_int_equal(ss_args_unpack(args, "x", &b->last), 0);
+    b->n++;
+    ss_loop_stop(ss_object_loop(receiver));
+}
+
+static void emit_variant(ss_object *from, const char *sig, ...)
+{
+    unsigned char buf[64];
+    ss_writer w;
+    ss_writer_init(&w, buf, sizeof buf);
+    assert_int_equal(ss_writer_variant_begin(&w, sig), 0);
+    va_list ap;
+    va_start(ap, sig);
+    assert_int_equal(ss_vpack(&w, sig, ap), 0);
+    va_end(ap);
+    assert_int_equal(ss_writer_variant_end(&w), 0);
+    ss_value v = {"v", NULL, 0};
+    assert_int_equal(ss_writer_data(&w, &v.data, &v.len), 0);
+    assert_int_equal(ss_emit(from, "var", &v), 0);
+}
+
+static void test_no_pointer_in_variant(void **state)
+{
+    (void)state;
+    ss_loop *main_loop;
+    ss_process *proc;
+    assert_int_equal(ss_loop_new(&main_loop, "vmain", NULL), 0);
+    assert_int_equal(ss_process_new(&proc, "vchild", NULL), 0);
+    seen_box a = {.n = 0};
+    ss_object b;
+    assert_int_equal(ss_object_init(&a.obj, main_loop, "a"), 0);
+    assert_int_equal(ss_object_init(&b, ss_process_loop(proc), "b"), 0);
+    assert_int_equal(ss_signal_add(&a.obj, "var", "v"), 0);
+    assert_int_equal(ss_signal_add(&b, "seen", "x"), 0);
+    assert_int_equal(ss_connect(&a.obj, "var", &b, on_var, "v", NULL), 0);
+    assert_int_equal(ss_connect(&b, "seen", &a.obj, on_seen, "x", NULL), 0);
+    int local = 7;
+    emit_variant(&a.obj, "p", (void *)&local); /* refused over there */
+    emit_variant(&a.obj, "i", (int32_t)5);     /* delivered */
+    assert_int_equal(ss_process_start(proc, NULL, NULL), 0);
+    assert_int_equal(ss_loop_run(main_loop), SS_LOOP_STOPPED);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.last, 'i');
+    assert_int_equal(ss_process_stop(proc), 0);
+    int status = -1;
+    assert_int_equal(ss_process_join(proc, SS_SEC(10), &status), 0);
+    assert_int_equal(status, 0);
+    ss_object_destroy(&a.obj);
+    ss_object_destroy(&b);
+    ss_process_free(proc);
+    ss_loop_free(main_loop);
+}
+
 int main(void)
 {
     tu_watchdog(60);
@@ -387,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_exited_signal),
         cmocka_unit_test(test_exit_statuses),
         cmocka_unit_test(test_start_from_thread),
+        cmocka_unit_test(test_no_pointer_in_variant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
