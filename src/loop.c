@@ -34,10 +34,11 @@
 #define OBJ_LIVE 1u
 #define OBJ_TIMER 2u
 
-enum msg_kind { MSG_SIGNAL = 1, MSG_STOP = 2 };
+enum msg_kind { MSG_SIGNAL = 1, MSG_STOP = 2, MSG_BATCH = 3 };
 
 /* Message header: kind, then the lengths of the three names, then the
- * names (no NUL), then the payload. */
+ * names (no NUL), then the payload; for a batch (one emit_many for one
+ * loop), a u32 count, then each payload as a u32 length and its bytes. */
 #define MSG_HDR 4u
 
 /* A connection (on a signal's list) or a subscription (on a loop's list,
@@ -727,11 +728,18 @@ static inline void notify(ss_loop *loop)
 /* Put n messages into every target loop, one queue operation per loop;
  * a loop whose queue has no room drops them all, counted and logged. */
 static int deliver(ss_object *emitter, targets *t, const void *prefix,
-                   size_t prefix_len, const ss_msg *msgs, size_t n)
+                   size_t prefix_len, const ss_msg *msgs, size_t n,
+                   const unsigned char *batch_hdr)
 {
     int result = 0;
     for (size_t k = 0; k < t->n; k++) {
-        int prc = ss__queue_put_prefixed_nowait(t->loops[k]->q, prefix,
+        int prc = SS_EMSGSIZE;
+        /* A batch travels as one message when it fits in one. */
+        if (batch_hdr)
+            prc = ss__queue_put_framed_nowait(t->loops[k]->q, batch_hdr,
+                                              t->hlen, msgs, n);
+        if (prc == SS_EMSGSIZE)
+            prc = ss__queue_put_prefixed_nowait(t->loops[k]->q, prefix,
                                                 prefix_len, msgs, n);
         if (prc == 0)
             notify(t->loops[k]);
@@ -790,12 +798,12 @@ static int emit_v(ss_object *emitter, const char *signal, va_list ap)
     }
     if (payload == tl_msg + hl) {
         ss_msg m = {tl_msg, hl + plen};
-        rc = deliver(emitter, &t, NULL, 0, &m, 1);
+        rc = deliver(emitter, &t, NULL, 0, &m, 1, NULL);
     } else {
         /* The payload outgrew the thread's buffer (the writer moved to the
          * heap): the queue writes the header before it. */
         ss_msg m = {payload, plen};
-        rc = deliver(emitter, &t, t.hdr, t.hlen, &m, 1);
+        rc = deliver(emitter, &t, t.hdr, t.hlen, &m, 1, NULL);
     }
     ss_writer_free(&w);
     targets_free(&t);
@@ -823,8 +831,12 @@ SS_API int ss_emit_many(ss_object *emitter, const char *signal,
             return rc;
         }
     }
-    /* The queue writes the header before each payload: no copy here. */
-    rc = deliver(emitter, &t, t.hdr, t.hlen, payloads, n);
+    /* The queue writes the header (once for a batch message, or before
+     * each payload) while copying the payloads in: no copy here. */
+    unsigned char bhdr[sizeof t.hdr];
+    memcpy(bhdr, t.hdr, t.hlen);
+    bhdr[0] = MSG_BATCH;
+    rc = deliver(emitter, &t, t.hdr, t.hlen, payloads, n, n > 1 ? bhdr : NULL);
     targets_free(&t);
     return rc;
 }
@@ -935,8 +947,9 @@ typedef struct pending {
 static ss__signal *resolve_signal(ss_loop *loop, const unsigned char *m,
                                   size_t hlen)
 {
+    /* From byte 1: a batch and a single emission share their names. */
     if (loop->cache_gen == g_gen && loop->cache_len == hlen &&
-        memcmp(loop->cache_hdr, m, hlen) == 0)
+        memcmp(loop->cache_hdr + 1, m + 1, hlen - 1) == 0)
         return loop->cache_sig;
     size_t a = m[1], b = m[2], c = m[3];
     const char *names = (const char *)m + MSG_HDR;
@@ -968,8 +981,10 @@ static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
     p->first = p->last = *n;
     ss__signal *s = resolve_signal(loop, m, p->hlen);
     p->found = s != NULL;
-    if (!s)
+    if (!s) {
+        *prev_sig = NULL; /* p has no calls to share */
         return true;
+    }
     p->foreign = !s->here && s->owner->loop_->pid != loop->pid;
     if (prev && *prev_sig == s) {
         p->first = prev->first;
@@ -1004,6 +1019,37 @@ static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
     return true;
 }
 
+static inline uint32_t ld_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+/* Validate one payload of resolved message p and call its slots. */
+static void deliver_one(ss_loop *loop, const pending *p, ss_args *args,
+                        const unsigned char *data, size_t len)
+{
+    args->data = data;
+    args->len = len;
+    int rc = ss__payload_validate_n(args->sig, data, len,
+                                    p->foreign ? SS_PAYLOAD_NO_POINTER : 0,
+                                    &args->n_types);
+    if (rc != 0) {
+        args_names(args);
+        SS_LOG_ERR("loop", "loop %s: %s.%s with a payload that is not "
+                   "\"%s\": %s; dropped",
+                   loop->name, args->object, args->signal, args->sig,
+                   ss_strerror(rc));
+        return;
+    }
+    for (size_t i = p->first; i < p->last; i++) {
+        ss__conn *cn = loop->calls[i];
+        /* Disconnected or destroyed by a slot called before it? */
+        if (!atomic_load_explicit(&cn->dead, memory_order_acquire))
+            cn->slot(cn->receiver, args, cn->user_data);
+    }
+}
+
 /* Dispatch a batch of messages: resolve them all under one hold of the
  * lock, call their slots without it, in order, then release the
  * references. Stops at a stop message (what follows it is not handled).
@@ -1027,7 +1073,7 @@ static bool dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
             stop = true;
             break;
         }
-        if (m[0] != MSG_SIGNAL) {
+        if (m[0] != MSG_SIGNAL && m[0] != MSG_BATCH) {
             SS_LOG_ERR("loop", "loop %s: message of unknown kind %u dropped",
                        loop->name, m[0]);
             continue;
@@ -1058,24 +1104,36 @@ static bool dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
             continue; /* nobody here takes it (any more) */
         /* Each call holds a reference: its signature stays valid. */
         args.sig = loop->calls[p->first]->sig;
-        args.data = p->hdr + p->hlen;
-        args.len = p->len - p->hlen;
-        int rc = ss__payload_validate_n(
-            args.sig, args.data, args.len,
-            p->foreign ? SS_PAYLOAD_NO_POINTER : 0, &args.n_types);
-        if (rc != 0) {
-            args_names(&args);
-            SS_LOG_ERR("loop", "loop %s: %s.%s with a payload that is not "
-                       "\"%s\": %s; dropped",
-                       loop->name, args.object, args.signal, args.sig,
-                       ss_strerror(rc));
+        const unsigned char *body = p->hdr + p->hlen;
+        size_t left = p->len - p->hlen;
+        if (p->hdr[0] == MSG_SIGNAL) {
+            deliver_one(loop, p, &args, body, left);
             continue;
         }
-        for (size_t i = p->first; i < p->last; i++) {
-            ss__conn *cn = loop->calls[i];
-            /* Disconnected or destroyed by a slot called before it? */
-            if (!atomic_load_explicit(&cn->dead, memory_order_acquire))
-                cn->slot(cn->receiver, &args, cn->user_data);
+        /* A batch: a u32 count, then length-prefixed payloads. */
+        if (left < 4) {
+            args_names(&args);
+            SS_LOG_ERR("loop", "loop %s: batch of %s.%s without its count; "
+                       "dropped",
+                       loop->name, args.object, args.signal);
+            continue;
+        }
+        uint64_t count = ld_le32(body);
+        body += 4;
+        left -= 4;
+        for (uint64_t e = 0; e < count; e++) {
+            size_t plen = left >= 4 ? ld_le32(body) : 0;
+            if (left < 4 || plen > left - 4) {
+                args_names(&args);
+                SS_LOG_ERR("loop", "loop %s: batch of %s.%s with a broken "
+                           "frame at payload %llu of %llu; the rest dropped",
+                           loop->name, args.object, args.signal,
+                           (unsigned long long)e, (unsigned long long)count);
+                break;
+            }
+            deliver_one(loop, p, &args, body + 4, plen);
+            body += 4 + plen;
+            left -= 4 + plen;
         }
     }
 

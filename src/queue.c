@@ -181,6 +181,15 @@ static inline uint64_t rec_size(uint64_t len)
     return sizeof(ssq_rec) + ((len + 7) & ~(uint64_t)7);
 }
 
+/* A little-endian u32 (the framing of a batch message). */
+static inline void put_le32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
 /* Move a position and its ring offset past a record of rs bytes. */
 static inline void ring_advance(const ss_queue *q, uint64_t *pos, uint64_t *off,
                                 uint64_t rs)
@@ -849,38 +858,59 @@ SS_API void ss_queue_destroy(ss_queue *q)
  * not take a lock held for a copy for a full queue). */
 static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
                     int64_t timeout_ns, bool lock_wait, const void *prefix,
-                    size_t prefix_len);
+                    size_t prefix_len, bool framed);
 
 SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
                              int64_t timeout_ns)
 {
-    return put_many(q, msgs, n, timeout_ns, false, NULL, 0);
+    return put_many(q, msgs, n, timeout_ns, false, NULL, 0, false);
 }
 
 int ss__queue_put_many_nowait(ss_queue *q, const ss_msg *msgs, size_t n)
 {
-    return put_many(q, msgs, n, SS_NO_WAIT, true, NULL, 0);
+    return put_many(q, msgs, n, SS_NO_WAIT, true, NULL, 0, false);
 }
 
 int ss__queue_put_prefixed_nowait(ss_queue *q, const void *prefix,
                                   size_t prefix_len, const ss_msg *msgs,
                                   size_t n)
 {
-    return put_many(q, msgs, n, SS_NO_WAIT, true, prefix, prefix_len);
+    return put_many(q, msgs, n, SS_NO_WAIT, true, prefix, prefix_len, false);
+}
+
+int ss__queue_put_framed_nowait(ss_queue *q, const void *prefix,
+                                size_t prefix_len, const ss_msg *parts,
+                                size_t n)
+{
+    return put_many(q, parts, n, SS_NO_WAIT, true, prefix, prefix_len, true);
 }
 
 /* Each message written is prefix (prefix_len bytes; none if 0) followed by
- * msgs[i]: the runtime puts a header before payloads without copying. */
+ * msgs[i]: the runtime puts a header before payloads without copying.
+ * framed: one message instead, prefix, then n as a u32, then each msgs[i]
+ * as a u32 length and its bytes (a batch of signals in one record). */
 static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
                     int64_t timeout_ns, bool lock_wait, const void *prefix,
-                    size_t prefix_len)
+                    size_t prefix_len, bool framed)
 {
     if (!q || (n && !msgs))
         return SS_EINVAL;
     if (n == 0)
         return 0;
     uint64_t need = 0, payload = 0;
-    for (size_t i = 0; i < n; i++) {
+    if (framed) {
+        uint64_t len = prefix_len + 4;
+        for (size_t i = 0; i < n; i++) {
+            if (msgs[i].len && !msgs[i].data)
+                return SS_EINVAL;
+            len += 4 + (uint64_t)msgs[i].len;
+        }
+        if (n > UINT32_MAX || len > q->max_msg_size)
+            return SS_EMSGSIZE;
+        need = rec_size(len);
+        payload = len;
+    }
+    for (size_t i = 0; i < n && !framed; i++) {
         size_t len = msgs[i].len + prefix_len;
         if (len == 0 || (msgs[i].len && !msgs[i].data) || len < prefix_len)
             return SS_EINVAL;
@@ -889,7 +919,8 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
         need += rec_size(len);
         payload += len;
     }
-    if (need > q->ring_size || (q->max_msgs && n > q->max_msgs))
+    size_t n_recs = framed ? 1 : n;
+    if (need > q->ring_size || (q->max_msgs && n_recs > q->max_msgs))
         return SS_EMSGSIZE;
 
     ssq_header *h = q->hdr;
@@ -925,7 +956,7 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
                     return mark_corrupt(q, "more messages taken than put", got,
                                         put_msgs);
                 }
-                room = put_msgs - got + n <= q->max_msgs;
+                room = put_msgs - got + n_recs <= q->max_msgs;
             }
             if (room || fresh)
                 break;
@@ -939,7 +970,26 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
         }
         if (SS_LIKELY(room)) {
             uint64_t pos = tail;
-            for (size_t i = 0; i < n; i++) {
+            if (framed) {
+                /* The mirror mapping makes the record contiguous. */
+                ssq_rec *r = (ssq_rec *)(q->ring + off);
+                unsigned char *d = (unsigned char *)(r + 1);
+                r->len = (uint32_t)payload;
+                r->check = rec_check((uint32_t)payload, pos);
+                memcpy(d, prefix, prefix_len);
+                d += prefix_len;
+                put_le32(d, (uint32_t)n);
+                d += 4;
+                for (size_t i = 0; i < n; i++) {
+                    uint32_t v = (uint32_t)msgs[i].len;
+                    put_le32(d, v);
+                    if (v)
+                        memcpy(d + 4, msgs[i].data, v);
+                    d += 4 + (size_t)v;
+                }
+                ring_advance(q, &pos, &off, need);
+            }
+            for (size_t i = 0; i < n && !framed; i++) {
                 ssq_rec *r = (ssq_rec *)(q->ring + off);
                 uint32_t len = (uint32_t)(msgs[i].len + prefix_len);
                 r->len = len;
@@ -954,11 +1004,12 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
             }
             uint64_t bytes = atomic_load_explicit(&h->prod_pub.bytes,
                                                   memory_order_relaxed);
-            side_commit(q, SSQ_PROD, pos, off, put_msgs + n, bytes + payload);
+            side_commit(q, SSQ_PROD, pos, off, put_msgs + n_recs,
+                        bytes + payload);
             bool wk = must_wake(&h->data);
             side_unlock(q, SSQ_PROD);
             if (wk)
-                wake(&h->data, n > INT_MAX ? INT_MAX : (int)n);
+                wake(&h->data, n_recs > INT_MAX ? INT_MAX : (int)n_recs);
             return 0;
         }
         side_unlock(q, SSQ_PROD);

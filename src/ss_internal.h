@@ -62,6 +62,12 @@ int ss__queue_put_many_nowait(ss_queue *q, const ss_msg *msgs, size_t n);
 int ss__queue_put_prefixed_nowait(ss_queue *q, const void *prefix,
                                   size_t prefix_len, const ss_msg *msgs,
                                   size_t n);
+/* ss__queue_put_framed_nowait - one message made of prefix, the count n
+ * (u32 little-endian), then each part as a u32 length and its bytes.
+ * SS_EMSGSIZE if that is larger than the queue's largest message. */
+int ss__queue_put_framed_nowait(ss_queue *q, const void *prefix,
+                                size_t prefix_len, const ss_msg *parts,
+                                size_t n);
 
 /* Loops and processes (loop.c for process.c). */
 #include <sys/types.h>
