@@ -829,8 +829,77 @@ SS_API int ss_vpack(ss_writer *w, const char *sig, va_list ap)
         return w->err;
     if (!sig)
         return w_fail(w, SS_EINVAL);
+    const char *s = sig;
+    if (w->depth == 0) {
+        /* Basic values outside any container need no type bookkeeping:
+         * write them straight; the first container, variant or invalid
+         * character hands over to the general loop below. */
+        for (;; s++) {
+            unsigned char *p = NULL;
+            switch (*s) {
+            case '\0':
+                return 0;
+            case 'b': {
+                int v = va_arg(ap, int);
+                if ((p = w_append(w, 1)) != NULL)
+                    p[0] = v != 0;
+                break;
+            }
+            case 'i':
+            case 'u': {
+                uint32_t v = *s == 'i' ? (uint32_t)va_arg(ap, int32_t)
+                                       : va_arg(ap, uint32_t);
+                if ((p = w_append(w, 4)) != NULL)
+                    st32(p, v);
+                break;
+            }
+            case 'x':
+            case 't': {
+                uint64_t v = *s == 'x' ? (uint64_t)va_arg(ap, int64_t)
+                                       : va_arg(ap, uint64_t);
+                if ((p = w_append(w, 8)) != NULL)
+                    st64(p, v);
+                break;
+            }
+            case 'd': {
+                double v = va_arg(ap, double);
+                uint64_t bits;
+                memcpy(&bits, &v, sizeof bits);
+                if ((p = w_append(w, 8)) != NULL)
+                    st64(p, bits);
+                break;
+            }
+            case 'p': {
+                void *v = va_arg(ap, void *);
+                if ((p = w_append(w, 8)) != NULL)
+                    st64(p, (uint64_t)(uintptr_t)v);
+                break;
+            }
+            case 's': {
+                const char *str = va_arg(ap, const char *);
+                if (!str)
+                    return w_fail(w, SS_EINVAL);
+                if ((rc = w_string(w, str, strlen(str))) != 0)
+                    return rc;
+                continue;
+            }
+            case 'y': {
+                const void *data = va_arg(ap, const void *);
+                size_t len = va_arg(ap, size_t);
+                if ((rc = ss_writer_put_blob(w, data, len)) != 0)
+                    return rc;
+                continue;
+            }
+            default:
+                goto general;
+            }
+            if (!p)
+                return w->err;
+        }
+    }
+general:
     /* Each type is checked before its argument is taken. */
-    for (const char *s = sig; *s != '\0'; s += type_len(s)) {
+    for (; *s != '\0'; s += type_len(s)) {
         if (sig_type(s, SIG_MAX - (size_t)(s - sig), 0) == 0)
             return w_fail(w, SS_ESIGNATURE);
         switch (*s) {
