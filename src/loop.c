@@ -120,41 +120,28 @@ struct ss_args {
         signal[SS_NAME_MAX + 1];
 };
 
-/* Readers (emission, dispatch) share it; writers (set-up and tear-down of
- * loops, objects, signals, connections) are preferred, so that a stream of
- * emissions cannot starve a connect. */
-static pthread_rwlock_t g_lock =
-    PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
-
-static void g_lock_init(void)
-{
-    pthread_rwlockattr_t a;
-    pthread_rwlockattr_init(&a);
-    pthread_rwlockattr_setkind_np(&a,
-                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&g_lock, &a);
-    pthread_rwlockattr_destroy(&a);
-}
-
 /* Bumped by every writer: a loop's cached name resolution is valid while
- * the generation it was made in lasts (g_lock). */
+ * the generation it was made in lasts (tables lock). */
 static uint64_t g_gen = 1;
 
+/* The tables' lock (tables_lock.c): emission and dispatch read, set-up
+ * and tear-down write. */
 static void lock_write(void)
 {
-    pthread_rwlock_wrlock(&g_lock);
+    ss__tables_write_lock();
     g_gen++;
 }
 
 static void lock_read(void)
 {
-    pthread_rwlock_rdlock(&g_lock);
+    ss__tables_read_lock();
 }
 
 static void unlock_tables(void)
 {
-    pthread_rwlock_unlock(&g_lock);
+    ss__tables_unlock();
 }
+
 static ss_loop *g_loops;
 /* The loop running on this thread, if any. */
 static _Thread_local ss_loop *tl_loop;
@@ -1634,21 +1621,6 @@ void ss__loop_set_pid(ss_loop *loop, pid_t pid)
     lock_write();
     loop->pid = pid;
     unlock_tables();
-}
-
-void ss__tables_lock(void)
-{
-    lock_write();
-}
-
-void ss__tables_unlock(void)
-{
-    unlock_tables();
-}
-
-void ss__tables_reset_after_fork(void)
-{
-    g_lock_init();
 }
 
 void ss__sigint_after_fork(bool ignore)

@@ -189,9 +189,8 @@ static void *forker_main(void *arg)
     ss_process *p = rq->p;
     pid_t pid = fork();
     if (pid == 0) {
-        /* The child is single-threaded and its thread is not the lock's
-         * owner: start the tables' lock afresh instead of unlocking it. */
-        ss__tables_reset_after_fork();
+        /* The tables' lock starts free here (its atfork handler): the
+         * thread holding it stayed in the parent. */
         child_main(p, rq->parent, rq->init, rq->user_data, &rq->mask);
     }
     pthread_mutex_lock(&p->mu);
@@ -218,7 +217,7 @@ SS_API int ss_process_start(ss_process *p, ss_process_init_fn init,
     fflush(NULL);
     /* Hold the tables across fork(): the child must not inherit them
      * half-changed by another thread. */
-    ss__tables_lock();
+    ss__tables_write_lock();
     /* SIGINT stays blocked until the child has chosen what to do with it,
      * so that a Ctrl-C right at the fork cannot kill it by default; the
      * watcher thread inherits the block and keeps it (it never handles

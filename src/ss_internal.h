@@ -73,11 +73,12 @@ int ss__queue_put_framed_nowait(ss_queue *q, const void *prefix,
 #include <sys/types.h>
 pid_t ss__loop_pid(const ss_loop *loop);
 void ss__loop_set_pid(ss_loop *loop, pid_t pid);
-/* Hold the process-wide tables for writing (around fork()). */
-void ss__tables_lock(void);
+/* The runtime tables' lock (tables_lock.c): shared reads without atomic
+ * read-modify-writes, exclusive writes; holds nest, and a forked child
+ * starts with it free (unless its own thread held it). */
+void ss__tables_read_lock(void);
+void ss__tables_write_lock(void);
 void ss__tables_unlock(void);
-/* In a forked child of a ss__tables_lock() holder: a fresh, free lock. */
-void ss__tables_reset_after_fork(void);
 
 /* ss__signal_add_here - ss_signal_add() for a signal that this process
  * emits whichever loop its object lives on (may be connected to local

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -201,4 +202,22 @@ void ss__event_clear(int fd)
     uint64_t v;
     ssize_t r = read(fd, &v, sizeof v);
     (void)r; /* EAGAIN: it was not readable */
+}
+
+int ss__membarrier_register(void)
+{
+    long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (q < 0 || !(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+        return SS_ENOTSUP;
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
+                0) != 0)
+        return ss__errno_to_ss(errno);
+    return 0;
+}
+
+int ss__membarrier(void)
+{
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        return ss__errno_to_ss(errno);
+    return 0;
 }

@@ -83,6 +83,17 @@ void ss__event_signal(int fd);
 /* ss__event_clear - make it not readable (until signalled again). */
 void ss__event_clear(int fd);
 
+/*
+ * ss__membarrier_register - prepare ss__membarrier() for this process.
+ * 0 if the system has an expedited process-wide memory barrier, else a
+ * negative SS_E* code (callers then use ordinary locks).
+ */
+int ss__membarrier_register(void);
+
+/* ss__membarrier - a full memory barrier on every running thread of the
+ * process (after ss__membarrier_register()). 0 or a negative SS_E* code. */
+int ss__membarrier(void);
+
 /* ss__close_fd - close a descriptor, retrying on EINTR semantics. */
 void ss__close_fd(int fd);
 
