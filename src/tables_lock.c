@@ -54,18 +54,37 @@ static _Thread_local int tl_writing; /* write depth of this thread */
 static _Thread_local int tl_rw_reads; /* rwlock mode: nested reads */
 static _Thread_local int tl_inner_reads; /* reads nested in this write */
 
+/* The key's destructor, run by the exiting thread itself. Other
+ * destructors may still run after it on this thread and take the lock
+ * again: tl_my is cleared so that they acquire a slot of their own (and
+ * set the key again, so it is released again), instead of sharing this one
+ * with the next thread that takes it. */
 static void slot_release(void *arg)
 {
     tl_slot *s = arg;
+    if (tl_my == s)
+        tl_my = NULL;
     atomic_store_explicit(&s->active, 0, memory_order_release);
     s->depth = 0;
     atomic_store_explicit(&s->in_use, false, memory_order_release);
 }
 
+/* The rwlock of the fallback, writer-preferring, made afresh. */
+static void rw_init(void)
+{
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&g_rw, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
 static void after_fork_child(void)
 {
     /* Only this thread came along: every other slot is free, and no one
-     * else can hold the writers' mutex. */
+     * else can hold the writers' mutex (a normal mutex that this thread
+     * holds may be unlocked under its new thread id: it is kept). */
     for (tl_slot *s = atomic_load(&g_slots); s; s = s->next) {
         if (s != tl_my) {
             atomic_store(&s->active, 0);
@@ -76,8 +95,18 @@ static void after_fork_child(void)
     if (!tl_writing) {
         pthread_mutex_init(&g_wmutex, NULL);
         atomic_store(&g_writer, 0);
-        if (!tl_rw_reads)
-            pthread_rwlock_init(&g_rw, NULL);
+    }
+    /* The rwlock is made afresh whatever this thread held, which it then
+     * takes again: read holds of the threads left behind would keep every
+     * writer out for ever, and glibc tells a write hold from a read hold
+     * at unlock by the writer's thread id, which is not this thread's any
+     * more (its unlock would count as a reader's and leave it held). */
+    rw_init();
+    if (g_mode == MODE_RWLOCK) {
+        if (tl_writing)
+            pthread_rwlock_wrlock(&g_rw);
+        else if (tl_rw_reads)
+            pthread_rwlock_rdlock(&g_rw);
     }
     if (g_mode == MODE_FAST && ss__membarrier_register() != 0 &&
         !tl_writing && !(tl_my && tl_my->depth)) {
