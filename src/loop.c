@@ -638,10 +638,11 @@ typedef struct targets {
     ss_loop *fixed[16];
     ss_loop **loops;
     size_t n;
-    char sig[SS_SIGNATURE_MAX_LEN + 1];
-    char name[SS_NAME_MAX + 1];
-    size_t hlen;
-    unsigned char hdr[MSG_HDR + 3 * SS_NAME_MAX];
+    ss__signal *s; /* valid while the read lock is held */
+    /* The first drop of this emission, logged once the lock is released. */
+    int drop_rc;
+    uint64_t drop_total, drop_n;
+    char drop_loop[SS_NAME_MAX + 1];
 } targets;
 
 static void targets_free(targets *t)
@@ -671,12 +672,15 @@ static int targets_add(targets *t, ss_loop *loop, size_t *cap)
     return 0;
 }
 
-/* Find emitter's signal and its target loops. 0, SS_ENOENT or SS_ENOMEM. */
+/* Find emitter's signal and its target loops: 0 with the tables
+ * read-locked (the loops cannot be freed until targets_done()), or
+ * SS_ENOENT / SS_ENOMEM with nothing held. */
 static int find_targets(ss_object *emitter, const char *signal, targets *t)
 {
     size_t cap = 16;
     t->loops = t->fixed;
     t->n = 0;
+    t->drop_rc = 0;
     lock_read();
     ss__signal *s = (emitter->flags_ & OBJ_LIVE)
                         ? find_signal(emitter, signal, strlen(signal))
@@ -696,12 +700,30 @@ static int find_targets(ss_object *emitter, const char *signal, targets *t)
         targets_free(t);
         return rc;
     }
-    memcpy(t->sig, s->sig, strlen(s->sig) + 1);
-    memcpy(t->name, s->name, s->name_len + 1);
-    memcpy(t->hdr, s->hdr, s->hlen);
-    t->hlen = s->hlen;
-    unlock_tables();
+    t->s = s;
     return 0;
+}
+
+/* Release what find_targets() took, then log the emission's first drop
+ * (outside the lock: a log handler may do anything). */
+static void targets_done(const char *emitter_id, const char *signal,
+                         targets *t)
+{
+    unlock_tables();
+    targets_free(t);
+    int rc = t->drop_rc;
+    uint64_t d = t->drop_total, n = t->drop_n;
+    /* Logged once every DROP_LOG_EVERY drops of the signal; a closed queue
+     * is a loop process that has ended, which was logged and signalled
+     * ("exited") already: only counted. */
+    if (rc != 0 &&
+        ((d - n) / DROP_LOG_EVERY != d / DROP_LOG_EVERY || d == n))
+        ss__log(rc == SS_ECLOSED ? SS_LOG_DEBUG : SS_LOG_ERROR, "loop",
+                "%s.%s to loop %s: %s, dropped (%llu drops of this signal "
+                "so far)",
+                emitter_id, signal, t->drop_loop,
+                rc == SS_ECLOSED ? "it has ended" : ss_strerror(rc),
+                (unsigned long long)d);
 }
 
 /* Make the loop's pollable descriptor readable, if it has one. */
@@ -714,8 +736,8 @@ static inline void notify(ss_loop *loop)
 
 /* Put n messages into every target loop, one queue operation per loop;
  * a loop whose queue has no room drops them all, counted and logged. */
-static int deliver(ss_object *emitter, targets *t, const void *prefix,
-                   size_t prefix_len, const ss_msg *msgs, size_t n,
+static int deliver(targets *t, const void *prefix, size_t prefix_len,
+                   const ss_msg *msgs, size_t n,
                    const unsigned char *batch_hdr)
 {
     int result = 0;
@@ -724,36 +746,24 @@ static int deliver(ss_object *emitter, targets *t, const void *prefix,
         /* A batch travels as one message when it fits in one. */
         if (batch_hdr)
             prc = ss__queue_put_framed_nowait(t->loops[k]->q, batch_hdr,
-                                              t->hlen, msgs, n);
+                                              t->s->hlen, msgs, n);
         if (prc == SS_EMSGSIZE)
             prc = ss__queue_put_prefixed_nowait(t->loops[k]->q, prefix,
                                                 prefix_len, msgs, n);
-        if (prc == 0)
+        if (prc == 0) {
             notify(t->loops[k]);
-        if (prc != 0) {
-            atomic_fetch_add(&t->loops[k]->dropped, n);
-            /* The signal is looked up again: the emitter may have been
-             * destroyed by another thread since find_targets(). */
-            uint64_t d = n;
-            lock_read();
-            ss__signal *s = (emitter->flags_ & OBJ_LIVE)
-                                ? find_signal(emitter, t->name,
-                                              strlen(t->name))
-                                : NULL;
-            if (s)
-                d = atomic_fetch_add(&s->dropped, n) + n;
-            unlock_tables();
-            /* A closed queue is a loop process that has ended: that was
-             * logged and signalled ("exited") already; only count. */
-            if ((d - n) / DROP_LOG_EVERY != d / DROP_LOG_EVERY || d == n)
-                ss__log(prc == SS_ECLOSED ? SS_LOG_DEBUG : SS_LOG_ERROR,
-                        "loop", "%s.%s to loop %s: %s, dropped (%llu drops "
-                        "of this signal so far)",
-                        emitter->id_, t->name, t->loops[k]->name,
-                        prc == SS_ECLOSED ? "it has ended" : ss_strerror(prc),
-                        (unsigned long long)d);
-            result = SS_EAGAIN;
+            continue;
         }
+        atomic_fetch_add(&t->loops[k]->dropped, n);
+        uint64_t d = atomic_fetch_add(&t->s->dropped, n) + n;
+        if (t->drop_rc == 0) {
+            t->drop_rc = prc;
+            t->drop_total = d;
+            t->drop_n = n;
+            memcpy(t->drop_loop, t->loops[k]->name,
+                   strlen(t->loops[k]->name) + 1);
+        }
+        result = SS_EAGAIN;
     }
     return result;
 }
@@ -764,36 +774,42 @@ static int emit_v(ss_object *emitter, const char *signal, va_list ap)
         return SS_EINVAL;
     targets t;
     int rc = find_targets(emitter, signal, &t);
-    if (rc != 0 || t.n == 0)
-        return rc; /* nobody listens: nothing encoded, nothing sent */
-
-    size_t hl = t.hlen;
-    memcpy(tl_msg, t.hdr, hl);
+    if (rc != 0)
+        return rc;
+    if (t.n == 0) {
+        targets_done(emitter->id_, signal, &t);
+        return 0; /* nobody listens: nothing encoded, nothing sent */
+    }
+    ss__signal *s = t.s;
+    size_t hl = s->hlen;
+    memcpy(tl_msg, s->hdr, hl);
     ss_writer w;
     ss_writer_init(&w, tl_msg + hl, sizeof tl_msg - hl);
-    rc = ss_vpack(&w, t.sig, ap);
+    rc = ss_vpack(&w, s->sig, ap);
     const void *payload = NULL;
     size_t plen = 0;
     if (rc == 0)
         rc = ss_writer_data(&w, &payload, &plen);
     if (rc != 0) {
-        SS_LOG_ERR("loop", "emit %s.%s: arguments do not follow \"%s\": %s",
-                   emitter->id_, signal, t.sig, ss_strerror(rc));
+        char sig[SS_SIGNATURE_MAX_LEN + 1];
+        memcpy(sig, s->sig, strlen(s->sig) + 1);
         ss_writer_free(&w);
-        targets_free(&t);
+        targets_done(emitter->id_, signal, &t);
+        SS_LOG_ERR("loop", "emit %s.%s: arguments do not follow \"%s\": %s",
+                   emitter->id_, signal, sig, ss_strerror(rc));
         return rc;
     }
     if (payload == tl_msg + hl) {
         ss_msg m = {tl_msg, hl + plen};
-        rc = deliver(emitter, &t, NULL, 0, &m, 1, NULL);
+        rc = deliver(&t, NULL, 0, &m, 1, NULL);
     } else {
         /* The payload outgrew the thread's buffer (the writer moved to the
          * heap): the queue writes the header before it. */
         ss_msg m = {payload, plen};
-        rc = deliver(emitter, &t, t.hdr, t.hlen, &m, 1, NULL);
+        rc = deliver(&t, s->hdr, hl, &m, 1, NULL);
     }
+    targets_done(emitter->id_, signal, &t);
     ss_writer_free(&w);
-    targets_free(&t);
     return rc;
 }
 
@@ -804,27 +820,36 @@ SS_API int ss_emit_many(ss_object *emitter, const char *signal,
         return SS_EINVAL;
     targets t;
     int rc = find_targets(emitter, signal, &t);
-    if (rc != 0 || t.n == 0 || n == 0)
+    if (rc != 0)
         return rc;
+    if (t.n == 0 || n == 0) {
+        targets_done(emitter->id_, signal, &t);
+        return 0;
+    }
+    ss__signal *s = t.s;
     for (size_t i = 0; i < n; i++) {
         size_t nt;
-        rc = ss__payload_validate_n(t.sig, payloads[i].data, payloads[i].len,
+        rc = ss__payload_validate_n(s->sig, payloads[i].data, payloads[i].len,
                                     0, &nt);
         if (rc != 0) {
+            char sig[SS_SIGNATURE_MAX_LEN + 1];
+            memcpy(sig, s->sig, strlen(s->sig) + 1);
+            targets_done(emitter->id_, signal, &t);
             SS_LOG_ERR("loop", "emit_many %s.%s: payload %zu is not \"%s\": "
                        "%s; nothing sent",
-                       emitter->id_, signal, i, t.sig, ss_strerror(rc));
-            targets_free(&t);
+                       emitter->id_, signal, i, sig, ss_strerror(rc));
             return rc;
         }
     }
     /* The queue writes the header (once for a batch message, or before
      * each payload) while copying the payloads in: no copy here. */
-    unsigned char bhdr[sizeof t.hdr];
-    memcpy(bhdr, t.hdr, t.hlen);
-    bhdr[0] = MSG_BATCH;
-    rc = deliver(emitter, &t, t.hdr, t.hlen, payloads, n, n > 1 ? bhdr : NULL);
-    targets_free(&t);
+    unsigned char bhdr[sizeof s->hdr];
+    if (n > 1) {
+        memcpy(bhdr, s->hdr, s->hlen);
+        bhdr[0] = MSG_BATCH;
+    }
+    rc = deliver(&t, s->hdr, s->hlen, payloads, n, n > 1 ? bhdr : NULL);
+    targets_done(emitter->id_, signal, &t);
     return rc;
 }
 

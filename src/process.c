@@ -234,6 +234,9 @@ SS_API int ss_process_start(ss_process *p, ss_process_init_fn init,
         pthread_mutex_unlock(&p->mu);
     }
     pthread_sigmask(SIG_SETMASK, &rq.mask, NULL);
+    /* Marked as running elsewhere before anyone can connect to it. */
+    if (e == 0 && rq.err == 0)
+        ss__loop_set_pid(p->loop, p->pid);
     ss__tables_unlock();
     if (e != 0) {
         SS_LOG_ERR("process", "%s: no thread to start it from: %s",
@@ -248,7 +251,6 @@ SS_API int ss_process_start(ss_process *p, ss_process_init_fn init,
     }
     p->parent = rq.parent;
     p->started = true;
-    ss__loop_set_pid(p->loop, p->pid);
     return 0;
 }
 

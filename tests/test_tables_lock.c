@@ -1105,6 +1105,63 @@ static void test_fork_holding_read(void **state)
     assert_no_errors("fork holding a read lock");
 }
 
+/* Loops freed while others emit to them: an emission holds the tables
+ * until its puts are done, so a loop is never freed under it. */
+typedef struct uaf_shared {
+    ss_object src;
+    _Atomic bool stop;
+    _Atomic long emitted;
+} uaf_shared;
+
+static void uaf_slot(ss_object *receiver, const ss_args *args, void *ud)
+{
+    (void)receiver, (void)args, (void)ud;
+}
+
+static void *uaf_emitter(void *arg)
+{
+    uaf_shared *sh = arg;
+    while (!atomic_load(&sh->stop)) {
+        ss_emit(&sh->src, "tick", (int64_t)1);
+        atomic_fetch_add(&sh->emitted, 1);
+    }
+    return NULL;
+}
+
+static void test_loop_freed_while_emitting(void **state)
+{
+    (void)state;
+    static uaf_shared sh;
+    ss_loop *home;
+    assert_int_equal(ss_loop_new(&home, "uaf_home", NULL), 0);
+    assert_int_equal(ss_object_init(&sh.src, home, "src"), 0);
+    assert_int_equal(ss_signal_add(&sh.src, "tick", "x"), 0);
+    atomic_store(&sh.stop, false);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, uaf_emitter, &sh), 0);
+    for (int round = 0; round < 300; round++) {
+        ss_loop *l;
+        ss_object o;
+        ss_loop_options opts;
+        ss_loop_options_init(&opts);
+        opts.queue_capacity = 64 * 1024;
+        assert_int_equal(ss_loop_new(&l, "uaf_victim", &opts), 0);
+        assert_int_equal(ss_object_init(&o, l, "o"), 0);
+        assert_int_equal(ss_connect(&sh.src, "tick", &o, uaf_slot, "x", NULL),
+                         0);
+        sched_yield();
+        ss_object_destroy(&o);
+        ss_loop_free(l);
+    }
+    atomic_store(&sh.stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_true(atomic_load(&sh.emitted) > 0);
+    ss_object_destroy(&sh.src);
+    ss_loop_free(home);
+}
+
 int main(void)
 {
     tu_watchdog(110);
@@ -1115,6 +1172,7 @@ int main(void)
         cmocka_unit_test(test_stress),
         cmocka_unit_test(test_fork_holding_write),
         cmocka_unit_test(test_fork_holding_read),
+        cmocka_unit_test(test_loop_freed_while_emitting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
