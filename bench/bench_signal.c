@@ -27,13 +27,14 @@
 
 typedef struct sig_opts {
     double scale;
+    int repeat;
     bool json;
 } sig_opts;
 
 void bench_signal_usage(FILE *f)
 {
     fprintf(f,
-            "usage: ss-bench signal [--scale F] [--json]\n"
+            "usage: ss-bench signal [--scale F] [--repeat N] [--json]\n"
             "\n"
             "Signals of (int64, short string) from one thread to a slot on a\n"
             "loop running on another thread: single emits and emit-many\n"
@@ -47,6 +48,8 @@ void bench_signal_usage(FILE *f)
             "\n"
             "options:\n"
             "  --scale F   multiply the signals and round trips by F\n"
+            "  --repeat N  run every row N times (interleaved) and report the\n"
+            "              median (default 3)\n"
             "  --json      one JSON object per line per measurement\n"
             "  --help      this text\n",
             BATCH);
@@ -504,6 +507,19 @@ static int pipe_pingpong(int64_t n, double *p50, double *p99)
 
 /* ---- main ---- */
 
+static int cmp_double_asc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of n values (sorted in place). */
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double_asc);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* Allocations per emitted signal as text: "n/a" when this build cannot
  * count them. */
 static const char *fmt_allocs(char *buf, size_t size, uint64_t allocs,
@@ -550,7 +566,7 @@ static void print_rtt(const sig_opts *o, const char *impl,
 
 int bench_signal_main(int argc, char **argv)
 {
-    sig_opts o = {.scale = 1.0};
+    sig_opts o = {.scale = 1.0, .repeat = 3};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -558,6 +574,14 @@ int bench_signal_main(int argc, char **argv)
             return 0;
         } else if (strcmp(argv[i], "--json") == 0) {
             o.json = true;
+        } else if (bench_opt(argc, argv, &i, "--repeat", &v)) {
+            char *end = NULL;
+            long r = v ? strtol(v, &end, 10) : 0;
+            if (!v || *end || r < 1 || r > 99) {
+                fprintf(stderr, "ss-bench signal: bad --repeat\n");
+                return BENCH_EXIT_USAGE;
+            }
+            o.repeat = (int)r;
         } else if (bench_opt(argc, argv, &i, "--scale", &v)) {
             if (!v || !bench_parse_scale(v, &o.scale)) {
                 fprintf(stderr, "ss-bench signal: bad --scale\n");
@@ -578,23 +602,43 @@ int bench_signal_main(int argc, char **argv)
         rt = 1000;
     const uint32_t spin = SS_QUEUE_DEFAULT_SPIN_NS;
 
-    uint64_t r1t, rbt, r1p, rbp;
+    /* Every row runs o.repeat times, the rows interleaved so that a slow
+     * spell of this shared machine hits them alike; the median is shown. */
+    enum { NV = 16 };
+    double v[NV][99];
+    int fails = 0;
+    int tp = 0, pp = 0, bp = 0, cp = 0, qp = 0; /* ping-pong failures */
+    uint64_t r1t = 0, rbt = 0, r1p = 0, rbp = 0;
     uint64_t a1t = 0, abt = 0, a1p = 0, abp = 0, ac1 = 0, acb = 0;
-    double s1t = signal_throughput(n, 1, &r1t, &a1t, false);
-    double sbt = signal_throughput(n, BATCH, &rbt, &abt, false);
-    double s1p = signal_throughput(n, 1, &r1p, &a1p, true);
-    double sbp = signal_throughput(n, BATCH, &rbp, &abp, true);
-    double c1 = cv_throughput(n, 1, &ac1);
-    double cb = cv_throughput(n, BATCH, &acb);
-    double t50 = 0, t99 = 0, p50 = 0, p99 = 0, b50 = 0, b99 = 0;
-    double c50 = 0, c99 = 0, q50 = 0, q99 = 0;
-    int tp = signal_pingpong(rt, &t50, &t99, false, spin);
-    int pp = signal_pingpong(rt, &p50, &p99, true, spin);
-    int bp = signal_pingpong(rt, &b50, &b99, true, 0);
-    int cp = cv_pingpong(rt, &c50, &c99);
-    int qp = pipe_pingpong(rt, &q50, &q99);
-    bool failed = s1t < 0 || sbt < 0 || s1p < 0 || sbp < 0 || c1 < 0 ||
-                  cb < 0 || tp || pp || bp || cp || qp;
+    for (int r = 0; r < o.repeat; r++) {
+        uint64_t x;
+        v[0][r] = signal_throughput(n, 1, &x, &a1t, false);
+        r1t += x;
+        v[1][r] = signal_throughput(n, BATCH, &x, &abt, false);
+        rbt += x;
+        v[2][r] = signal_throughput(n, 1, &x, &a1p, true);
+        r1p += x;
+        v[3][r] = signal_throughput(n, BATCH, &x, &abp, true);
+        rbp += x;
+        v[4][r] = cv_throughput(n, 1, &ac1);
+        v[5][r] = cv_throughput(n, BATCH, &acb);
+        for (int k = 0; k < 6; k++)
+            fails += v[k][r] < 0;
+        tp |= signal_pingpong(rt, &v[6][r], &v[7][r], false, spin);
+        pp |= signal_pingpong(rt, &v[8][r], &v[9][r], true, spin);
+        bp |= signal_pingpong(rt, &v[10][r], &v[11][r], true, 0);
+        cp |= cv_pingpong(rt, &v[12][r], &v[13][r]);
+        qp |= pipe_pingpong(rt, &v[14][r], &v[15][r]);
+    }
+    double med[NV];
+    for (int k = 0; k < NV; k++)
+        med[k] = median_of(v[k], o.repeat);
+    double s1t = med[0], sbt = med[1], s1p = med[2], sbp = med[3];
+    double c1 = med[4], cb = med[5];
+    double t50 = med[6], t99 = med[7], p50 = med[8], p99 = med[9];
+    double b50 = med[10], b99 = med[11], c50 = med[12], c99 = med[13];
+    double q50 = med[14], q99 = med[15];
+    bool failed = fails != 0 || tp || pp || bp || cp || qp;
 
     print_rate(&o, "ss_signal", "emit", "threads", 1, n, s1t, a1t);
     print_rate(&o, "ss_signal", "emit_many", "threads", BATCH, n, sbt, abt);
@@ -652,10 +696,10 @@ int bench_signal_main(int argc, char **argv)
             printf("(not counted in this build: sanitizers replace "
                    "malloc)\n");
         }
-        printf("\n%lld signals and %lld round trips per row; emits retried on "
-               "a full queue: threads %llu single, %llu batches; processes "
-               "%llu single, %llu batches.\n",
-               (long long)n, (long long)rt, (unsigned long long)r1t,
+        printf("\n%lld signals and %lld round trips per row, median of %d "
+               "runs; emits retried on a full queue, all runs: threads %llu "
+               "single, %llu batches; processes %llu single, %llu batches.\n",
+               (long long)n, (long long)rt, o.repeat, (unsigned long long)r1t,
                (unsigned long long)rbt, (unsigned long long)r1p,
                (unsigned long long)rbp);
     }
