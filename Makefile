@@ -28,6 +28,8 @@ test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j 2
 
 bench: build
+	./$(BUILD)/bench/ss-bench signal
+	./$(BUILD)/bench/ss-bench memory
 	./$(BUILD)/bench/ss-bench queue
 	./$(BUILD)/bench/ss-bench latency
 
