@@ -1636,11 +1636,6 @@ SS_API int64_t ss_loop_next_timeout(ss_loop *loop)
     return until > 0 ? until : 0;
 }
 
-pid_t ss__loop_pid(const ss_loop *loop)
-{
-    return loop->pid;
-}
-
 void ss__loop_set_pid(ss_loop *loop, pid_t pid)
 {
     lock_write();

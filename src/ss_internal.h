@@ -71,7 +71,6 @@ int ss__queue_put_framed_nowait(ss_queue *q, const void *prefix,
 
 /* Loops and processes (loop.c for process.c). */
 #include <sys/types.h>
-pid_t ss__loop_pid(const ss_loop *loop);
 void ss__loop_set_pid(ss_loop *loop, pid_t pid);
 /* The runtime tables' lock (tables_lock.c): shared reads without atomic
  * read-modify-writes, exclusive writes; holds nest, and a forked child
