@@ -735,7 +735,8 @@ static inline void notify(ss_loop *loop)
 }
 
 /* Put n messages into every target loop, one queue operation per loop;
- * a loop whose queue has no room drops them all, counted and logged. */
+ * a loop whose queue has no room drops them all, counted here and logged
+ * by targets_done(). */
 static int deliver(targets *t, const void *prefix, size_t prefix_len,
                    const ss_msg *msgs, size_t n,
                    const unsigned char *batch_hdr)
@@ -1031,12 +1032,6 @@ static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
     return true;
 }
 
-static inline uint32_t ld_le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
 /* Validate one payload of resolved message p and call its slots. */
 static void deliver_one(ss_loop *loop, const pending *p, ss_args *args,
                         const unsigned char *data, size_t len)
@@ -1130,11 +1125,11 @@ static bool dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
                        loop->name, args.object, args.signal);
             continue;
         }
-        uint64_t count = ld_le32(body);
+        uint64_t count = ss__ld_le32(body);
         body += 4;
         left -= 4;
         for (uint64_t e = 0; e < count; e++) {
-            size_t plen = left >= 4 ? ld_le32(body) : 0;
+            size_t plen = left >= 4 ? ss__ld_le32(body) : 0;
             if (left < 4 || plen > left - 4) {
                 args_names(&args);
                 SS_LOG_ERR("loop", "loop %s: batch of %s.%s with a broken "

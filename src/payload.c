@@ -31,33 +31,6 @@ enum { K_TOP, K_ARRAY, K_MAP, K_VARIANT };
 
 static const unsigned char no_bytes[1];
 
-/* ---- little-endian access, whatever the host ---- */
-
-static inline uint32_t ld32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t ld64(const unsigned char *p)
-{
-    return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
-}
-
-static inline void st32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-}
-
-static inline void st64(unsigned char *p, uint64_t v)
-{
-    st32(p, (uint32_t)v);
-    st32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* ---- signatures ---- */
 
 /*
@@ -183,7 +156,7 @@ static int val_string(const unsigned char *d, size_t *pos, size_t end)
     size_t p = *pos, room = end - p;
     if (room < 5)
         return SS_EMALFORMED;
-    size_t n = ld32(d + p);
+    size_t n = ss__ld_le32(d + p);
     if (n > room - 5 || d[p + 4 + n] != 0 || memchr(d + p + 4, 0, n))
         return SS_EMALFORMED;
     *pos = p + 5 + n;
@@ -226,7 +199,7 @@ static int val_value(const char *s, const unsigned char *d, size_t *pos,
     case 'y': {
         if (room < 4)
             return SS_EMALFORMED;
-        size_t n = ld32(d + p);
+        size_t n = ss__ld_le32(d + p);
         if (n > room - 4)
             return SS_EMALFORMED;
         *pos = p + 4 + n;
@@ -236,7 +209,7 @@ static int val_value(const char *s, const unsigned char *d, size_t *pos,
     case '{': {
         if (room < 8)
             return SS_EMALFORMED;
-        size_t count = ld32(d + p), n = ld32(d + p + 4);
+        size_t count = ss__ld_le32(d + p), n = ss__ld_le32(d + p + 4);
         /* Every element takes at least one byte. */
         if (n > room - 8 || count > n)
             return SS_EMALFORMED;
@@ -365,13 +338,13 @@ static int value_end(const char *t, const unsigned char *d, size_t pos,
     case 'y':
         if (room < 4)
             return SS_EMALFORMED;
-        n = (size_t)ld32(d + pos) + 4 + (*t == 's');
+        n = (size_t)ss__ld_le32(d + pos) + 4 + (*t == 's');
         break;
     case 'a':
     case '{':
         if (room < 8)
             return SS_EMALFORMED;
-        n = (size_t)ld32(d + pos + 4) + 8;
+        n = (size_t)ss__ld_le32(d + pos + 4) + 8;
         break;
     case 'v': {
         if (room < 1 || budget == 0)
@@ -564,9 +537,9 @@ static int w_fixed(ss_writer *w, char code, uint64_t v, size_t size)
     if (size == 1)
         p[0] = (unsigned char)v;
     else if (size == 4)
-        st32(p, (uint32_t)v);
+        ss__st_le32(p, (uint32_t)v);
     else
-        st64(p, v);
+        ss__st_le64(p, v);
     w_done(w);
     return 0;
 }
@@ -616,7 +589,7 @@ static int w_string(ss_writer *w, const char *s, size_t len)
     unsigned char *p = w_append(w, len + 5);
     if (!p)
         return w->err;
-    st32(p, (uint32_t)len);
+    ss__st_le32(p, (uint32_t)len);
     memcpy(p + 4, s, len);
     p[4 + len] = 0;
     w_done(w);
@@ -655,7 +628,7 @@ SS_API int ss_writer_put_blob(ss_writer *w, const void *data, size_t len)
     unsigned char *p = w_append(w, len + 4);
     if (!p)
         return w->err;
-    st32(p, (uint32_t)len);
+    ss__st_le32(p, (uint32_t)len);
     if (len > 0)
         memcpy(p + 4, data, len);
     w_done(w);
@@ -763,8 +736,8 @@ static int w_close(ss_writer *w, int kind)
         size_t bytes = w->len - f->start - 8;
         if (bytes > UINT32_MAX)
             return w_fail(w, SS_EMSGSIZE);
-        st32(w->buf + f->start, f->count);
-        st32(w->buf + f->start + 4, (uint32_t)bytes);
+        ss__st_le32(w->buf + f->start, f->count);
+        ss__st_le32(w->buf + f->start + 4, (uint32_t)bytes);
     }
     w->depth--;
     w_done(w);
@@ -850,7 +823,7 @@ SS_API int ss_vpack(ss_writer *w, const char *sig, va_list ap)
                 uint32_t v = *s == 'i' ? (uint32_t)va_arg(ap, int32_t)
                                        : va_arg(ap, uint32_t);
                 if ((p = w_append(w, 4)) != NULL)
-                    st32(p, v);
+                    ss__st_le32(p, v);
                 break;
             }
             case 'x':
@@ -858,7 +831,7 @@ SS_API int ss_vpack(ss_writer *w, const char *sig, va_list ap)
                 uint64_t v = *s == 'x' ? (uint64_t)va_arg(ap, int64_t)
                                        : va_arg(ap, uint64_t);
                 if ((p = w_append(w, 8)) != NULL)
-                    st64(p, v);
+                    ss__st_le64(p, v);
                 break;
             }
             case 'd': {
@@ -866,13 +839,13 @@ SS_API int ss_vpack(ss_writer *w, const char *sig, va_list ap)
                 uint64_t bits;
                 memcpy(&bits, &v, sizeof bits);
                 if ((p = w_append(w, 8)) != NULL)
-                    st64(p, bits);
+                    ss__st_le64(p, bits);
                 break;
             }
             case 'p': {
                 void *v = va_arg(ap, void *);
                 if ((p = w_append(w, 8)) != NULL)
-                    st64(p, (uint64_t)(uintptr_t)v);
+                    ss__st_le64(p, (uint64_t)(uintptr_t)v);
                 break;
             }
             case 's': {
@@ -1082,7 +1055,7 @@ SS_API int ss_reader_get_int32(ss_reader *r, int32_t *out)
     const unsigned char *p;
     int rc = r_fixed(r, 'i', &p);
     if (rc == 0 && out)
-        *out = (int32_t)ld32(p);
+        *out = (int32_t)ss__ld_le32(p);
     return rc;
 }
 
@@ -1091,7 +1064,7 @@ SS_API int ss_reader_get_uint32(ss_reader *r, uint32_t *out)
     const unsigned char *p;
     int rc = r_fixed(r, 'u', &p);
     if (rc == 0 && out)
-        *out = ld32(p);
+        *out = ss__ld_le32(p);
     return rc;
 }
 
@@ -1100,7 +1073,7 @@ SS_API int ss_reader_get_int64(ss_reader *r, int64_t *out)
     const unsigned char *p;
     int rc = r_fixed(r, 'x', &p);
     if (rc == 0 && out)
-        *out = (int64_t)ld64(p);
+        *out = (int64_t)ss__ld_le64(p);
     return rc;
 }
 
@@ -1109,7 +1082,7 @@ SS_API int ss_reader_get_uint64(ss_reader *r, uint64_t *out)
     const unsigned char *p;
     int rc = r_fixed(r, 't', &p);
     if (rc == 0 && out)
-        *out = ld64(p);
+        *out = ss__ld_le64(p);
     return rc;
 }
 
@@ -1118,7 +1091,7 @@ SS_API int ss_reader_get_double(ss_reader *r, double *out)
     const unsigned char *p;
     int rc = r_fixed(r, 'd', &p);
     if (rc == 0 && out) {
-        uint64_t bits = ld64(p);
+        uint64_t bits = ss__ld_le64(p);
         memcpy(out, &bits, sizeof *out);
     }
     return rc;
@@ -1129,7 +1102,7 @@ SS_API int ss_reader_get_pointer(ss_reader *r, void **out)
     const unsigned char *p;
     int rc = r_fixed(r, 'p', &p);
     if (rc == 0 && out)
-        *out = (void *)(uintptr_t)ld64(p);
+        *out = (void *)(uintptr_t)ss__ld_le64(p);
     return rc;
 }
 
@@ -1147,7 +1120,7 @@ static int r_bytes(ss_reader *r, char code, const unsigned char **out,
     if (SS_UNLIKELY(room < extra))
         return SS_EMALFORMED;
     const unsigned char *p = r->data + r->pos;
-    size_t n = ld32(p);
+    size_t n = ss__ld_le32(p);
     if (SS_UNLIKELY(n > room - extra || (code == 's' && p[4 + n] != 0)))
         return SS_EMALFORMED;
     *out = p + 4;
@@ -1224,7 +1197,7 @@ static int r_open(ss_reader *r, char code, size_t *count)
     if (SS_UNLIKELY(room < 8 || r->depth >= MAX_LEVEL))
         return SS_EMALFORMED;
     const unsigned char *p = r->data + r->pos;
-    size_t c = ld32(p), n = ld32(p + 4);
+    size_t c = ss__ld_le32(p), n = ss__ld_le32(p + 4);
     if (SS_UNLIKELY(n > room - 8 || c > n))
         return SS_EMALFORMED;
     r_advance(r, t);
@@ -1360,7 +1333,7 @@ int ss__unpack_valid(const char *sig, size_t n_types, const void *data,
         case 'u': {
             uint32_t *o = va_arg(ap, uint32_t *);
             if (o)
-                *o = ld32(d + p);
+                *o = ss__ld_le32(d + p);
             p += 4;
             break;
         }
@@ -1368,7 +1341,7 @@ int ss__unpack_valid(const char *sig, size_t n_types, const void *data,
         case 't':
         case 'd': {
             void *o = va_arg(ap, void *);
-            v = ld64(d + p);
+            v = ss__ld_le64(d + p);
             if (o)
                 memcpy(o, &v, sizeof v);
             p += 8;
@@ -1377,13 +1350,13 @@ int ss__unpack_valid(const char *sig, size_t n_types, const void *data,
         case 'p': {
             void **o = va_arg(ap, void **);
             if (o)
-                *o = (void *)(uintptr_t)ld64(d + p);
+                *o = (void *)(uintptr_t)ss__ld_le64(d + p);
             p += 8;
             break;
         }
         case 's': {
             const char **o = va_arg(ap, const char **);
-            n = ld32(d + p);
+            n = ss__ld_le32(d + p);
             if (o)
                 *o = (const char *)d + p + 4;
             p += 5 + n;
@@ -1392,7 +1365,7 @@ int ss__unpack_valid(const char *sig, size_t n_types, const void *data,
         case 'y': {
             const void **o = va_arg(ap, const void **);
             size_t *ol = va_arg(ap, size_t *);
-            n = ld32(d + p);
+            n = ss__ld_le32(d + p);
             if (o)
                 *o = d + p + 4;
             if (ol)

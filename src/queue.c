@@ -181,15 +181,6 @@ static inline uint64_t rec_size(uint64_t len)
     return sizeof(ssq_rec) + ((len + 7) & ~(uint64_t)7);
 }
 
-/* A little-endian u32 (the framing of a batch message). */
-static inline void put_le32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-}
-
 /* Move a position and its ring offset past a record of rs bytes. */
 static inline void ring_advance(const ss_queue *q, uint64_t *pos, uint64_t *off,
                                 uint64_t rs)
@@ -866,11 +857,6 @@ SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
     return put_many(q, msgs, n, timeout_ns, false, NULL, 0, false);
 }
 
-int ss__queue_put_many_nowait(ss_queue *q, const ss_msg *msgs, size_t n)
-{
-    return put_many(q, msgs, n, SS_NO_WAIT, true, NULL, 0, false);
-}
-
 int ss__queue_put_prefixed_nowait(ss_queue *q, const void *prefix,
                                   size_t prefix_len, const ss_msg *msgs,
                                   size_t n)
@@ -978,11 +964,11 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
                 r->check = rec_check((uint32_t)payload, pos);
                 memcpy(d, prefix, prefix_len);
                 d += prefix_len;
-                put_le32(d, (uint32_t)n);
+                ss__st_le32(d, (uint32_t)n);
                 d += 4;
                 for (size_t i = 0; i < n; i++) {
                     uint32_t v = (uint32_t)msgs[i].len;
-                    put_le32(d, v);
+                    ss__st_le32(d, v);
                     if (v)
                         memcpy(d + 4, msgs[i].data, v);
                     d += 4 + (size_t)v;

@@ -52,13 +52,39 @@ static inline int ss__fault_code(int consumer_side, int at)
 }
 extern int ss__fault_point;
 
-/* ss__queue_put_many_nowait - ss_queue_put_many() that never waits for room
- * (SS_EAGAIN when full) but waits for a busy producer lock: what emitting a
- * signal needs, so that contention among emitters is not mistaken for a
- * full queue. */
-int ss__queue_put_many_nowait(ss_queue *q, const ss_msg *msgs, size_t n);
-/* ss__queue_put_prefixed_nowait - the same, each message being prefix
- * followed by msgs[i] (which may be empty), written without assembling. */
+/* Little-endian access, whatever the host: the payload encoding and the
+ * framing of batch messages. */
+static inline uint32_t ss__ld_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t ss__ld_le64(const unsigned char *p)
+{
+    return (uint64_t)ss__ld_le32(p) | (uint64_t)ss__ld_le32(p + 4) << 32;
+}
+
+static inline void ss__st_le32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static inline void ss__st_le64(unsigned char *p, uint64_t v)
+{
+    ss__st_le32(p, (uint32_t)v);
+    ss__st_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* ss__queue_put_prefixed_nowait - ss_queue_put_many() that never waits for
+ * room (SS_EAGAIN when full) but waits for a busy producer lock: what
+ * emitting a signal needs, so that contention among emitters is not
+ * mistaken for a full queue. Each message is prefix (none if prefix_len is
+ * 0) followed by msgs[i] (which may be empty), written without assembling.
+ */
 int ss__queue_put_prefixed_nowait(ss_queue *q, const void *prefix,
                                   size_t prefix_len, const ss_msg *msgs,
                                   size_t n);
