@@ -895,15 +895,16 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
             return SS_EMSGSIZE;
         need = rec_size(len);
         payload = len;
-    }
-    for (size_t i = 0; i < n && !framed; i++) {
-        size_t len = msgs[i].len + prefix_len;
-        if (len == 0 || (msgs[i].len && !msgs[i].data) || len < prefix_len)
-            return SS_EINVAL;
-        if (len > q->max_msg_size)
-            return SS_EMSGSIZE;
-        need += rec_size(len);
-        payload += len;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            size_t len = msgs[i].len + prefix_len;
+            if (len == 0 || (msgs[i].len && !msgs[i].data) || len < prefix_len)
+                return SS_EINVAL;
+            if (len > q->max_msg_size)
+                return SS_EMSGSIZE;
+            need += rec_size(len);
+            payload += len;
+        }
     }
     size_t n_recs = framed ? 1 : n;
     if (need > q->ring_size || (q->max_msgs && n_recs > q->max_msgs))
@@ -974,19 +975,19 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
                     d += 4 + (size_t)v;
                 }
                 ring_advance(q, &pos, &off, need);
-            }
-            for (size_t i = 0; i < n && !framed; i++) {
-                ssq_rec *r = (ssq_rec *)(q->ring + off);
-                uint32_t len = (uint32_t)(msgs[i].len + prefix_len);
-                r->len = len;
-                r->check = rec_check(len, pos);
-                if (prefix_len)
-                    memcpy(r + 1, prefix, prefix_len);
-                if (msgs[i].len)
-                    memcpy((unsigned char *)(r + 1) + prefix_len,
-                           msgs[i].data, msgs[i].len);
-                uint64_t rs = rec_size(len);
-                ring_advance(q, &pos, &off, rs);
+            } else {
+                for (size_t i = 0; i < n; i++) {
+                    ssq_rec *r = (ssq_rec *)(q->ring + off);
+                    uint32_t len = (uint32_t)(msgs[i].len + prefix_len);
+                    r->len = len;
+                    r->check = rec_check(len, pos);
+                    if (prefix_len)
+                        memcpy(r + 1, prefix, prefix_len);
+                    if (msgs[i].len)
+                        memcpy((unsigned char *)(r + 1) + prefix_len,
+                               msgs[i].data, msgs[i].len);
+                    ring_advance(q, &pos, &off, rec_size(len));
+                }
             }
             uint64_t bytes = atomic_load_explicit(&h->prod_pub.bytes,
                                                   memory_order_relaxed);
