@@ -264,6 +264,10 @@ static int val_value(const char *s, const unsigned char *d, size_t *pos,
     }
 }
 
+/* Internal flag of val_payload(): sig is known valid (a declared signal's),
+ * so its types are walked, not checked again. */
+#define VAL_SIG_VALID 0x80000000u
+
 /*
  * Check sig and that data[0..len) is exactly a sequence of values of its
  * types, in one pass. A bad signature wins over bad data. *n_types
@@ -279,7 +283,9 @@ static int val_payload(const char *sig, const void *data, size_t len,
     if (!sig || (!data && len > 0))
         return SS_EINVAL;
     while (sig[spos] != '\0') {
-        size_t t = sig_type(sig + spos, SIG_MAX - spos, 0);
+        size_t t = (flags & VAL_SIG_VALID)
+                       ? type_len(sig + spos)
+                       : sig_type(sig + spos, SIG_MAX - spos, 0);
         if (t == 0)
             return SS_ESIGNATURE;
         if (data_rc == 0)
@@ -296,18 +302,7 @@ static int val_payload(const char *sig, const void *data, size_t len,
 int ss__payload_validate_n(const char *sig, const void *data, size_t len,
                            unsigned flags, size_t *n_types)
 {
-    /* sig is a signal's, valid: walk its types without checking them. */
-    const unsigned char *d = data ? data : no_bytes;
-    size_t pos = 0, n = 0;
-    if (!data && len > 0)
-        return SS_EINVAL;
-    for (const char *t = sig; *t != '\0'; t += type_len(t), n++) {
-        int rc = val_value(t, d, &pos, len, 0, flags);
-        if (rc != 0)
-            return rc;
-    }
-    *n_types = n;
-    return pos == len ? 0 : SS_EMALFORMED;
+    return val_payload(sig, data, len, flags | VAL_SIG_VALID, n_types);
 }
 
 SS_API int ss_payload_validate_flags(const char *sig, const void *data,
