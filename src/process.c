@@ -260,17 +260,21 @@ static bool owned_here(const ss_process *p)
     return p->started && p->parent == getpid();
 }
 
+/* Whether the watcher has seen the child end. */
+static bool has_ended(ss_process *p)
+{
+    pthread_mutex_lock(&p->mu);
+    bool ended = p->ended;
+    pthread_mutex_unlock(&p->mu);
+    return ended;
+}
+
 SS_API int ss_process_stop(ss_process *p)
 {
     if (!p)
         return SS_EINVAL;
-    if (owned_here(p)) {
-        pthread_mutex_lock(&p->mu);
-        bool ended = p->ended;
-        pthread_mutex_unlock(&p->mu);
-        if (ended)
-            return SS_ESTATE; /* nothing to stop: not an error worth a log */
-    }
+    if (owned_here(p) && has_ended(p))
+        return SS_ESTATE; /* nothing to stop: not an error worth a log */
     return ss_loop_stop(p->loop);
 }
 
@@ -300,13 +304,10 @@ SS_API int ss_process_join(ss_process *p, int64_t timeout_ns, int *status)
         return SS_EINVAL;
     if (!owned_here(p))
         return SS_ESTATE;
-    struct timespec dl;
-    if (timeout_ns >= 0) {
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        int64_t ns = dl.tv_nsec + timeout_ns % 1000000000;
-        dl.tv_sec += (time_t)(timeout_ns / 1000000000 + ns / 1000000000);
-        dl.tv_nsec = (long)(ns % 1000000000);
-    }
+    /* The condition variable runs on CLOCK_MONOTONIC, as ss__now_ns(). */
+    int64_t until = timeout_ns < 0 ? 0 : ss__now_ns() + timeout_ns;
+    struct timespec dl = {(time_t)(until / 1000000000),
+                          (long)(until % 1000000000)};
     int rc = 0;
     pthread_mutex_lock(&p->mu);
     while (!p->ended && rc == 0) {
@@ -323,12 +324,7 @@ SS_API int ss_process_join(ss_process *p, int64_t timeout_ns, int *status)
 
 SS_API bool ss_process_is_alive(ss_process *p)
 {
-    if (!p || !owned_here(p))
-        return false;
-    pthread_mutex_lock(&p->mu);
-    bool alive = !p->ended;
-    pthread_mutex_unlock(&p->mu);
-    return alive;
+    return p && owned_here(p) && !has_ended(p);
 }
 
 SS_API int ss_process_exit_status(const ss_process *p, int *status)
