@@ -516,8 +516,16 @@ static int wait_change(ss_queue *q, ssq_waitq *w, enum ssq_side_id other,
              * pays a cross-core invalidation. */
             for (int k = 0; k < SSQ_POLL_PAUSES; k++)
                 ss__cpu_relax();
-            if ((i & 7) == 0 && ss__now_ns() >= end)
-                break;
+            if ((i & 7) == 0) {
+                if (ss__now_ns() >= end)
+                    break;
+                /* Every ~1.5 us, give the core away if anybody else wants
+                 * it: with more processes than cores, the one we wait for
+                 * may be queued behind us on this very core. With the core
+                 * to ourselves this costs a system call that returns at
+                 * once, and a reply comes in well before the first. */
+                ss__yield();
+            }
         }
     }
     for (;;) {

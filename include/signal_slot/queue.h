@@ -243,7 +243,9 @@ SS_API size_t ss_queue_max_msg_size(const ss_queue *q);
  * ss_queue_set_spin - how long a blocking call of this handle spins,
  * watching the queue, before it sleeps in the kernel: 0 sleeps at once.
  * Spinning turns a ~45 us sleep/wake-up into a sub-microsecond hand-over
- * when the peer runs on another core, at the price of CPU time. Process-
+ * when the peer runs on another core, at the price of CPU time. A spinner
+ * yields its core (sched_yield) every ~1.5 us, so that with more processes
+ * than cores it does not keep the one it waits for off the core. Process-
  * local; affects calls that start after it. Thread-safe.
  */
 SS_API void ss_queue_set_spin(ss_queue *q, uint32_t spin_ns);
