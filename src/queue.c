@@ -33,7 +33,7 @@
 #define SSQ_VERSION 2u
 #define SSQ_REC_SALT 0x5A17C0DEu
 #define SSQ_SLICE_NS SS_MSEC(100)
-#define SSQ_LOCK_SPINS 64
+#define SSQ_LOCK_YIELDS 64
 #define SSQ_POLL_PAUSES 8
 #define SSQ_SETTLE_ROUNDS 16
 #define SSQ_SETTLE_BYTES 4096
@@ -319,27 +319,25 @@ static int lock_result(ss_queue *q, enum ssq_side_id s, int rc)
     return SS_ESYS;
 }
 
-/* Take side s's lock, waiting until deadline (-1: forever). A short spin
- * with trylock comes first: the lock is held for a copy, and going to sleep
- * in the kernel would cost the holder a wake-up system call at unlock. */
+/* Take side s's lock, waiting until deadline (-1: forever). Yielding the
+ * core between trylocks comes first: the lock is held for a copy, and going
+ * to sleep in the kernel would cost the holder a wake-up system call at
+ * unlock. Not spinning with pauses: a waiter that polls the lock from
+ * another core takes its cache line away from the holder, whose unlock then
+ * waits for it (measured: yielding at once raised 20x3 single gets from 13M
+ * to 18M messages/s and 20x20 batched gets from 14.8M to 16.0M); and
+ * with more processes than cores the holder may be preempted behind us. */
 /* Deadline meaning "do not block": spin on the lock, then give up. */
 #define SSQ_NO_BLOCK ((int64_t)-3)
 
 static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
 {
     pthread_mutex_t *m = &side_of(q, s)->lock;
-    for (int i = 0; i < SSQ_LOCK_SPINS; i++) {
+    for (int i = 0; i < SSQ_LOCK_YIELDS; i++) {
         int rc = lock_result(q, s, pthread_mutex_trylock(m));
         if (rc != SS_EBUSY)
             return rc;
-        if (i < SSQ_LOCK_SPINS / 2) {
-            for (int k = 0; k < 8; k++)
-                ss__cpu_relax();
-        } else {
-            /* Still held after ~1 us: its holder was probably preempted,
-             * maybe on this very core, where yielding lets it finish. */
-            ss__yield();
-        }
+        ss__yield();
     }
     if (deadline == SSQ_NO_BLOCK)
         return SS_EAGAIN;

@@ -145,8 +145,8 @@ SS_API void ss_queue_destroy(ss_queue *q);
  * ss_queue_put - append one message of len bytes (1..max_msg_size), copied
  * from msg. Waits for space according to timeout_ns.
  * Errors: SS_EINVAL (NULL or len 0), SS_EMSGSIZE (can never fit, returned at
- * once), SS_EAGAIN (full, or the producer side still busy after a short
- * spin, with SS_NO_WAIT),
+ * once), SS_EAGAIN (full, or the producer side still busy after 64 yielding
+ * retries, with SS_NO_WAIT),
  * SS_ETIMEDOUT (still full at the deadline), SS_ECLOSED, SS_ECORRUPT,
  * SS_ESTATE (the queue is full and this thread holds a zero-copy read on
  * it: waiting would deadlock). refused_full counts SS_EAGAIN and
@@ -169,7 +169,7 @@ SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
  * *len receives its length. If buf_size is too small, SS_ENOBUFS is returned,
  * *len receives the size needed and the message stays in the queue.
  * Errors: SS_EINVAL, SS_EAGAIN (empty, or the consumer side still busy
- * after a short spin, with SS_NO_WAIT), SS_ETIMEDOUT, SS_ENOBUFS, SS_ECLOSED (closed and drained),
+ * after 64 yielding retries, with SS_NO_WAIT), SS_ETIMEDOUT, SS_ENOBUFS, SS_ECLOSED (closed and drained),
  * SS_ECORRUPT, SS_ESTATE (this thread holds a zero-copy read on q).
  * Thread-safe and process-safe.
  */
