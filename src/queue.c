@@ -327,7 +327,7 @@ static int lock_result(ss_queue *q, enum ssq_side_id s, int rc)
  * waits for it (measured: yielding at once raised 20x3 single gets from 13M
  * to 18M messages/s and 20x20 batched gets from 14.8M to 16.0M); and
  * with more processes than cores the holder may be preempted behind us. */
-/* Deadline meaning "do not block": spin on the lock, then give up. */
+/* Deadline meaning "do not block": retry the lock, yielding, then give up. */
 #define SSQ_NO_BLOCK ((int64_t)-3)
 
 static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
@@ -372,9 +372,8 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
 }
 
 /* Take side s's own lock for a call with timeout_ns: SS_NO_WAIT never
- * sleeps (SS_EAGAIN if the lock stays busy through a short spin), a
- * positive timeout waits no longer
- * than its deadline. *deadline is computed here on first need (-2: not yet)
+ * sleeps (SS_EAGAIN if the lock stays busy through SSQ_LOCK_YIELDS yielding
+ * retries), a positive timeout waits no longer than its deadline. *deadline is computed here on first need (-2: not yet)
  * and shared with the rest of the call. */
 static inline int side_lock(ss_queue *q, enum ssq_side_id s,
                             int64_t timeout_ns, int64_t *deadline)
@@ -384,7 +383,7 @@ static inline int side_lock(ss_queue *q, enum ssq_side_id s,
         return 0;
     if (rc != EBUSY)
         return lock_result(q, s, rc);
-    /* SS_NO_WAIT still spins a little: a lock held for a copy is normal
+    /* SS_NO_WAIT still retries a little: a lock held for a copy is normal
      * under contention and must not look like a full or empty queue. Only
      * a holder that stays (preempted, stopped, a long zero-copy read) makes
      * the call give up. */
