@@ -6,14 +6,15 @@
  * end continues contiguously: records are never split and can be read in
  * place.
  *
- * Producers serialise on the producer side's robust mutex, consumers on the
+ * Producers serialise on the producer side's lock, consumers on the
  * consumer side's: a producer and a consumer never wait for each other.
  * Each side publishes its position (tail or head) with one release store,
  * which is the commit point; a redo journal written just before makes the
- * counters that go with it recoverable. A process that dies holding a side's
- * lock is repaired by the next locker (EOWNERDEAD): it rolls the journal
- * forward if it was armed, and everything past the published position is
- * ignored, so a cut-off put is never seen and a cut-off get consumed nothing.
+ * counters that go with it recoverable. A lock names its holder thread; a
+ * contender that finds the holder dead takes the lock over and repairs the
+ * side: it rolls the journal forward if it was armed, and everything past
+ * the published position is ignored, so a cut-off put is never seen and a
+ * cut-off get consumed nothing.
  *
  * Waiting: spin on the other side's position for spin_ns, then sleep on a
  * futex sequence word with a waiter count, in slices of at most 100 ms so
@@ -30,10 +31,15 @@
 #include <unistd.h>
 
 #define SSQ_MAGIC 0x3145554555515353ull /* "SSQUEUE1" little-endian */
-#define SSQ_VERSION 2u
+#define SSQ_VERSION 3u
 #define SSQ_REC_SALT 0x5A17C0DEu
 #define SSQ_SLICE_NS SS_MSEC(100)
 #define SSQ_LOCK_YIELDS 64
+/* A sleeper on a side lock wakes this often to check that the holder is
+ * alive; without the system-wide barrier, wake-ups can be missed and this
+ * is also how long one can be late. */
+#define SSQ_LOCK_SLICE_NS SS_MSEC(10)
+#define SSQ_LOCK_SLICE_UNFENCED_NS SS_MSEC(1)
 #define SSQ_POLL_PAUSES 8
 #define SSQ_SETTLE_ROUNDS 16
 #define SSQ_SETTLE_BYTES 4096
@@ -68,7 +74,11 @@ typedef struct ssq_pub {
 /* Private state of a side, touched only by its lock holder: with the lock,
  * one cache line. */
 typedef struct ssq_side {
-    pthread_mutex_t lock;
+    /* 0 when free, else the holder thread's identity: (start << 32) | tid
+     * (see self_ident()). Its tid half is the futex sleepers wait on. */
+    _Atomic uint64_t lock;
+    _Atomic uint32_t lock_waiters; /* threads asleep on (or going to) it */
+    uint32_t pad_;
     uint64_t off;        /* pub.pos % ring_size */
     uint64_t peer_cache; /* last position read from the other side */
 } ssq_side;
@@ -157,14 +167,29 @@ static _Atomic uint64_t ssq_thread_ids;
 static _Thread_local uint64_t ssq_thread_id;
 static pthread_once_t ssq_atfork_once = PTHREAD_ONCE_INIT;
 
+/* Identity of the calling thread as lock holder, 0 until first needed:
+ * (start time << 32) | kernel thread id, which another process can check
+ * (ss__thread_gone()). Initial-exec: read on every lock. */
+static _Thread_local uint64_t ssq_self __attribute__((tls_model("initial-exec")));
+
+/* Whether this process is reached by other processes' system-wide
+ * barriers, so that side_unlock() needs no fence of its own (set once). */
+static _Atomic bool ssq_light_unlock;
+
 static void forget_thread_id(void)
 {
     ssq_thread_id = 0;
+    ssq_self = 0;
 }
 
-static void register_atfork(void)
+/* Once per process, before its first queue handle. */
+static void process_init(void)
 {
     pthread_atfork(NULL, NULL, forget_thread_id);
+    /* Without the barrier (old kernels, seccomp), unlocks fence: slower,
+     * as correct, and not worth a log line. */
+    bool light = ss__membarrier_register(SS_MB_SYSTEM) == 0;
+    atomic_store_explicit(&ssq_light_unlock, light, memory_order_relaxed);
 }
 
 static inline uint64_t thread_id(void)
@@ -199,10 +224,10 @@ static inline uint32_t rec_check(uint32_t len, uint64_t pos)
 static uint64_t header_hash(const ssq_header *h)
 {
     /* The sizes of the structures go in too, so that a process built with
-     * another layout (another ABI, another pthread_mutex_t) is refused. */
+     * another layout (another ABI) is refused. */
     uint64_t v[7] = {SSQ_MAGIC, ((uint64_t)h->version << 32) | h->header_size,
                      h->ring_size, h->max_msgs, h->max_msg_size,
-                     sizeof(ssq_header), sizeof(pthread_mutex_t)};
+                     sizeof(ssq_header), sizeof(ssq_side)};
     uint64_t x = 0xcbf29ce484222325ull;
     for (int i = 0; i < 7; i++) {
         x ^= v[i];
@@ -289,100 +314,183 @@ static int repair_side(ss_queue *q, enum ssq_side_id s)
     return 0;
 }
 
-/* After pthread_mutex_*lock() returned rc on side s: 0 if we hold the lock
- * (repairing it first if its holder died), else an SS_E* code. */
-static int lock_result(ss_queue *q, enum ssq_side_id s, int rc)
+static uint64_t self_ident_slow(void)
+{
+    uint32_t tid, start;
+    ss__thread_ident(&tid, &start);
+    ssq_self = (uint64_t)start << 32 | tid;
+    return ssq_self;
+}
+
+static inline uint64_t self_ident(void)
+{
+    uint64_t me = ssq_self;
+    return SS_LIKELY(me != 0) ? me : self_ident_slow();
+}
+
+/* The futex word of a side lock: the half of the lock word with the
+ * holder's thread id. */
+static inline _Atomic uint32_t *lock_futex(ssq_side *sd)
+{
+    char *p = (char *)&sd->lock;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    p += 4;
+#endif
+    return (_Atomic uint32_t *)(void *)p;
+}
+
+/* One attempt at side lock sd; on failure *seen is the holder's identity. */
+static inline bool lock_try(ssq_side *sd, uint64_t me, uint64_t *seen)
+{
+    uint64_t v = 0;
+    if (SS_LIKELY(atomic_compare_exchange_strong_explicit(
+            &sd->lock, &v, me, memory_order_acquire, memory_order_relaxed)))
+        return true;
+    *seen = v;
+    return false;
+}
+
+static int held_by_caller(enum ssq_side_id s)
+{
+    SS_LOG_ERR("queue", "this thread already holds the %s side (a zero-copy "
+               "read is still open?)",
+               s == SSQ_PROD ? "producer" : "consumer");
+    return SS_ESTATE;
+}
+
+static inline void side_unlock(ss_queue *q, enum ssq_side_id s)
 {
     ssq_side *sd = side_of(q, s);
-    if (SS_LIKELY(rc == 0))
-        return 0;
-    if (rc == EOWNERDEAD) {
-        int r = repair_side(q, s);
-        pthread_mutex_consistent(&sd->lock);
-        if (r != 0) {
-            pthread_mutex_unlock(&sd->lock);
-            return r;
-        }
-        return 0;
-    }
-    if (rc == EBUSY || rc == ETIMEDOUT)
-        return rc == EBUSY ? SS_EBUSY : SS_ETIMEDOUT;
-    if (rc == EDEADLK) {
-        SS_LOG_ERR("queue", "this thread already holds the %s side (a zero-copy "
-                   "read is still open?)",
-                   s == SSQ_PROD ? "producer" : "consumer");
-        return SS_ESTATE;
-    }
-    if (rc == ENOTRECOVERABLE)
-        return mark_corrupt(q, "lock not recoverable", (uint64_t)s, 0);
-    SS_LOG_ERR("queue", "pthread_mutex_lock: %s", strerror(rc));
-    return SS_ESYS;
+    atomic_store_explicit(&sd->lock, 0, memory_order_release);
+    /* The store above and the load below must not be reordered, or a
+     * sleeper registering meanwhile would miss its wake-up. A fence here
+     * would wait for every store of the critical section to leave this
+     * core (ring lines the consumers are reading): instead a thread that
+     * goes to sleep on the lock issues a system-wide barrier after
+     * registering, which orders this pair for us (see side_lock_until()).
+     * Only a process that the barrier cannot reach fences here. */
+    if (SS_UNLIKELY(!atomic_load_explicit(&ssq_light_unlock,
+                                          memory_order_relaxed)))
+        atomic_thread_fence(memory_order_seq_cst);
+    if (SS_UNLIKELY(atomic_load_explicit(&sd->lock_waiters,
+                                         memory_order_relaxed) != 0))
+        ss__futex_wake(lock_futex(sd), 1);
+}
+
+/* Side s's lock is held by seen: if that thread has ended, take the lock
+ * over from it and repair the side. 0 when the lock is now ours, SS_EBUSY
+ * when its holder lives (or another contender took it over first), or an
+ * error from the repair. Several contenders may find the same dead holder:
+ * the compare-and-swap on the whole identity lets exactly one through, and
+ * an identity is never reused (thread ids are, with another start time). */
+static int lock_take_over(ss_queue *q, enum ssq_side_id s, uint64_t seen,
+                          uint64_t me)
+{
+    ssq_side *sd = side_of(q, s);
+    if (!ss__thread_gone((uint32_t)seen, (uint32_t)(seen >> 32)))
+        return SS_EBUSY;
+    if (!atomic_compare_exchange_strong_explicit(&sd->lock, &seen, me,
+                                                 memory_order_acquire,
+                                                 memory_order_relaxed))
+        return SS_EBUSY;
+    int rc = repair_side(q, s);
+    if (rc != 0)
+        side_unlock(q, s);
+    return rc;
 }
 
 /* Take side s's lock, waiting until deadline (-1: forever). Yielding the
- * core between trylocks comes first: the lock is held for a copy, and going
+ * core between attempts comes first: the lock is held for a copy, and going
  * to sleep in the kernel would cost the holder a wake-up system call at
  * unlock. Not spinning with pauses: a waiter that polls the lock from
  * another core takes its cache line away from the holder, whose unlock then
  * waits for it (measured: yielding at once raised 20x3 single gets from 13M
  * to 18M messages/s and 20x20 batched gets from 14.8M to 16.0M); and
- * with more processes than cores the holder may be preempted behind us. */
+ * with more processes than cores the holder may be preempted behind us.
+ * Then check that the holder lives, and sleep on the lock in slices, each
+ * ended by a check of the holder. */
 /* Deadline meaning "do not block": retry the lock, yielding, then give up. */
 #define SSQ_NO_BLOCK ((int64_t)-3)
 
 static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
 {
-    pthread_mutex_t *m = &side_of(q, s)->lock;
+    ssq_side *sd = side_of(q, s);
+    uint64_t me = self_ident(), seen;
     for (int i = 0; i < SSQ_LOCK_YIELDS; i++) {
-        int rc = lock_result(q, s, pthread_mutex_trylock(m));
-        if (rc != SS_EBUSY)
-            return rc;
+        if (lock_try(sd, me, &seen))
+            return 0;
+        if (SS_UNLIKELY(seen == me))
+            return held_by_caller(s);
         ss__yield();
     }
-    if (deadline == SSQ_NO_BLOCK)
-        return SS_EAGAIN;
-    if (deadline < 0)
-        return lock_result(q, s, pthread_mutex_lock(m));
-#if !defined(__SANITIZE_THREAD__)
-    struct timespec abs = {(time_t)(deadline / 1000000000),
-                           (long)(deadline % 1000000000)};
-    return lock_result(q, s, pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &abs));
-#else
-    /* ThreadSanitizer (gcc 12) does not intercept pthread_mutex_clocklock()
-     * and would lose track of the lock: use pthread_mutex_timedlock() and
-     * its CLOCK_REALTIME instants, in slices of at most SSQ_SLICE_NS
-     * checked against the monotonic deadline (a wall-clock step can then
-     * stretch one slice, in sanitizer builds only). */
+    bool sleeper = false, fenced = false, check = true;
+    int rc;
     for (;;) {
-        int64_t left = deadline - ss__now_ns();
-        if (left <= 0)
-            return SS_ETIMEDOUT;
-        if (left > SSQ_SLICE_NS)
-            left = SSQ_SLICE_NS;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + left;
-        ts.tv_sec += (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        int rc = pthread_mutex_timedlock(m, &ts);
-        if (rc != ETIMEDOUT)
-            return lock_result(q, s, rc);
+        if (lock_try(sd, me, &seen)) {
+            rc = 0;
+            break;
+        }
+        if (SS_UNLIKELY(seen == me)) {
+            rc = held_by_caller(s);
+            break;
+        }
+        if (check) {
+            rc = lock_take_over(q, s, seen, me);
+            if (rc != SS_EBUSY)
+                break;
+            check = false;
+        }
+        if (deadline == SSQ_NO_BLOCK) {
+            rc = SS_EAGAIN;
+            break;
+        }
+        int64_t slice = fenced ? SSQ_LOCK_SLICE_NS : SSQ_LOCK_SLICE_UNFENCED_NS;
+        if (deadline >= 0) {
+            int64_t left = deadline - ss__now_ns();
+            if (left <= 0) {
+                rc = SS_ETIMEDOUT;
+                break;
+            }
+            if (left < slice)
+                slice = left;
+        }
+        if (!sleeper) {
+            /* Register, then the barrier: any unlock from now on sees us,
+             * and any unlock before it has its release visible to the
+             * attempt that follows (side_unlock() has no fence). */
+            atomic_fetch_add_explicit(&sd->lock_waiters, 1,
+                                      memory_order_seq_cst);
+            sleeper = true;
+            fenced = ss__membarrier(SS_MB_SYSTEM) == 0;
+            continue;
+        }
+        if (ss__futex_wait(lock_futex(sd), (uint32_t)seen, slice) ==
+            SS_ETIMEDOUT)
+            check = true;
     }
-#endif
+    if (sleeper) {
+        atomic_fetch_sub_explicit(&sd->lock_waiters, 1, memory_order_seq_cst);
+        /* Leaving without the lock, maybe with the wake-up of an unlock
+         * meant for somebody: pass it on. */
+        if (rc != 0 &&
+            atomic_load_explicit(&sd->lock, memory_order_relaxed) == 0 &&
+            atomic_load_explicit(&sd->lock_waiters, memory_order_relaxed))
+            ss__futex_wake(lock_futex(sd), 1);
+    }
+    return rc;
 }
 
 /* Take side s's own lock for a call with timeout_ns: SS_NO_WAIT never
  * sleeps (SS_EAGAIN if the lock stays busy through SSQ_LOCK_YIELDS yielding
- * retries), a positive timeout waits no longer than its deadline. *deadline is computed here on first need (-2: not yet)
- * and shared with the rest of the call. */
+ * retries and its holder lives), a positive timeout waits no longer than
+ * its deadline. *deadline is computed here on first need (-2: not yet) and
+ * shared with the rest of the call. */
 static inline int side_lock(ss_queue *q, enum ssq_side_id s,
                             int64_t timeout_ns, int64_t *deadline)
 {
-    int rc = pthread_mutex_trylock(&side_of(q, s)->lock);
-    if (SS_LIKELY(rc == 0))
+    uint64_t seen;
+    if (SS_LIKELY(lock_try(side_of(q, s), self_ident(), &seen)))
         return 0;
-    if (rc != EBUSY)
-        return lock_result(q, s, rc);
     /* SS_NO_WAIT still retries a little: a lock held for a copy is normal
      * under contention and must not look like a full or empty queue. Only
      * a holder that stays (preempted, stopped, a long zero-copy read) makes
@@ -392,11 +500,6 @@ static inline int side_lock(ss_queue *q, enum ssq_side_id s,
     if (*deadline == -2)
         *deadline = deadline_of(timeout_ns);
     return side_lock_until(q, s, *deadline);
-}
-
-static inline void side_unlock(ss_queue *q, enum ssq_side_id s)
-{
-    pthread_mutex_unlock(&side_of(q, s)->lock);
 }
 
 /* Publish a side's new position and counters: arm the journal, store the
@@ -588,26 +691,6 @@ static size_t header_bytes(void)
     return (sizeof(ssq_header) + page - 1) / page * page;
 }
 
-static int init_mutex(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t a;
-    int rc = pthread_mutexattr_init(&a);
-    if (rc == 0)
-        rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (rc == 0)
-        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (rc == 0)
-        rc = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
-    if (rc == 0)
-        rc = pthread_mutex_init(m, &a);
-    pthread_mutexattr_destroy(&a);
-    if (rc != 0) {
-        SS_LOG_ERR("queue", "robust process-shared mutex: %s", strerror(rc));
-        return SS_ESYS;
-    }
-    return 0;
-}
-
 /* Work out the ring size for opts; 0 or SS_EINVAL. */
 static int ring_size_for(const ss_queue_options *opts, uint64_t *ring)
 {
@@ -626,7 +709,7 @@ static int ring_size_for(const ss_queue_options *opts, uint64_t *ring)
 
 static ss_queue *handle_new(void *base, size_t map_size, uint32_t spin_ns)
 {
-    pthread_once(&ssq_atfork_once, register_atfork);
+    pthread_once(&ssq_atfork_once, process_init);
     ss_queue *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
@@ -658,11 +741,6 @@ static int create_on_fd(int fd, uint64_t ring, const ss_queue_options *opts,
     uint64_t mm = ring - sizeof(ssq_rec);
     h->max_msg_size = mm > UINT32_MAX ? UINT32_MAX : mm;
     h->check = header_hash(h);
-    if ((rc = init_mutex(&h->prod.lock)) != 0 ||
-        (rc = init_mutex(&h->cons.lock)) != 0) {
-        ss__unmap(base, hb + 2 * ring);
-        return rc;
-    }
     atomic_store_explicit(&h->magic, SSQ_MAGIC, memory_order_release);
     ss_queue *q = handle_new(base, hb + 2 * ring,
                              opts ? opts->spin_ns : SS_QUEUE_DEFAULT_SPIN_NS);

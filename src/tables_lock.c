@@ -108,7 +108,7 @@ static void after_fork_child(void)
         else if (tl_rw_reads)
             pthread_rwlock_rdlock(&g_rw);
     }
-    if (g_mode == MODE_FAST && ss__membarrier_register() != 0 &&
+    if (g_mode == MODE_FAST && ss__membarrier_register(SS_MB_PROCESS) != 0 &&
         !tl_writing && !(tl_my && tl_my->depth)) {
         /* No barrier here (unlikely: registration is inherited on current
          * kernels): nothing is held, so changing modes is safe. */
@@ -119,7 +119,7 @@ static void after_fork_child(void)
 static void init_once(void)
 {
     pthread_key_create(&g_key, slot_release);
-    g_mode = ss__membarrier_register() == 0 ? MODE_FAST : MODE_RWLOCK;
+    g_mode = ss__membarrier_register(SS_MB_PROCESS) == 0 ? MODE_FAST : MODE_RWLOCK;
     pthread_atfork(NULL, NULL, after_fork_child);
 }
 
@@ -199,7 +199,7 @@ void ss__tables_write_lock(void)
     }
     pthread_mutex_lock(&g_wmutex);
     atomic_store(&g_writer, 1);
-    if (ss__membarrier() != 0) {
+    if (ss__membarrier(SS_MB_PROCESS) != 0) {
         static _Atomic bool logged;
         if (!atomic_exchange(&logged, true))
             SS_LOG_ERR("loop", "membarrier failed: the tables' lock relies on "

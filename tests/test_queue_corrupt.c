@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <signal_slot.h>
 #include <stdio.h>
@@ -225,6 +227,126 @@ static void test_damage_during_zero_copy_read(void **state)
     ss_queue_unlink(qname);
 }
 
+/* ---- the side locks: a holder that lives, one that died, a stale word ---- */
+
+typedef struct holder_ctl {
+    _Atomic int ready;
+    int stay; /* 1: keep the lock until killed; 0: exit holding it */
+} holder_ctl;
+
+static ss_queue *held_q;
+
+/* Open a zero-copy read, which holds the consumer lock, say so, then stay
+ * or exit without closing it. */
+static int hold_consumer_lock(void *arg)
+{
+    holder_ctl *c = arg;
+    ss_msg m[1];
+    size_t n;
+    if (ss_queue_read_begin(held_q, m, 1, &n, SS_NO_WAIT) != 0 || n != 1)
+        return 1;
+    atomic_store(&c->ready, 1);
+    while (c->stay)
+        pause();
+    return 0;
+}
+
+/* The state letter of /proc/<pid>/stat, or 0. */
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static pid_t start_holder(holder_ctl *ctl, int stay)
+{
+    atomic_store(&ctl->ready, 0);
+    ctl->stay = stay;
+    pid_t pid = tu_fork(hold_consumer_lock, ctl);
+    assert_true(pid > 0);
+    int64_t end = tu_now_ns() + SS_SEC(10);
+    while (!atomic_load(&ctl->ready) && tu_now_ns() < end)
+        tu_sleep_us(200);
+    assert_true(atomic_load(&ctl->ready));
+    return pid;
+}
+
+/* A lock names its holder thread. A live holder is waited for, never
+ * robbed; a holder that exited (a zombie, not yet reaped) is taken over
+ * and the side repaired; and a lock word naming a live thread id with
+ * another start time (the id was reused) counts as a dead holder. */
+static void test_lock_holder_identity(void **state)
+{
+    (void)state;
+    ss_queue *q = make_queue();
+    held_q = q;
+    assert_int_equal(ss_queue_put(q, "one", 3, SS_NO_WAIT), 0);
+    assert_int_equal(ss_queue_put(q, "two", 3, SS_NO_WAIT), 0);
+    holder_ctl *ctl = tu_shared_alloc(sizeof *ctl);
+    char buf[16];
+    size_t len;
+    ss_queue_stats st;
+
+    /* A live holder: waited for until the timeout, nothing repaired. */
+    pid_t live = start_holder(ctl, 1);
+    assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_MSEC(50)),
+                     SS_ETIMEDOUT);
+    assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_NO_WAIT),
+                     SS_EAGAIN);
+    assert_int_equal(ss_queue_get_stats(q, &st), 0);
+    assert_int_equal(st.repairs, 0);
+
+    /* The same lock word, with the holder's start time changed: as if the
+     * holder had died and its thread id now named another thread. */
+    size_t size;
+    unsigned char *ring, *obj = map_object(q, &size, &ring);
+    _Atomic uint64_t *word = NULL;
+    for (unsigned char *p = obj; p + 8 <= ring; p += 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        if ((uint32_t)v == (uint32_t)live) {
+            assert_null(word); /* exactly one word names the holder */
+            word = (_Atomic uint64_t *)(void *)p;
+        }
+    }
+    assert_non_null(word);
+    uint64_t v = atomic_load(word);
+    atomic_store(word, v ^ ((uint64_t)1 << 32));
+    assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_NO_WAIT), 0);
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "one", 3);
+    assert_int_equal(ss_queue_get_stats(q, &st), 0);
+    assert_int_equal(st.repairs, 1);
+    kill(live, SIGKILL);
+    assert_int_equal(tu_wait(live, 5000), 128 + SIGKILL);
+
+    /* A holder that exited with the lock: a zombie until reaped. */
+    pid_t dead = start_holder(ctl, 0);
+    int64_t end = tu_now_ns() + SS_SEC(10);
+    while (proc_state(dead) != 'Z' && tu_now_ns() < end)
+        tu_sleep_us(200);
+    assert_int_equal(proc_state(dead), 'Z');
+    assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_SEC(10)), 0);
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "two", 3);
+    assert_int_equal(ss_queue_get_stats(q, &st), 0);
+    assert_int_equal(st.repairs, 2);
+    assert_int_equal(tu_wait(dead, 5000), 0);
+
+    munmap(obj, size);
+    tu_shared_free(ctl, sizeof *ctl);
+    ss_queue_destroy(q);
+    ss_queue_unlink(qname);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -241,6 +363,7 @@ int main(void)
         cmocka_unit_test_teardown(test_damage_after_valid_records, teardown),
         cmocka_unit_test_teardown(test_corruption_wakes_waiters, teardown),
         cmocka_unit_test_teardown(test_damage_during_zero_copy_read, teardown),
+        cmocka_unit_test_teardown(test_lock_holder_identity, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sched.h>
@@ -204,20 +206,105 @@ void ss__event_clear(int fd)
     (void)r; /* EAGAIN: it was not readable */
 }
 
-int ss__membarrier_register(void)
+int ss__membarrier_register(enum ss_mb_scope scope)
 {
+    int run = scope == SS_MB_PROCESS ? MEMBARRIER_CMD_PRIVATE_EXPEDITED
+                                     : MEMBARRIER_CMD_GLOBAL_EXPEDITED;
+    int reg = scope == SS_MB_PROCESS
+                  ? MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED
+                  : MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
     long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-    if (q < 0 || !(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+    if (q < 0 || !(q & run))
         return SS_ENOTSUP;
-    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
-                0) != 0)
+    if (syscall(__NR_membarrier, reg, 0, 0) != 0)
         return ss__errno_to_ss(errno);
     return 0;
 }
 
-int ss__membarrier(void)
+int ss__membarrier(enum ss_mb_scope scope)
 {
-    if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+    int cmd = scope == SS_MB_PROCESS ? MEMBARRIER_CMD_PRIVATE_EXPEDITED
+                                     : MEMBARRIER_CMD_GLOBAL_EXPEDITED;
+    if (syscall(__NR_membarrier, cmd, 0, 0) != 0)
         return ss__errno_to_ss(errno);
     return 0;
+}
+
+/* Read /proc/<path>/stat: the state letter (field 3) and the start time
+ * (field 22). false if it cannot be read; *missing tells whether because
+ * the thread does not exist. */
+static bool read_stat(const char *path, char *state, uint64_t *start,
+                      bool *missing)
+{
+    *missing = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *missing = errno == ENOENT || errno == ESRCH;
+        return false;
+    }
+    char buf[1024];
+    ssize_t n;
+    do
+        n = read(fd, buf, sizeof buf - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0) {
+        /* A thread that ends while we read gives ESRCH. */
+        *missing = n < 0 && errno == ESRCH;
+        return false;
+    }
+    buf[n] = '\0';
+    /* The command name (field 2) may hold spaces and parentheses: fields 3
+     * and on start after the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return false;
+    p += 2;
+    *state = *p;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return false;
+        p++;
+    }
+    char *end;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (end == p)
+        return false;
+    *start = v;
+    return true;
+}
+
+void ss__thread_ident(uint32_t *tid, uint32_t *start)
+{
+    char state;
+    uint64_t st;
+    bool missing;
+    *tid = (uint32_t)gettid();
+    *start = read_stat("/proc/thread-self/stat", &state, &st, &missing)
+                 ? (uint32_t)st
+                 : 0;
+}
+
+bool ss__thread_gone(uint32_t tid, uint32_t start)
+{
+    static _Atomic int warned;
+    char path[48], state;
+    uint64_t st;
+    bool missing;
+    if (tid == 0 || tid > INT_MAX)
+        return true; /* not a thread id at all */
+    snprintf(path, sizeof path, "/proc/%u/stat", tid);
+    if (read_stat(path, &state, &st, &missing))
+        return state == 'Z' || state == 'X' ||
+               (start != 0 && (uint32_t)st != start);
+    int e = errno;
+    /* Missing, and /proc works: the thread has ended. */
+    if (missing && access("/proc/thread-self/stat", R_OK) == 0)
+        return true;
+    if (atomic_exchange(&warned, 1) == 0)
+        SS_LOG_WARNING("platform", "cannot read %s (%s): whether a lock "
+                       "holder is alive is unknown, it is assumed alive",
+                       path, strerror(e));
+    return false;
 }

@@ -7,6 +7,7 @@
 #define SS_PLATFORM_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,16 +84,40 @@ void ss__event_signal(int fd);
 /* ss__event_clear - make it not readable (until signalled again). */
 void ss__event_clear(int fd);
 
+/* Scope of ss__membarrier(): the calling process, or every process that
+ * registered for SS_MB_SYSTEM (the processes sharing a queue). */
+enum ss_mb_scope { SS_MB_PROCESS, SS_MB_SYSTEM };
+
 /*
- * ss__membarrier_register - prepare ss__membarrier() for this process.
- * 0 if the system has an expedited process-wide memory barrier, else a
- * negative SS_E* code (callers then use ordinary locks).
+ * ss__membarrier_register - prepare ss__membarrier(scope): for
+ * SS_MB_PROCESS, let this process issue it; for SS_MB_SYSTEM, make this
+ * process one that other processes' barriers reach. Inherited across
+ * fork(). 0 if the system has the expedited barrier, else a negative SS_E*
+ * code (callers then use ordinary fences or locks).
  */
-int ss__membarrier_register(void);
+int ss__membarrier_register(enum ss_mb_scope scope);
 
 /* ss__membarrier - a full memory barrier on every running thread of the
- * process (after ss__membarrier_register()). 0 or a negative SS_E* code. */
-int ss__membarrier(void);
+ * process (SS_MB_PROCESS, after registering) or of every registered process
+ * (SS_MB_SYSTEM). Costs a few microseconds. 0 or a negative SS_E* code. */
+int ss__membarrier(enum ss_mb_scope scope);
+
+/*
+ * ss__thread_ident - who the calling thread is, in a form that another
+ * process can check with ss__thread_gone(): its kernel thread id, and the
+ * low 32 bits of its start time in clock ticks since boot (0 if /proc
+ * cannot tell). Call again in a child after fork(): both change.
+ */
+void ss__thread_ident(uint32_t *tid, uint32_t *start);
+
+/*
+ * ss__thread_gone - whether the thread (tid, start) from ss__thread_ident()
+ * has ended: true if no such thread exists, it is a zombie, or the id now
+ * names a thread that started at another time. False while it runs, and
+ * when the system cannot tell (no /proc: logged once). Reads /proc, a few
+ * microseconds: for slow paths only.
+ */
+bool ss__thread_gone(uint32_t tid, uint32_t start);
 
 /* ss__close_fd - close a descriptor, retrying on EINTR semantics. */
 void ss__close_fd(int fd);
