@@ -94,21 +94,24 @@ static uint64_t load64(const unsigned char *p)
     return v;
 }
 
-/* A word-at-a-time FNV-style hash: cheap enough that it does not dominate
- * a 40-byte message, yet any flipped or misplaced byte changes it. */
+/* A hash of every byte but the checksum's own. Each 8-byte word is
+ * multiplied by its own odd constant and the products are summed, so the
+ * multiplies run side by side: a serial hash, a chain of multiplies, cost
+ * a third of the queue's own time per 40-byte message. A changed word, or
+ * a word moved to another place, still changes the sum. */
 static uint32_t msg_checksum(const unsigned char *m, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ load32(m);
+    uint64_t h = (uint64_t)load32(m) * 0x9e3779b97f4a7c15ull;
+    uint64_t k = 0xff51afd7ed558ccdull;
     size_t off = 8;
     for (; off + 8 <= len; off += 8) {
-        h ^= load64(m + off);
-        h *= 0x100000001b3ull;
-        h ^= h >> 29;
+        h += load64(m + off) * k;
+        k += 0x6a09e667f3bcc90aull; /* even: k stays odd */
     }
-    for (; off < len; off++) {
-        h ^= m[off];
-        h *= 0x100000001b3ull;
-    }
+    for (; off < len; off++)
+        h += (uint64_t)m[off] * (k + 2 * off);
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -120,10 +123,10 @@ static void msg_fill(unsigned char *m, size_t len, uint32_t producer,
     uint64_t w = seq * 0x9e3779b97f4a7c15ull + producer;
     size_t off = 16;
     for (; off + 8 <= len; off += 8) {
-        w ^= w << 13;
-        w ^= w >> 7;
-        w ^= w << 17;
-        memcpy(m + off, &w, 8);
+        /* Each word on its own, not from the previous one: no chain. */
+        uint64_t v = w + off * 0xbf58476d1ce4e5b9ull;
+        v ^= v >> 31;
+        memcpy(m + off, &v, 8);
     }
     for (; off < len; off++)
         m[off] = (unsigned char)(w >> (off % 8 * 8));
