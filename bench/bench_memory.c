@@ -80,7 +80,7 @@ void bench_memory_usage(FILE *f)
             "\n"
             "options:\n"
             "  --idle-ms N            idle time before reading smaps\n"
-            "  --queue-capacity BYTES the loop's queue ring (default 4 MiB)\n"
+            "  --queue-capacity BYTES the loop's queue ring (default 1 MiB)\n"
             "  --json                 one JSON object per process measured\n"
             "  --help                 this text\n",
             N_WORKERS, DEFAULT_IDLE_MS, TARGET_KIB);

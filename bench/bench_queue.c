@@ -795,7 +795,7 @@ typedef struct ssq_endpoint {
 
 static int ssq_setup(void **impl, const bench_params *p)
 {
-    /* The defaults on purpose: 4 MiB ring, default spin. */
+    /* The defaults on purpose: 1 MiB ring, default spin. */
     ss_queue_options opts;
     ss_queue_options_init(&opts);
     ssq_impl *s = calloc(1, sizeof *s);
@@ -1127,7 +1127,7 @@ static void print_header(const queue_opts *o)
            "per consumer, scale %g, median of %d runs\n",
            MSG_SIZE, o->scale, o->repeat);
     printf("rates in messages/s; \"x pipe\" = ss_queue / pipe; ss_queue: "
-           "default 4 MiB ring, blocking calls, default spin\n\n");
+           "default 1 MiB ring, blocking calls, default spin\n\n");
     printf("%-7s %5s %9s", "config", "batch", "msgs");
     for (size_t i = 0; i < N_IMPLS; i++) {
         if (!(o->only & (1u << i)))

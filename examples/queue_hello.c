@@ -7,7 +7,7 @@
 int main(void)
 {
     ss_queue *q;
-    ss_queue_create(&q, NULL);                 /* 4 MiB ring, defaults */
+    ss_queue_create(&q, NULL);                 /* 1 MiB ring, defaults */
 
     if (fork() == 0) {                         /* child: producer */
         for (int i = 0; i < 3; i++) {

@@ -64,7 +64,7 @@ typedef void (*ss_slot_fn)(ss_object *receiver, const ss_args *args,
 
 /* Loop creation options. Initialise with ss_loop_options_init(). */
 typedef struct ss_loop_options {
-    size_t queue_capacity; /* inbound queue ring bytes; 0: 4 MiB */
+    size_t queue_capacity; /* inbound queue ring bytes; 0: 1 MiB */
     uint32_t spin_ns;      /* spin before sleeping; default 20 us */
 } ss_loop_options;
 

@@ -42,8 +42,10 @@ extern "C" {
 #define SS_USEC(us) ((int64_t)(us) * 1000LL)
 #define SS_SEC(s) ((int64_t)(s) * 1000000000LL)
 
-/* Default ring capacity in bytes when ss_queue_options.capacity is 0. */
-#define SS_QUEUE_DEFAULT_CAPACITY ((size_t)4 << 20)
+/* Default ring capacity in bytes when ss_queue_options.capacity is 0: large
+ * enough for bursts, small enough that the ring stays in a core's cache and
+ * that each process mapping it takes few page faults (docs/queue.md). */
+#define SS_QUEUE_DEFAULT_CAPACITY ((size_t)1 << 20)
 /* Bytes each message costs on top of its payload (before 8-byte rounding). */
 #define SS_QUEUE_RECORD_OVERHEAD 8u
 /* Default spin before sleeping, in nanoseconds (see ss_queue_set_spin()). */
