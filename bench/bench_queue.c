@@ -782,6 +782,10 @@ static void run_one(const bench_ops *ops, const bench_params *p,
 
 /* ---- ss_queue as a transport ---- */
 
+/* Whether each ss_queue child calls ss_queue_prefault() while it sets up,
+ * before the start barrier (--no-prefault turns it off). */
+static bool g_prefault = true;
+
 typedef struct ssq_impl {
     ss_queue *q;
     size_t buf_size; /* a consumer's receive buffer: batch records */
@@ -829,6 +833,17 @@ static int ssq_open(void *impl, void **ep, bool consumer)
     }
     /* The handle inherited through fork() is the child's handle. */
     e->q = s->q;
+    /* A child inherits the mapping but not its page-table entries: without
+     * this, every child takes a page fault on its first touch of each ring
+     * page during the run (about a tenth of a 20x20 run's time). A
+     * long-running program pays that once; a latency-sensitive one calls
+     * this at start-up, as here. */
+    if (g_prefault && ss_queue_prefault(e->q) != 0) {
+        free(e->buf);
+        free(e);
+        bench_set_error("ss_queue_prefault failed");
+        return -1;
+    }
     *ep = e;
     return 0;
 }
@@ -996,7 +1011,8 @@ void bench_queue_usage(FILE *f)
 {
     fprintf(f,
         "usage: ss-bench queue [--scale F] [--only IMPLS] [--config PxC]\n"
-        "                      [--batch N] [--repeat N] [--json]\n"
+        "                      [--batch N] [--repeat N] [--no-prefault]\n"
+        "                      [--json]\n"
         "\n"
         "Throughput of 40-byte messages, each producer and each consumer in\n"
         "its own process, in faster-fifo's six configurations (PxC): 1x1,\n"
@@ -1015,6 +1031,9 @@ void bench_queue_usage(FILE *f)
         "  --repeat N     run each measurement N times and report the\n"
         "                 run of median time (default 3; every run is\n"
         "                 validated)\n"
+        "  --no-prefault  ss_queue children do not call ss_queue_prefault()\n"
+        "                 before the start (they then fault ring pages in\n"
+        "                 during the run)\n"
         "  --json         one JSON object per line per measurement\n"
         "  --help         this text\n",
         BENCH_MAX_PRODUCERS, BENCH_MAX_BATCH);
@@ -1049,6 +1068,8 @@ static int parse_queue_opts(int argc, char **argv, queue_opts *o)
             return 0;
         } else if (strcmp(argv[i], "--json") == 0) {
             o->json = true;
+        } else if (strcmp(argv[i], "--no-prefault") == 0) {
+            g_prefault = false;
         } else if (bench_opt(argc, argv, &i, "--scale", &v)) {
             if (v == NULL || !bench_parse_scale(v, &o->scale))
                 return usage_error("--scale needs a number > 0 and <= "
@@ -1113,6 +1134,8 @@ static void print_json(const bench_ops *ops, const bench_params *p,
     if (ops == impls[0] && ff_ref > 0)
         printf(",\"ff_ref_msgs_per_s\":%.0f,\"vs_target\":%.3f", ff_ref,
                rate / (TARGET_RATIO * ff_ref));
+    if (ops == impls[0])
+        printf(",\"prefault\":%s", g_prefault ? "true" : "false");
     if (!r->ok) {
         printf(",\"error\":");
         bench_json_string(stdout, r->error);
@@ -1127,7 +1150,9 @@ static void print_header(const queue_opts *o)
            "per consumer, scale %g, median of %d runs\n",
            MSG_SIZE, o->scale, o->repeat);
     printf("rates in messages/s; \"x pipe\" = ss_queue / pipe; ss_queue: "
-           "default 1 MiB ring, blocking calls, default spin\n\n");
+           "default 1 MiB ring, blocking calls, default spin, %s\n\n",
+           g_prefault ? "children prefault the ring before the start"
+                      : "no prefault (--no-prefault)");
     printf("%-7s %5s %9s", "config", "batch", "msgs");
     for (size_t i = 0; i < N_IMPLS; i++) {
         if (!(o->only & (1u << i)))

@@ -1424,6 +1424,13 @@ SS_API size_t ss_queue_max_msg_size(const ss_queue *q)
     return q ? (size_t)q->max_msg_size : 0;
 }
 
+SS_API int ss_queue_prefault(ss_queue *q)
+{
+    if (!q)
+        return SS_EINVAL;
+    return ss__map_prefault(q->hdr, q->map_size);
+}
+
 SS_API void ss_queue_set_spin(ss_queue *q, uint32_t spin_ns)
 {
     if (q)

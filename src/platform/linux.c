@@ -172,6 +172,22 @@ int ss__map_plain(int fd, size_t size, void **base)
     return 0;
 }
 
+int ss__map_prefault(void *base, size_t size)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(base, size, MADV_POPULATE_WRITE) == 0)
+        return 0;
+    if (errno != EINVAL)
+        return sys_err("madvise(MADV_POPULATE_WRITE)", NULL);
+#endif
+    /* Before Linux 5.14: a read of each page maps it; shared memory pages
+     * are mapped writable at once (no dirty tracking on shmem). */
+    size_t page = ss__page_size();
+    for (size_t off = 0; off < size; off += page)
+        (void)*(volatile const char *)((const char *)base + off);
+    return 0;
+}
+
 void ss__unmap(void *base, size_t size)
 {
     if (base)

@@ -71,6 +71,11 @@ int ss__map_mirror(int fd, size_t head, size_t ring, void **base);
 /* ss__map_plain - map the first size bytes of fd read-write, shared. */
 int ss__map_plain(int fd, size_t size, void **base);
 
+/* ss__map_prefault - enter the pages of [base, base + size) of a shared
+ * mapping into this process's page tables, writable, without changing their
+ * contents. 0 or a negative SS_E* code. */
+int ss__map_prefault(void *base, size_t size);
+
 /* ss__unmap - undo ss__map_mirror / ss__map_plain (size = bytes mapped). */
 void ss__unmap(void *base, size_t size);
 
