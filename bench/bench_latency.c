@@ -4,7 +4,8 @@
  *
  * The parent sends an 8-byte sequence number on a "ping" channel, a forked
  * child echoes it back on a "pong" channel, and the parent times each
- * round trip with CLOCK_MONOTONIC. Channels: two ss_queues whose blocking
+ * round trip with CLOCK_MONOTONIC, in rounds where the channels take
+ * turns (each round forks a new child and warms up first). Channels: two ss_queues whose blocking
  * calls sleep at once (spin 0), two ss_queues whose calls spin before they
  * sleep, and, as the baseline, a pair of pipes.
  *
@@ -29,6 +30,11 @@
 #define LAT_MSG_SIZE 8u
 #define LAT_ROUND_TRIPS 100000
 #define LAT_WARMUP 1000
+/* The round trips of each transport are measured in this many rounds,
+ * the transports taking turns (in reverse order every other round), so
+ * that a change in the machine's speed during the run (it has a fast and
+ * a slow mode) weighs on every transport alike. */
+#define LAT_ROUNDS 10
 #define LAT_SPIN_NS 50000u
 /* Generous: a blocking round trip is tens of microseconds at worst. */
 #define LAT_TIMEOUT_S 120
@@ -305,19 +311,16 @@ static double percentile_us(const uint64_t *sorted, size_t n, double pct)
     return (double)sorted[rank - 1] / 1e3;
 }
 
-static void run_latency(const lat_ops *ops, uint64_t trips, lat_result *r)
+/* One round: trips round trips over a new channel pair and child, after
+ * LAT_WARMUP unmeasured ones, into samples (ns). On failure r->ok is
+ * cleared and r->error says why. */
+static void run_round(const lat_ops *ops, uint64_t trips, uint64_t *samples,
+                      lat_result *r)
 {
-    memset(r, 0, sizeof *r);
-    r->round_trips = trips;
-    uint64_t *samples = malloc(trips * sizeof *samples);
-    if (samples == NULL) {
-        snprintf(r->error, sizeof r->error, "out of memory");
-        return;
-    }
     void *st = NULL;
     if (ops->setup(&st, ops) != 0) {
         snprintf(r->error, sizeof r->error, "setup: %s", bench_error());
-        free(samples);
+        r->ok = false;
         return;
     }
     fflush(stdout);
@@ -327,7 +330,7 @@ static void run_latency(const lat_ops *ops, uint64_t trips, lat_result *r)
     if (pid < 0) {
         snprintf(r->error, sizeof r->error, "fork: %s", strerror(errno));
         ops->close(st, true);
-        free(samples);
+        r->ok = false;
         return;
     }
     if (pid == 0)
@@ -388,18 +391,20 @@ static void run_latency(const lat_ops *ops, uint64_t trips, lat_result *r)
     alarm(0);
     watchdog_pid = 0;
     ops->close(st, true);
+    if (!ok)
+        r->ok = false;
+}
 
-    if (ok) {
-        uint64_t sum = 0;
-        for (uint64_t i = 0; i < trips; i++)
-            sum += samples[i];
-        qsort(samples, trips, sizeof *samples, cmp_u64);
-        r->p50_us = percentile_us(samples, trips, 50);
-        r->p99_us = percentile_us(samples, trips, 99);
-        r->mean_us = (double)sum / (double)trips / 1e3;
-    }
-    r->ok = ok;
-    free(samples);
+/* Median, p99 and mean of all of a transport's samples. */
+static void summarise(uint64_t *samples, uint64_t n, lat_result *r)
+{
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < n; i++)
+        sum += samples[i];
+    qsort(samples, n, sizeof *samples, cmp_u64);
+    r->p50_us = percentile_us(samples, n, 50);
+    r->p99_us = percentile_us(samples, n, 99);
+    r->mean_us = (double)sum / (double)n / 1e3;
 }
 
 /* ---- the subcommand ---- */
@@ -410,8 +415,10 @@ void bench_latency_usage(FILE *f)
         "usage: ss-bench latency [--scale F] [--only IMPLS] [--json]\n"
         "\n"
         "Round trips of an 8-byte message between the parent and a forked\n"
-        "child (%d round trips after %d warm-up ones), p50 / p99 / mean in\n"
-        "microseconds. Each reply must echo the sequence number sent.\n"
+        "child (%d round trips), p50 / p99 / mean in microseconds, measured\n"
+        "in %d rounds where the transports take turns, each round with a\n"
+        "new child and %d warm-up round trips. Each reply must echo the\n"
+        "sequence number sent.\n"
         "\n"
         "options:\n"
         "  --scale F      multiply the round trips by F (at least 100)\n"
@@ -419,7 +426,7 @@ void bench_latency_usage(FILE *f)
         "                 ss_queue_spin (spin %u us), pipe (default: all)\n"
         "  --json         one JSON object per line per measurement\n"
         "  --help         this text\n",
-        LAT_ROUND_TRIPS, LAT_WARMUP, LAT_SPIN_NS / 1000);
+        LAT_ROUND_TRIPS, LAT_ROUNDS, LAT_WARMUP, LAT_SPIN_NS / 1000);
 }
 
 int bench_latency_main(int argc, char **argv)
@@ -462,12 +469,38 @@ int bench_latency_main(int argc, char **argv)
     long long scaled = llround(LAT_ROUND_TRIPS * scale);
     const uint64_t trips = scaled < 100 ? 100 : (uint64_t)scaled;
     lat_result res[N_LAT_IMPLS];
+    uint64_t *samples[N_LAT_IMPLS] = {NULL};
     bool any_failed = false;
+
+    for (size_t i = 0; i < N_LAT_IMPLS; i++) {
+        memset(&res[i], 0, sizeof res[i]);
+        res[i].ok = true;
+        res[i].round_trips = trips;
+        if ((only & (1u << i)) &&
+            (samples[i] = malloc(trips * sizeof *samples[i])) == NULL) {
+            fprintf(stderr, "ss-bench latency: out of memory\n");
+            return BENCH_EXIT_FAIL;
+        }
+    }
+    /* Rounds of at least 100 round trips; the last takes the remainder. */
+    uint64_t rounds = trips / 100 < LAT_ROUNDS ? trips / 100 : LAT_ROUNDS;
+    uint64_t per_round = trips / rounds;
+    for (uint64_t round = 0; round < rounds; round++) {
+        uint64_t first = round * per_round;
+        uint64_t n = round + 1 == rounds ? trips - first : per_round;
+        for (size_t k = 0; k < N_LAT_IMPLS; k++) {
+            size_t i = round % 2 ? N_LAT_IMPLS - 1 - k : k;
+            if ((only & (1u << i)) && res[i].ok)
+                run_round(&lat_impls[i], n, samples[i] + first, &res[i]);
+        }
+    }
 
     for (size_t i = 0; i < N_LAT_IMPLS; i++) {
         if (!(only & (1u << i)))
             continue;
-        run_latency(&lat_impls[i], trips, &res[i]);
+        if (res[i].ok)
+            summarise(samples[i], trips, &res[i]);
+        free(samples[i]);
         if (!res[i].ok) {
             any_failed = true;
             fprintf(stderr, "ss-bench latency: %s FAILED: %s\n",
@@ -494,8 +527,10 @@ int bench_latency_main(int argc, char **argv)
         return any_failed ? BENCH_EXIT_FAIL : 0;
 
     printf("ss-bench latency: round trips of %u-byte messages between two "
-           "processes, %llu round trips after %d warm-up\n\n",
-           LAT_MSG_SIZE, (unsigned long long)trips, LAT_WARMUP);
+           "processes, %llu round trips in %llu rounds where the transports "
+           "take turns, each after %d warm-up\n\n",
+           LAT_MSG_SIZE, (unsigned long long)trips, (unsigned long long)rounds,
+           LAT_WARMUP);
     printf("%-15s %9s %9s %9s %9s %14s\n", "impl", "spin_us", "p50_us",
            "p99_us", "mean_us", "pipe p50 / p50");
     const lat_result *pipe = (only & (1u << PIPE_INDEX)) &&
