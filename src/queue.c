@@ -134,6 +134,8 @@ struct ss_queue {
     uint64_t max_msgs;
     uint64_t max_msg_size;
     _Atomic uint32_t spin_ns;
+    /* The shared object's file, which a lock holder's process maps. */
+    ss_file_id file;
     /* Zero-copy read session; only the thread holding the consumer lock
      * touches these. */
     _Atomic uint64_t rd_owner; /* thread_id() of the reader, 0 if none */
@@ -362,6 +364,10 @@ static inline void side_unlock(ss_queue *q, enum ssq_side_id s)
 {
     ssq_side *sd = side_of(q, s);
     atomic_store_explicit(&sd->lock, 0, memory_order_release);
+    /* Keeps the compiler from moving the load above the store (C11 lets a
+     * relaxed load pass a release store); the processor is dealt with
+     * below. */
+    atomic_signal_fence(memory_order_seq_cst);
     /* The store above and the load below must not be reordered, or a
      * sleeper registering meanwhile would miss its wake-up. A fence here
      * would wait for every store of the critical section to leave this
@@ -387,7 +393,7 @@ static int lock_take_over(ss_queue *q, enum ssq_side_id s, uint64_t seen,
                           uint64_t me)
 {
     ssq_side *sd = side_of(q, s);
-    if (!ss__thread_gone((uint32_t)seen, (uint32_t)(seen >> 32)))
+    if (!ss__thread_gone((uint32_t)seen, (uint32_t)(seen >> 32), &q->file))
         return SS_EBUSY;
     if (!atomic_compare_exchange_strong_explicit(&sd->lock, &seen, me,
                                                  memory_order_acquire,
@@ -412,6 +418,17 @@ static int lock_take_over(ss_queue *q, enum ssq_side_id s, uint64_t seen,
 /* Deadline meaning "do not block": retry the lock, yielding, then give up. */
 #define SSQ_NO_BLOCK ((int64_t)-3)
 
+/* seen == *me: the caller holds the lock already, unless its identity
+ * came from its parent through a fork that skipped the atfork handlers
+ * (_Fork(), a raw clone()): then it takes its own and says false. */
+static bool really_me(uint64_t *me)
+{
+    if ((uint32_t)*me == ss__thread_tid())
+        return true;
+    *me = self_ident_slow();
+    return false;
+}
+
 static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
 {
     ssq_side *sd = side_of(q, s);
@@ -419,11 +436,12 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
     for (int i = 0; i < SSQ_LOCK_YIELDS; i++) {
         if (lock_try(sd, me, &seen))
             return 0;
-        if (SS_UNLIKELY(seen == me))
+        if (SS_UNLIKELY(seen == me) && really_me(&me))
             return held_by_caller(s);
         ss__yield();
     }
-    bool sleeper = false, fenced = false, check = true;
+    bool sleeper = false, fenced = false;
+    int64_t next_check = 0; /* when to check the holder: at once, first */
     int rc;
     for (;;) {
         if (lock_try(sd, me, &seen)) {
@@ -431,28 +449,36 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
             break;
         }
         if (SS_UNLIKELY(seen == me)) {
-            rc = held_by_caller(s);
-            break;
+            if (really_me(&me)) {
+                rc = held_by_caller(s);
+                break;
+            }
+            continue;
         }
-        if (check) {
+        /* By the clock, not by how the sleep ended: signals that keep
+         * interrupting it must not keep a dead holder's lock held. */
+        int64_t now = ss__now_ns();
+        if (now >= next_check) {
             rc = lock_take_over(q, s, seen, me);
             if (rc != SS_EBUSY)
                 break;
-            check = false;
+            now = ss__now_ns();
+            next_check = now + SSQ_LOCK_SLICE_NS;
         }
         if (deadline == SSQ_NO_BLOCK) {
             rc = SS_EAGAIN;
             break;
         }
-        int64_t slice = fenced ? SSQ_LOCK_SLICE_NS : SSQ_LOCK_SLICE_UNFENCED_NS;
+        int64_t until = next_check;
+        if (!fenced && now + SSQ_LOCK_SLICE_UNFENCED_NS < until)
+            until = now + SSQ_LOCK_SLICE_UNFENCED_NS;
         if (deadline >= 0) {
-            int64_t left = deadline - ss__now_ns();
-            if (left <= 0) {
+            if (now >= deadline) {
                 rc = SS_ETIMEDOUT;
                 break;
             }
-            if (left < slice)
-                slice = left;
+            if (deadline < until)
+                until = deadline;
         }
         if (!sleeper) {
             /* Register, then the barrier: any unlock from now on sees us,
@@ -464,9 +490,7 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
             fenced = ss__membarrier(SS_MB_SYSTEM) == 0;
             continue;
         }
-        if (ss__futex_wait(lock_futex(sd), (uint32_t)seen, slice) ==
-            SS_ETIMEDOUT)
-            check = true;
+        ss__futex_wait(lock_futex(sd), (uint32_t)seen, until - now);
     }
     if (sleeper) {
         atomic_fetch_sub_explicit(&sd->lock_waiters, 1, memory_order_seq_cst);
@@ -707,12 +731,19 @@ static int ring_size_for(const ss_queue_options *opts, uint64_t *ring)
     return 0;
 }
 
-static ss_queue *handle_new(void *base, size_t map_size, uint32_t spin_ns)
+/* A handle on the queue mapped at base from fd: 0 or an SS_E* code. */
+static int handle_new(void *base, size_t map_size, uint32_t spin_ns, int fd,
+                      ss_queue **out)
 {
     pthread_once(&ssq_atfork_once, process_init);
+    ss_file_id file;
+    int rc = ss__fd_file_id(fd, &file);
+    if (rc != 0)
+        return rc;
     ss_queue *q = calloc(1, sizeof *q);
     if (!q)
-        return NULL;
+        return SS_ENOMEM;
+    q->file = file;
     q->hdr = base;
     q->ring = (char *)base + q->hdr->header_size;
     q->map_size = map_size;
@@ -720,7 +751,8 @@ static ss_queue *handle_new(void *base, size_t map_size, uint32_t spin_ns)
     q->max_msgs = q->hdr->max_msgs;
     q->max_msg_size = q->hdr->max_msg_size;
     atomic_store(&q->spin_ns, spin_ns);
-    return q;
+    *out = q;
+    return 0;
 }
 
 /* Create the object behind fd (already sized) as a fresh queue. */
@@ -742,14 +774,11 @@ static int create_on_fd(int fd, uint64_t ring, const ss_queue_options *opts,
     h->max_msg_size = mm > UINT32_MAX ? UINT32_MAX : mm;
     h->check = header_hash(h);
     atomic_store_explicit(&h->magic, SSQ_MAGIC, memory_order_release);
-    ss_queue *q = handle_new(base, hb + 2 * ring,
-                             opts ? opts->spin_ns : SS_QUEUE_DEFAULT_SPIN_NS);
-    if (!q) {
+    rc = handle_new(base, hb + 2 * ring,
+                    opts ? opts->spin_ns : SS_QUEUE_DEFAULT_SPIN_NS, fd, out);
+    if (rc != 0)
         ss__unmap(base, hb + 2 * ring);
-        return SS_ENOMEM;
-    }
-    *out = q;
-    return 0;
+    return rc;
 }
 
 SS_API int ss_queue_create(ss_queue **out, const ss_queue_options *opts)
@@ -885,14 +914,12 @@ SS_API int ss_queue_open(ss_queue **out, const char *name)
         ss__unmap(base, hb + 2 * ring);
         goto fail;
     }
-    ss_queue *q = handle_new(base, hb + 2 * ring, SS_QUEUE_DEFAULT_SPIN_NS);
-    if (!q) {
+    if ((rc = handle_new(base, hb + 2 * ring, SS_QUEUE_DEFAULT_SPIN_NS, fd,
+                         out)) != 0) {
         ss__unmap(base, hb + 2 * ring);
-        rc = SS_ENOMEM;
         goto fail;
     }
     ss__close_fd(fd);
-    *out = q;
     return 0;
 fail:
     if (hp)

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -231,7 +233,9 @@ static void test_damage_during_zero_copy_read(void **state)
 
 typedef struct holder_ctl {
     _Atomic int ready;
-    int stay; /* 1: keep the lock until killed; 0: exit holding it */
+    /* 1: keep the lock until killed; 0: exit holding it; 2: exec a
+     * program holding it; 3: exit holding it after 50 ms */
+    int stay;
 } holder_ctl;
 
 static ss_queue *held_q;
@@ -246,9 +250,34 @@ static int hold_consumer_lock(void *arg)
     if (ss_queue_read_begin(held_q, m, 1, &n, SS_NO_WAIT) != 0 || n != 1)
         return 1;
     atomic_store(&c->ready, 1);
+    if (c->stay == 2) {
+        execl("/bin/sleep", "sleep", "30", (char *)NULL);
+        return 2;
+    }
+    if (c->stay == 3) {
+        tu_sleep_us(50000);
+        return 0;
+    }
     while (c->stay)
         pause();
     return 0;
+}
+
+/* Field 22 of /proc/<pid>/stat, the start time, or 0. */
+static uint64_t proc_start(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
 /* The state letter of /proc/<pid>/stat, or 0. */
@@ -309,10 +338,11 @@ static void test_lock_holder_identity(void **state)
     size_t size;
     unsigned char *ring, *obj = map_object(q, &size, &ring);
     _Atomic uint64_t *word = NULL;
+    uint64_t ident = (uint64_t)(uint32_t)proc_start(live) << 32 | (uint32_t)live;
     for (unsigned char *p = obj; p + 8 <= ring; p += 8) {
         uint64_t v;
         memcpy(&v, p, 8);
-        if ((uint32_t)v == (uint32_t)live) {
+        if (v == ident) {
             assert_null(word); /* exactly one word names the holder */
             word = (_Atomic uint64_t *)(void *)p;
         }
@@ -341,7 +371,68 @@ static void test_lock_holder_identity(void **state)
     assert_int_equal(st.repairs, 2);
     assert_int_equal(tu_wait(dead, 5000), 0);
 
+    /* A holder that exec()ed another program: same id, same start time,
+     * but its process no longer maps the queue. */
+    assert_int_equal(ss_queue_put(q, "three", 5, SS_NO_WAIT), 0);
+    pid_t execd = start_holder(ctl, 2);
+    end = tu_now_ns() + SS_SEC(10);
+    char path[64], exe[64] = "";
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)execd);
+    while (!strstr(exe, "sleep") && tu_now_ns() < end) {
+        ssize_t n = readlink(path, exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = '\0';
+        tu_sleep_us(200);
+    }
+    assert_non_null(strstr(exe, "sleep"));
+    assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_SEC(10)), 0);
+    assert_int_equal(len, 5);
+    assert_memory_equal(buf, "three", 5);
+    assert_int_equal(ss_queue_get_stats(q, &st), 0);
+    assert_int_equal(st.repairs, 3);
+    kill(execd, SIGKILL);
+    assert_int_equal(tu_wait(execd, 5000), 128 + SIGKILL);
+
     munmap(obj, size);
+    tu_shared_free(ctl, sizeof *ctl);
+    ss_queue_destroy(q);
+    ss_queue_unlink(qname);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+/* A waiter asleep on a lock whose holder dies while signals keep
+ * interrupting its sleep (a 1 ms interval timer, no SA_RESTART) still
+ * checks the holder on time and takes the lock over. */
+static void test_lock_holder_dies_under_signals(void **state)
+{
+    (void)state;
+    ss_queue *q = make_queue();
+    held_q = q;
+    assert_int_equal(ss_queue_put(q, "one", 3, SS_NO_WAIT), 0);
+    holder_ctl *ctl = tu_shared_alloc(sizeof *ctl);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+    pid_t pid = start_holder(ctl, 3); /* exits holding it after 50 ms */
+    struct itimerval it = {{0, 1000}, {0, 1000}}, off = {{0, 0}, {0, 0}};
+    assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+    char buf[16];
+    size_t len;
+    int rc = ss_queue_get(q, buf, sizeof buf, &len, SS_SEC(5));
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "one", 3);
+    ss_queue_stats st;
+    assert_int_equal(ss_queue_get_stats(q, &st), 0);
+    assert_int_equal(st.repairs, 1);
+    assert_int_equal(tu_wait(pid, 5000), 0);
     tu_shared_free(ctl, sizeof *ctl);
     ss_queue_destroy(q);
     ss_queue_unlink(qname);
@@ -364,6 +455,8 @@ int main(void)
         cmocka_unit_test_teardown(test_corruption_wakes_waiters, teardown),
         cmocka_unit_test_teardown(test_damage_during_zero_copy_read, teardown),
         cmocka_unit_test_teardown(test_lock_holder_identity, teardown),
+        cmocka_unit_test_teardown(test_lock_holder_dies_under_signals,
+                                  teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

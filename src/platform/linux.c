@@ -15,7 +15,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -296,13 +298,57 @@ void ss__thread_ident(uint32_t *tid, uint32_t *start)
     char state;
     uint64_t st;
     bool missing;
-    *tid = (uint32_t)gettid();
+    *tid = ss__thread_tid();
     *start = read_stat("/proc/thread-self/stat", &state, &st, &missing)
                  ? (uint32_t)st
                  : 0;
 }
 
-bool ss__thread_gone(uint32_t tid, uint32_t start)
+uint32_t ss__thread_tid(void)
+{
+    return (uint32_t)gettid();
+}
+
+int ss__fd_file_id(int fd, ss_file_id *id)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return sys_err("fstat", NULL);
+    id->dev = (uint64_t)st.st_dev;
+    id->ino = (uint64_t)st.st_ino;
+    return 0;
+}
+
+/* Whether /proc/<tid>/maps lists a mapping of file: 1 yes, 0 no, -1 when
+ * it cannot be read (no permission, the thread just ended, no /proc). */
+static int maps_file(uint32_t tid, const ss_file_id *file)
+{
+    char path[48], line[256];
+    snprintf(path, sizeof path, "/proc/%u/maps", tid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    int found = 0;
+    bool at_start = true;
+    while (!found && fgets(line, sizeof line, f)) {
+        /* "start-end perms offset major:minor inode path": the device and
+         * inode come before the path; a long path's continuation chunks
+         * are not lines. */
+        unsigned maj, min;
+        unsigned long long ino;
+        if (at_start &&
+            sscanf(line, "%*x-%*x %*s %*x %x:%x %llu", &maj, &min, &ino) == 3 &&
+            ino == file->ino && maj == major((dev_t)file->dev) &&
+            min == minor((dev_t)file->dev))
+            found = 1;
+        at_start = strchr(line, '\n') != NULL;
+    }
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    return failed && !found ? -1 : found;
+}
+
+bool ss__thread_gone(uint32_t tid, uint32_t start, const ss_file_id *file)
 {
     static _Atomic int warned;
     char path[48], state;
@@ -311,16 +357,21 @@ bool ss__thread_gone(uint32_t tid, uint32_t start)
     if (tid == 0 || tid > INT_MAX)
         return true; /* not a thread id at all */
     snprintf(path, sizeof path, "/proc/%u/stat", tid);
-    if (read_stat(path, &state, &st, &missing))
-        return state == 'Z' || state == 'X' ||
-               (start != 0 && (uint32_t)st != start);
-    int e = errno;
-    /* Missing, and /proc works: the thread has ended. */
-    if (missing && access("/proc/thread-self/stat", R_OK) == 0)
+    if (read_stat(path, &state, &st, &missing)) {
+        if (state == 'Z' || state == 'X' ||
+            (start != 0 && (uint32_t)st != start))
+            return true;
+        /* Alive, but a thread that exec()ed keeps its id and start time
+         * (and a thread that execs in a process takes the main thread's):
+         * one whose process no longer maps the file holds nothing. */
+        return file && maps_file(tid, file) == 0;
+    }
+    /* Missing, or hidden from us (hidepid): the kernel knows. */
+    if (kill((pid_t)tid, 0) != 0 && errno == ESRCH)
         return true;
     if (atomic_exchange(&warned, 1) == 0)
-        SS_LOG_WARNING("platform", "cannot read %s (%s): whether a lock "
-                       "holder is alive is unknown, it is assumed alive",
-                       path, strerror(e));
+        SS_LOG_WARNING("platform", "cannot read %s: whether a lock holder "
+                       "that stays is alive cannot be checked, it is "
+                       "assumed alive", path);
     return false;
 }

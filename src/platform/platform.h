@@ -115,14 +115,27 @@ int ss__membarrier(enum ss_mb_scope scope);
  */
 void ss__thread_ident(uint32_t *tid, uint32_t *start);
 
+/* ss__thread_tid - the calling thread's kernel thread id (a system call). */
+uint32_t ss__thread_tid(void);
+
+/* Identity of a file as mappings show it: device and inode. */
+typedef struct ss_file_id {
+    uint64_t dev, ino;
+} ss_file_id;
+
+/* ss__fd_file_id - the identity of the file behind fd. 0 or SS_E*. */
+int ss__fd_file_id(int fd, ss_file_id *id);
+
 /*
  * ss__thread_gone - whether the thread (tid, start) from ss__thread_ident()
- * has ended: true if no such thread exists, it is a zombie, or the id now
- * names a thread that started at another time. False while it runs, and
- * when the system cannot tell (no /proc: logged once). Reads /proc, a few
- * microseconds: for slow paths only.
+ * can no longer hold anything in file: true if no such thread exists, it
+ * is a zombie, the id now names a thread that started at another time, or
+ * (file not NULL) its process no longer maps file (it called exec()).
+ * False while it runs, and when the system cannot tell (no /proc, hidden
+ * entries: logged once). Reads /proc, tens of microseconds: for slow paths
+ * only.
  */
-bool ss__thread_gone(uint32_t tid, uint32_t start);
+bool ss__thread_gone(uint32_t tid, uint32_t start, const ss_file_id *file);
 
 /* ss__close_fd - close a descriptor, retrying on EINTR semantics. */
 void ss__close_fd(int fd);
