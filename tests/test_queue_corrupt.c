@@ -263,36 +263,42 @@ static int hold_consumer_lock(void *arg)
     return 0;
 }
 
-/* Field 22 of /proc/<pid>/stat, the start time, or 0. */
-static uint64_t proc_start(pid_t pid)
+/* The state letter (field 3) and start time (field 22) of
+ * /proc/<pid>/stat; false if it cannot be read. */
+static bool proc_stat(pid_t pid, char *state, uint64_t *start)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return 0;
+        return false;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
     char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return false;
+    *state = p[2];
     for (int field = 2; p && field < 22; field++)
         p = strchr(p + 1, ' ');
-    return p ? strtoull(p + 1, NULL, 10) : 0;
+    if (!p)
+        return false;
+    *start = strtoull(p + 1, NULL, 10);
+    return true;
 }
 
-/* The state letter of /proc/<pid>/stat, or 0. */
 static char proc_state(pid_t pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    return p && p[1] == ' ' ? p[2] : 0;
+    char state;
+    uint64_t start;
+    return proc_stat(pid, &state, &start) ? state : 0;
+}
+
+static uint64_t proc_start(pid_t pid)
+{
+    char state;
+    uint64_t start;
+    return proc_stat(pid, &state, &start) ? start : 0;
 }
 
 static pid_t start_holder(holder_ctl *ctl, int stay)
@@ -306,6 +312,21 @@ static pid_t start_holder(holder_ctl *ctl, int stay)
         tu_sleep_us(200);
     assert_true(atomic_load(&ctl->ready));
     return pid;
+}
+
+/* A get within timeout_ns returns the message want, and the queue has
+ * counted repairs take-overs in all. */
+static void expect_get_after_repair(ss_queue *q, int64_t timeout_ns,
+                                    const char *want, uint64_t repairs)
+{
+    char buf[16];
+    size_t len;
+    assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, timeout_ns), 0);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(buf, want, len);
+    ss_queue_stats st;
+    assert_int_equal(ss_queue_get_stats(q, &st), 0);
+    assert_int_equal(st.repairs, repairs);
 }
 
 /* A lock names its holder thread. A live holder is waited for, never
@@ -350,11 +371,7 @@ static void test_lock_holder_identity(void **state)
     assert_non_null(word);
     uint64_t v = atomic_load(word);
     atomic_store(word, v ^ ((uint64_t)1 << 32));
-    assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_NO_WAIT), 0);
-    assert_int_equal(len, 3);
-    assert_memory_equal(buf, "one", 3);
-    assert_int_equal(ss_queue_get_stats(q, &st), 0);
-    assert_int_equal(st.repairs, 1);
+    expect_get_after_repair(q, SS_NO_WAIT, "one", 1);
     kill(live, SIGKILL);
     assert_int_equal(tu_wait(live, 5000), 128 + SIGKILL);
 
@@ -364,11 +381,7 @@ static void test_lock_holder_identity(void **state)
     while (proc_state(dead) != 'Z' && tu_now_ns() < end)
         tu_sleep_us(200);
     assert_int_equal(proc_state(dead), 'Z');
-    assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_SEC(10)), 0);
-    assert_int_equal(len, 3);
-    assert_memory_equal(buf, "two", 3);
-    assert_int_equal(ss_queue_get_stats(q, &st), 0);
-    assert_int_equal(st.repairs, 2);
+    expect_get_after_repair(q, SS_SEC(10), "two", 2);
     assert_int_equal(tu_wait(dead, 5000), 0);
 
     /* A holder that exec()ed another program: same id, same start time,
@@ -384,11 +397,7 @@ static void test_lock_holder_identity(void **state)
         tu_sleep_us(200);
     }
     assert_non_null(strstr(exe, "sleep"));
-    assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_SEC(10)), 0);
-    assert_int_equal(len, 5);
-    assert_memory_equal(buf, "three", 5);
-    assert_int_equal(ss_queue_get_stats(q, &st), 0);
-    assert_int_equal(st.repairs, 3);
+    expect_get_after_repair(q, SS_SEC(10), "three", 3);
     kill(execd, SIGKILL);
     assert_int_equal(tu_wait(execd, 5000), 128 + SIGKILL);
 
@@ -421,17 +430,9 @@ static void test_lock_holder_dies_under_signals(void **state)
     pid_t pid = start_holder(ctl, 3); /* exits holding it after 50 ms */
     struct itimerval it = {{0, 1000}, {0, 1000}}, off = {{0, 0}, {0, 0}};
     assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
-    char buf[16];
-    size_t len;
-    int rc = ss_queue_get(q, buf, sizeof buf, &len, SS_SEC(5));
+    expect_get_after_repair(q, SS_SEC(5), "one", 1);
     setitimer(ITIMER_REAL, &off, NULL);
     sigaction(SIGALRM, &old, NULL);
-    assert_int_equal(rc, 0);
-    assert_int_equal(len, 3);
-    assert_memory_equal(buf, "one", 3);
-    ss_queue_stats st;
-    assert_int_equal(ss_queue_get_stats(q, &st), 0);
-    assert_int_equal(st.repairs, 1);
     assert_int_equal(tu_wait(pid, 5000), 0);
     tu_shared_free(ctl, sizeof *ctl);
     ss_queue_destroy(q);
