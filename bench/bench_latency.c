@@ -5,9 +5,10 @@
  * The parent sends an 8-byte sequence number on a "ping" channel, a forked
  * child echoes it back on a "pong" channel, and the parent times each
  * round trip with CLOCK_MONOTONIC, in rounds where the channels take
- * turns (each round forks a new child and warms up first). Channels: two ss_queues whose blocking
- * calls sleep at once (spin 0), two ss_queues whose calls spin before they
- * sleep, and, as the baseline, a pair of pipes.
+ * turns (each round forks a new child and warms up first). Channels: two
+ * ss_queues whose blocking calls sleep at once (spin 0), two ss_queues
+ * whose calls spin before they sleep, and, as the baseline, a pair of
+ * pipes.
  *
  * Every call blocks without a timeout, as an application would use it; a
  * watchdog alarm kills the child and ends ss-bench if a run hangs, so that

@@ -22,12 +22,10 @@
  */
 #include "ss_internal.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define SSQ_MAGIC 0x3145554555515353ull /* "SSQUEUE1" little-endian */
@@ -35,10 +33,11 @@
 #define SSQ_REC_SALT 0x5A17C0DEu
 #define SSQ_SLICE_NS SS_MSEC(100)
 #define SSQ_LOCK_YIELDS 64
-/* A sleeper on a side lock wakes this often to check that the holder is
- * alive; without the system-wide barrier, wake-ups can be missed and this
- * is also how long one can be late. */
+/* A contender waiting on a side lock checks this often that the holder is
+ * alive. */
 #define SSQ_LOCK_SLICE_NS SS_MSEC(10)
+/* Without the system-wide barrier an unlock's wake-up can be missed: a
+ * sleeper then retries this often, and can be this late. */
 #define SSQ_LOCK_SLICE_UNFENCED_NS SS_MSEC(1)
 #define SSQ_POLL_PAUSES 8
 #define SSQ_SETTLE_ROUNDS 16
@@ -413,8 +412,8 @@ static int lock_take_over(ss_queue *q, enum ssq_side_id s, uint64_t seen,
  * waits for it (measured: yielding at once raised 20x3 single gets from 13M
  * to 18M messages/s and 20x20 batched gets from 14.8M to 16.0M); and
  * with more processes than cores the holder may be preempted behind us.
- * Then check that the holder lives, and sleep on the lock in slices, each
- * ended by a check of the holder. */
+ * Then check that the holder lives, and sleep on the lock, checking the
+ * holder again every SSQ_LOCK_SLICE_NS. */
 /* Deadline meaning "do not block": retry the lock, yielding, then give up. */
 #define SSQ_NO_BLOCK ((int64_t)-3)
 

@@ -250,7 +250,8 @@ SS_API size_t ss_queue_max_msg_size(const ss_queue *q);
  * with many short-lived processes or a first message that must be fast,
  * call this once per process at start-up. Does not change the queue's
  * contents and never waits for its locks; costs about 0.1 ms per MiB of
- * capacity. Thread-safe. 0, SS_EINVAL, or SS_ESYS (logged).
+ * capacity. Thread-safe. 0, SS_EINVAL, or the SS_E* code of a failed
+ * system call (logged).
  */
 SS_API int ss_queue_prefault(ss_queue *q);
 

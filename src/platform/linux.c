@@ -224,10 +224,16 @@ void ss__event_clear(int fd)
     (void)r; /* EAGAIN: it was not readable */
 }
 
+/* The membarrier command that runs a barrier of scope. */
+static int mb_cmd(enum ss_mb_scope scope)
+{
+    return scope == SS_MB_PROCESS ? MEMBARRIER_CMD_PRIVATE_EXPEDITED
+                                  : MEMBARRIER_CMD_GLOBAL_EXPEDITED;
+}
+
 int ss__membarrier_register(enum ss_mb_scope scope)
 {
-    int run = scope == SS_MB_PROCESS ? MEMBARRIER_CMD_PRIVATE_EXPEDITED
-                                     : MEMBARRIER_CMD_GLOBAL_EXPEDITED;
+    int run = mb_cmd(scope);
     int reg = scope == SS_MB_PROCESS
                   ? MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED
                   : MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
@@ -241,15 +247,13 @@ int ss__membarrier_register(enum ss_mb_scope scope)
 
 int ss__membarrier(enum ss_mb_scope scope)
 {
-    int cmd = scope == SS_MB_PROCESS ? MEMBARRIER_CMD_PRIVATE_EXPEDITED
-                                     : MEMBARRIER_CMD_GLOBAL_EXPEDITED;
-    if (syscall(__NR_membarrier, cmd, 0, 0) != 0)
+    if (syscall(__NR_membarrier, mb_cmd(scope), 0, 0) != 0)
         return ss__errno_to_ss(errno);
     return 0;
 }
 
-/* Read /proc/<path>/stat: the state letter (field 3) and the start time
- * (field 22). false if it cannot be read; *missing tells whether because
+/* Read a /proc stat file at path: the state letter (field 3) and the
+ * start time (field 22). false if it cannot be read; *missing tells whether because
  * the thread does not exist. */
 static bool read_stat(const char *path, char *state, uint64_t *start,
                       bool *missing)
