@@ -1153,16 +1153,24 @@ static inline void after_take(ss_queue *q, bool wk, uint64_t head)
         wake(&h->data, 1);
 }
 
-/* Whether the record r at position pos is sound: a length in range that
- * fits before tail, and a check word that matches both. */
-static inline bool rec_valid(const ss_queue *q, const ssq_rec *r, uint64_t pos,
-                             uint64_t tail)
+/* A record's length, read once: anyone with the memory may rewrite it
+ * meanwhile, so the value that was checked is the value that is used (a
+ * second read could return a length that was never validated). */
+static inline uint32_t rec_len(const ssq_rec *r)
+{
+    return *(const volatile uint32_t *)&r->len;
+}
+
+/* Whether the record r at position pos, whose length was read as len
+ * (rec_len()), is sound: a length in range that fits before tail, and a
+ * check word that matches both. */
+static inline bool rec_valid(const ss_queue *q, const ssq_rec *r, uint32_t len,
+                             uint64_t pos, uint64_t tail)
 {
     uint64_t avail = tail - pos;
-    uint32_t len = r->len;
     return avail >= sizeof *r && avail <= q->ring_size && len != 0 &&
            len <= q->max_msg_size && rec_size(len) <= avail &&
-           r->check == rec_check(len, pos);
+           *(const volatile uint32_t *)&r->check == rec_check(len, pos);
 }
 
 /* What a take copies out (buf != NULL) or exposes in place (buf == NULL). */
@@ -1225,8 +1233,8 @@ static int take(ss_queue *q, ssq_take *t, int64_t timeout_ns, bool hold)
                     h->cons.peer_cache = t2;
                 }
                 ssq_rec *r = (ssq_rec *)(q->ring + off);
-                uint32_t len = r->len;
-                if (SS_UNLIKELY(!rec_valid(q, r, pos, tail))) {
+                uint32_t len = rec_len(r);
+                if (SS_UNLIKELY(!rec_valid(q, r, len, pos, tail))) {
                     side_unlock(q, SSQ_CONS);
                     return mark_corrupt(q, "bad record header (position, "
                                            "length)",
@@ -1354,17 +1362,24 @@ SS_API int ss_queue_read_end(ss_queue *q, size_t consumed)
          * (the caller too, through msgs[i].data): check them again. */
         uint64_t off = h->cons.off, payload = 0;
         for (size_t i = 0; i < consumed; i++) {
+            /* The offset too is shared memory: checked before anything is
+             * read through it, and only checked values are logged. */
+            if (SS_UNLIKELY(off >= q->ring_size)) {
+                side_unlock(q, SSQ_CONS);
+                return mark_corrupt(q, "consumer offset changed during a "
+                                       "zero-copy read",
+                                    pos, off);
+            }
             const ssq_rec *r = (const ssq_rec *)(q->ring + off);
-            if (SS_UNLIKELY(off >= q->ring_size ||
-                            !rec_valid(q, r, pos, q->rd_tail))) {
+            uint32_t len = rec_len(r);
+            if (SS_UNLIKELY(!rec_valid(q, r, len, pos, q->rd_tail))) {
                 side_unlock(q, SSQ_CONS);
                 return mark_corrupt(q, "record changed during a zero-copy "
                                        "read",
-                                    pos, r->len);
+                                    pos, len);
             }
-            uint64_t rs = rec_size(r->len);
-            payload += r->len;
-            ring_advance(q, &pos, &off, rs);
+            payload += len;
+            ring_advance(q, &pos, &off, rec_size(len));
         }
         uint64_t got = atomic_load_explicit(&h->cons_pub.msgs,
                                             memory_order_relaxed);

@@ -25,6 +25,7 @@
 #include "testutil.h"
 
 static char qname[64];
+static uint64_t proc_start(pid_t pid);
 static int errors_logged;
 
 static void count_errors(ss_log_level level, const char *component,
@@ -227,6 +228,62 @@ static void test_damage_during_zero_copy_read(void **state)
                      SS_ECORRUPT);
     ss_queue_destroy(q);
     ss_queue_unlink(qname);
+}
+
+/* The consumer side's ring offset, which sits next to its lock word
+ * (docs/queue.md, "Layout": lock u64, waiters u32, pad, off u64): found
+ * as the one word of the header that names the calling thread, which
+ * holds the consumer lock in a zero-copy read. */
+static _Atomic uint64_t *consumer_offset(unsigned char *obj, unsigned char *ring)
+{
+    uint64_t me = (uint64_t)(uint32_t)proc_start(getpid()) << 32 |
+                  (uint32_t)getpid();
+    _Atomic uint64_t *word = NULL;
+    for (unsigned char *p = obj; p + 24 <= ring; p += 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        if (v == me) {
+            assert_null(word);
+            word = (_Atomic uint64_t *)(void *)(p + 16);
+        }
+    }
+    assert_non_null(word);
+    return word;
+}
+
+/* Another process rewrites the consumer offset while a zero-copy read is
+ * open: read_end reports SS_ECORRUPT and reads nothing through the bad
+ * offset (it used to read the record there to log its length: a wild
+ * read, SIGSEGV in a release build). */
+static void test_offset_changed_during_zero_copy_read(void **state)
+{
+    (void)state;
+    static const uint64_t bad[] = {(uint64_t)1 << 40, (uint64_t)-8,
+                                   (uint64_t)1 << 62};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        ss_queue *q = make_queue();
+        assert_int_equal(ss_queue_put(q, "one", 3, SS_NO_WAIT), 0);
+        assert_int_equal(ss_queue_put(q, "two", 3, SS_NO_WAIT), 0);
+        ss_msg msgs[4];
+        size_t n;
+        assert_int_equal(ss_queue_read_begin(q, msgs, 4, &n, SS_NO_WAIT), 0);
+        assert_int_equal(n, 2);
+        size_t size;
+        unsigned char *ring, *obj = map_object(q, &size, &ring);
+        _Atomic uint64_t *off = consumer_offset(obj, ring);
+        assert_int_equal(atomic_load(off), 0); /* nothing consumed yet */
+        atomic_store(off, bad[k]);
+        errors_logged = 0;
+        assert_int_equal(ss_queue_read_end(q, 2), SS_ECORRUPT);
+        assert_true(errors_logged >= 1);
+        char buf[16];
+        size_t len;
+        assert_int_equal(ss_queue_get(q, buf, sizeof buf, &len, SS_NO_WAIT),
+                         SS_ECORRUPT);
+        munmap(obj, size);
+        ss_queue_destroy(q);
+        ss_queue_unlink(qname);
+    }
 }
 
 /* ---- the side locks: a holder that lives, one that died, a stale word ---- */
@@ -455,6 +512,8 @@ int main(void)
         cmocka_unit_test_teardown(test_damage_after_valid_records, teardown),
         cmocka_unit_test_teardown(test_corruption_wakes_waiters, teardown),
         cmocka_unit_test_teardown(test_damage_during_zero_copy_read, teardown),
+        cmocka_unit_test_teardown(test_offset_changed_during_zero_copy_read,
+                                  teardown),
         cmocka_unit_test_teardown(test_lock_holder_identity, teardown),
         cmocka_unit_test_teardown(test_lock_holder_dies_under_signals,
                                   teardown),
