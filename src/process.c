@@ -304,15 +304,16 @@ SS_API int ss_process_join(ss_process *p, int64_t timeout_ns, int *status)
         return SS_EINVAL;
     if (!owned_here(p))
         return SS_ESTATE;
-    /* The condition variable runs on CLOCK_MONOTONIC, as ss__now_ns(). */
-    int64_t until = timeout_ns < 0 ? 0 : ss__now_ns() + timeout_ns;
+    /* The condition variable runs on CLOCK_MONOTONIC, as ss__now_ns(). A
+     * timeout too large for the clock waits forever (-1). */
+    int64_t until = ss__deadline_ns(timeout_ns);
     struct timespec dl = {(time_t)(until / 1000000000),
                           (long)(until % 1000000000)};
     int rc = 0;
     pthread_mutex_lock(&p->mu);
     while (!p->ended && rc == 0) {
-        int e = timeout_ns < 0 ? pthread_cond_wait(&p->cv, &p->mu)
-                               : pthread_cond_timedwait(&p->cv, &p->mu, &dl);
+        int e = until < 0 ? pthread_cond_wait(&p->cv, &p->mu)
+                          : pthread_cond_timedwait(&p->cv, &p->mu, &dl);
         if (e == ETIMEDOUT && !p->ended)
             rc = SS_ETIMEDOUT;
     }

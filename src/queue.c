@@ -238,14 +238,6 @@ static uint64_t header_hash(const ssq_header *h)
     return x;
 }
 
-static int64_t deadline_of(int64_t timeout_ns)
-{
-    if (timeout_ns < 0)
-        return -1;
-    int64_t now = ss__now_ns();
-    return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
-}
-
 static void wake_all(ss_queue *q);
 
 static int mark_corrupt(ss_queue *q, const char *what, uint64_t a, uint64_t b)
@@ -521,7 +513,7 @@ static inline int side_lock(ss_queue *q, enum ssq_side_id s,
     if (timeout_ns == 0)
         return side_lock_until(q, s, SSQ_NO_BLOCK);
     if (*deadline == -2)
-        *deadline = deadline_of(timeout_ns);
+        *deadline = ss__deadline_ns(timeout_ns);
     return side_lock_until(q, s, *deadline);
 }
 
@@ -1115,7 +1107,7 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
             return SS_EAGAIN;
         }
         if (deadline == -2)
-            deadline = deadline_of(timeout_ns);
+            deadline = ss__deadline_ns(timeout_ns);
         rc = wait_change(q, &h->space, SSQ_CONS, &h->cons_pub.pos, head,
                          deadline, 0);
         if (rc != 0) {
@@ -1283,7 +1275,7 @@ static int take(ss_queue *q, ssq_take *t, int64_t timeout_ns, bool hold)
         if (timeout_ns == 0)
             return SS_EAGAIN;
         if (deadline == -2)
-            deadline = deadline_of(timeout_ns);
+            deadline = ss__deadline_ns(timeout_ns);
         rc = wait_change(q, &h->data, SSQ_PROD, &h->prod_pub.pos, tail,
                          deadline, t->max_msgs > 1 ? SSQ_SETTLE_BYTES : 0);
         if (rc != 0)

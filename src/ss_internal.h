@@ -52,6 +52,24 @@ static inline int ss__fault_code(int consumer_side, int at)
 }
 extern int ss__fault_point;
 
+/* ss__add_sat - a + b for b >= 0, saturated at INT64_MAX: deadlines from
+ * a caller's timeout or interval never wrap around into the past. */
+static inline int64_t ss__add_sat(int64_t a, int64_t b)
+{
+    return b > 0 && a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* ss__deadline_ns - the CLOCK_MONOTONIC instant (ss__now_ns()) a timeout
+ * ends at: -1 ("never") for a negative timeout (SS_WAIT_FOREVER) and for
+ * one beyond the clock's range, which only a wait forever can honour. */
+static inline int64_t ss__deadline_ns(int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return -1;
+    int64_t d = ss__add_sat(ss__now_ns(), timeout_ns);
+    return d == INT64_MAX ? -1 : d;
+}
+
 /* Little-endian access, whatever the host: the payload encoding and the
  * framing of batch messages. */
 static inline uint32_t ss__ld_le32(const unsigned char *p)

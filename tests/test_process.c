@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <signal_slot.h>
 #include <stdio.h>
 #include <string.h>
@@ -189,6 +190,73 @@ static void test_kill_and_reap(void **state)
     ss_process_free(proc);
     assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
     assert_int_equal(errno, ECHILD);
+}
+
+/* ---- join with timeouts beyond the clock's range ---- */
+
+typedef struct join_arg {
+    ss_process *proc;
+    int64_t timeout;
+    int rc, status;
+    _Atomic int done;
+} join_arg;
+
+static void *join_thread(void *arg)
+{
+    join_arg *j = arg;
+    j->rc = ss_process_join(j->proc, j->timeout, &j->status);
+    atomic_store(&j->done, 1);
+    return NULL;
+}
+
+/* In a child of the test, so that a join that never returns shows as a
+ * timeout of that child instead of hanging the test: a join with a huge
+ * timeout, started while the loop process runs, returns its status once
+ * it stops (INT64_MAX used to overflow the deadline: the timed wait failed
+ * at once without releasing the mutex, and join spun holding it). */
+static int join_huge_child(void *arg)
+{
+    int64_t timeout = *(int64_t *)arg;
+    ss_process *proc;
+    if (ss_process_new(&proc, "phuge", NULL) != 0 ||
+        ss_process_start(proc, NULL, NULL) != 0)
+        return 10;
+    join_arg j = {.proc = proc, .timeout = timeout, .rc = -100};
+    pthread_t th;
+    if (pthread_create(&th, NULL, join_thread, &j) != 0)
+        return 11;
+    /* Let the join start waiting (not required for the check: it must
+     * work either way), then stop the child through its loop. */
+    tu_sleep_us(20000);
+    if (atomic_load(&j.done))
+        return 12; /* returned while the child still ran */
+    if (ss_process_stop(proc) != 0)
+        return 13;
+    pthread_join(th, NULL);
+    if (j.rc != 0 || j.status != 0)
+        return 14;
+    /* Joined already: the same status at once. */
+    int status = -1;
+    if (ss_process_join(proc, timeout, &status) != 0 || status != 0)
+        return 15;
+    ss_process_free(proc);
+    return 0;
+}
+
+static void test_join_huge_timeout(void **state)
+{
+    (void)state;
+    static int64_t timeouts[] = {INT64_MAX, INT64_MAX - 1, INT64_MAX / 2,
+                                 SS_SEC(3600)};
+    for (size_t k = 0; k < sizeof timeouts / sizeof timeouts[0]; k++) {
+        pid_t pid = tu_fork(join_huge_child, &timeouts[k]);
+        assert_true(pid > 0);
+        int rc = tu_wait(pid, 20000);
+        if (rc != 0)
+            fail_msg("join with timeout %lld: child ended with %d (1000: "
+                     "timed out)",
+                     (long long)timeouts[k], rc);
+    }
 }
 
 /* ---- death and its "exited" signal ---- */
@@ -459,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_signals_both_ways),
         cmocka_unit_test(test_pointer_stays_in_process),
         cmocka_unit_test(test_kill_and_reap),
+        cmocka_unit_test(test_join_huge_timeout),
         cmocka_unit_test(test_exited_signal),
         cmocka_unit_test(test_exit_statuses),
         cmocka_unit_test(test_start_from_thread),
