@@ -83,6 +83,7 @@ struct ss_loop {
     ss_object *objects; /* g_lock */
     ss__conn *subs;     /* g_lock: subscriptions of its objects */
     ss__heap timers;    /* loop thread only */
+    uint64_t timer_seq; /* loop thread only: scheduling order of timers */
     uint64_t next_id;   /* g_lock */
     _Atomic uint64_t dropped;
     _Atomic int running;
@@ -1156,9 +1157,13 @@ static bool dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
 _Static_assert(sizeof(((ss_timer *)0)->node_) == sizeof(ss__heap_node),
                "timer node layout");
 
+/* Deadline order; equal deadlines in scheduling order (a heap alone is not
+ * stable). */
 static bool timer_less(const ss__heap_node *a, const ss__heap_node *b)
 {
-    return TIMER_OF(a)->deadline_ns_ < TIMER_OF(b)->deadline_ns_;
+    const ss_timer *x = TIMER_OF(a), *y = TIMER_OF(b);
+    return x->deadline_ns_ < y->deadline_ns_ ||
+           (x->deadline_ns_ == y->deadline_ns_ && x->seq_ < y->seq_);
 }
 
 static void timer_unschedule(ss_timer *t)
@@ -1176,6 +1181,7 @@ static void timer_schedule(ss_timer *t, int64_t deadline)
         return;
     timer_unschedule(t);
     t->deadline_ns_ = deadline;
+    t->seq_ = loop->timer_seq++;
     t->active_ = true;
     ss__heap_insert(&loop->timers, (ss__heap_node *)&t->node_);
 }
@@ -1210,7 +1216,7 @@ SS_API int ss_timer_init(ss_timer *timer, ss_loop *loop, int64_t interval_ns,
 SS_API void ss_timer_start(ss_timer *timer)
 {
     if (timer)
-        timer_schedule(timer, ss__now_ns() + timer->interval_ns_);
+        timer_schedule(timer, ss__add_sat(ss__now_ns(), timer->interval_ns_));
 }
 
 SS_API void ss_timer_stop(ss_timer *timer)
@@ -1219,16 +1225,22 @@ SS_API void ss_timer_stop(ss_timer *timer)
         timer_unschedule(timer);
 }
 
-SS_API void ss_timer_set_interval(ss_timer *timer, int64_t interval_ns)
+SS_API int ss_timer_set_interval(ss_timer *timer, int64_t interval_ns)
 {
-    if (!timer || interval_ns < 0)
-        return;
+    if (!timer)
+        return SS_EINVAL;
+    if (interval_ns < 0) {
+        SS_LOG_ERR("loop", "timer %s: negative interval %lld refused",
+                   timer->object.id_, (long long)interval_ns);
+        return SS_EINVAL;
+    }
     timer->interval_ns_ = interval_ns;
     if (timer->active_) {
-        int64_t latest = ss__now_ns() + interval_ns;
+        int64_t latest = ss__add_sat(ss__now_ns(), interval_ns);
         if (timer->deadline_ns_ > latest)
             timer_schedule(timer, latest);
     }
+    return 0;
 }
 
 SS_API void ss_timer_destroy(ss_timer *timer)
@@ -1237,27 +1249,31 @@ SS_API void ss_timer_destroy(ss_timer *timer)
         ss_object_destroy(&timer->object);
 }
 
-/* Fire every timer due at now: each emits "timeout" once; periodic ones
- * move to their next deadline after now (keeping their phase). */
+/* Fire every timer due at now, in deadline order: each emits "timeout"
+ * once; periodic ones move to their next deadline after now (keeping their
+ * phase). */
 static void fire_timers(ss_loop *loop, int64_t now)
 {
-    ss__heap_node *due = NULL; /* popped, chained through parent */
+    /* Popped in order, chained through parent, oldest first. */
+    ss__heap_node *due = NULL, **last = &due;
     ss__heap_node *min;
     while ((min = ss__heap_min(&loop->timers)) &&
            TIMER_OF(min)->deadline_ns_ <= now) {
         ss__heap_pop(&loop->timers);
         TIMER_OF(min)->active_ = false;
-        min->parent = due;
-        due = min;
+        min->parent = NULL;
+        *last = min;
+        last = &min->parent;
     }
     /* Reschedule before emitting, so a slot may stop or restart them. */
     for (ss__heap_node *n = due; n;) {
         ss__heap_node *next = n->parent;
         ss_timer *t = TIMER_OF(n);
         if (!t->single_shot_) {
-            int64_t d = t->deadline_ns_ + t->interval_ns_;
+            int64_t d = ss__add_sat(t->deadline_ns_, t->interval_ns_);
             if (d <= now && t->interval_ns_ > 0)
-                d += ((now - d) / t->interval_ns_ + 1) * t->interval_ns_;
+                d = ss__add_sat(d, ((now - d) / t->interval_ns_ + 1) *
+                                       t->interval_ns_);
             if (t->interval_ns_ == 0)
                 d = now + 1; /* every iteration, not twice in one */
             timer_schedule(t, d);

@@ -2050,6 +2050,106 @@ static void test_timer_stops_other_loop(void **state)
     assert_int_equal(terminated, 1);
 }
 
+/* Timers due in one iteration fire in deadline order, ties in the order
+ * they were scheduled. */
+struct late_rec {
+    int n, want;
+    char order[32];
+};
+
+static void late_slot(ss_object *receiver, const ss_args *args,
+                      void *user_data)
+{
+    (void)args;
+    struct late_rec *o = user_data;
+    /* receivers are named "r<letter>" */
+    if (o->n < (int)sizeof o->order - 1)
+        o->order[o->n] = ss_object_id(receiver)[1];
+    if (++o->n == o->want)
+        ss_loop_stop(ss_object_loop(receiver));
+}
+
+static void test_timer_due_order_late_wake(void **state)
+{
+    (void)state;
+    static ss_timer t3, t1, t2, a, b, c;
+    static ss_object r1, r2, r3, ra, rb, rc;
+    static struct late_rec late, ties;
+    static struct safety safe, safe2;
+    /* Single-shots at 1, 2, 3 ms, created out of order, on a loop that
+     * first runs 20 ms later: all three are due in its first iteration. */
+    ss_loop *l = new_loop("tlate", 0);
+    timer_init(&t3, l, SS_MSEC(3), true, NULL);
+    timer_init(&t1, l, SS_MSEC(1), true, NULL);
+    timer_init(&t2, l, SS_MSEC(2), true, NULL);
+    obj_init(&r1, l, "r1");
+    obj_init(&r2, l, "r2");
+    obj_init(&r3, l, "r3");
+    CHECK_RC(ss_connect(&t3.object, "timeout", &r3, late_slot, "", &late), 0);
+    CHECK_RC(ss_connect(&t1.object, "timeout", &r1, late_slot, "", &late), 0);
+    CHECK_RC(ss_connect(&t2.object, "timeout", &r2, late_slot, "", &late), 0);
+    late.want = 3;
+    safety_init(&safe, l, SS_SEC(20));
+    tu_sleep_us(20000);
+    CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
+    assert_int_equal(safe.fired, 0);
+    assert_string_equal(late.order, "123");
+
+    /* Three 0-interval timers share every deadline after their first
+     * firing (all "now + 1" of the same iteration): each iteration fires
+     * them in the order they were started. */
+    ss_loop *m = new_loop("tties", 0);
+    timer_init(&a, m, 0, false, NULL);
+    timer_init(&b, m, 0, false, NULL);
+    timer_init(&c, m, 0, false, NULL);
+    obj_init(&ra, m, "ra");
+    obj_init(&rb, m, "rb");
+    obj_init(&rc, m, "rc");
+    CHECK_RC(ss_connect(&a.object, "timeout", &ra, late_slot, "", &ties), 0);
+    CHECK_RC(ss_connect(&b.object, "timeout", &rb, late_slot, "", &ties), 0);
+    CHECK_RC(ss_connect(&c.object, "timeout", &rc, late_slot, "", &ties), 0);
+    ties.want = 30;
+    safety_init(&safe2, m, SS_SEC(20));
+    tu_sleep_us(2000);
+    CHECK_RC(ss_loop_run(m), SS_LOOP_STOPPED);
+    assert_int_equal(safe2.fired, 0);
+    assert_string_equal(ties.order, "abcabcabcabcabcabcabcabcabcabc");
+}
+
+/* An interval whose deadline is beyond the clock's range saturates: the
+ * timer never fires (it used to wrap into the past and fire at once). */
+static void test_timer_huge_interval(void **state)
+{
+    (void)state;
+    static ss_timer once, every, changed, tick;
+    static int n_huge, n_tick;
+    ss_loop *l = new_loop("thuge", 0);
+    ss_object *lo = ss_loop_object(l);
+    timer_init(&once, l, INT64_MAX, true, "once");
+    timer_init(&every, l, INT64_MAX - 1, false, "every");
+    timer_init(&changed, l, SS_SEC(3600), false, "changed");
+    CHECK_RC(ss_timer_set_interval(&changed, INT64_MAX), 0);
+    CHECK_RC(ss_timer_set_interval(&changed, -1), SS_EINVAL);
+    CHECK_RC(ss_timer_set_interval(NULL, 5), SS_EINVAL);
+    CHECK_RC(ss_connect(&once.object, "timeout", lo, count_slot, "", &n_huge),
+             0);
+    CHECK_RC(ss_connect(&every.object, "timeout", lo, count_slot, "", &n_huge),
+             0);
+    CHECK_RC(
+        ss_connect(&changed.object, "timeout", lo, count_slot, "", &n_huge), 0);
+    assert_true(ss_loop_next_timeout(l) > SS_SEC(3000)); /* "changed" */
+    /* Let the loop go round a hundred times. */
+    timer_init(&tick, l, 0, false, "tick");
+    CHECK_RC(ss_connect(&tick.object, "timeout", lo, count_slot, "", &n_tick),
+             0);
+    while (n_tick < 100)
+        CHECK_RC(ss_loop_run_once(l, SS_MSEC(100)), 0);
+    assert_int_equal(n_huge, 0);
+    ss_timer_destroy(&tick);
+    untrack_obj(&tick.object);
+    assert_true(ss_loop_next_timeout(l) > SS_SEC(3000)); /* "changed" */
+}
+
 /* ---- freeing a loop that still has objects ---- */
 
 static void test_loop_free_detaches(void **state)
@@ -2113,6 +2213,8 @@ int main(void)
         T(test_timer_tight_loop),
         T(test_timer_destroy_in_slot),
         T(test_timer_stops_other_loop),
+        T(test_timer_due_order_late_wake),
+        T(test_timer_huge_interval),
         T(test_loop_free_detaches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

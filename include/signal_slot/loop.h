@@ -316,6 +316,7 @@ typedef struct ss_timer {
     } node_;
     int64_t interval_ns_;
     int64_t deadline_ns_;
+    uint64_t seq_; /* when it was scheduled: orders equal deadlines */
     bool single_shot_;
     bool active_;
 } ss_timer;
@@ -327,6 +328,14 @@ typedef struct ss_timer {
  * ss_object_init(). Periodic deadlines keep their phase: each is the
  * previous one plus the interval (deadlines missed while the loop was busy
  * are skipped, not fired in a burst).
+ *
+ * Timers due in the same loop iteration fire in deadline order, equal
+ * deadlines in the order the timers were (re)scheduled. A deadline beyond
+ * the monotonic clock's range (an interval near INT64_MAX: about 292
+ * years) saturates: such a timer never fires. Its "timeout" reaches the
+ * slots on its own loop even when that loop's queue is full of data
+ * (docs/guide.md, "Delivery guarantees").
+ * Errors: SS_EINVAL (NULL, interval_ns < 0), as ss_object_init().
  */
 SS_API int ss_timer_init(ss_timer *timer, ss_loop *loop, int64_t interval_ns,
                          bool single_shot, const char *id);
@@ -338,8 +347,9 @@ SS_API void ss_timer_start(ss_timer *timer);
 SS_API void ss_timer_stop(ss_timer *timer);
 
 /* ss_timer_set_interval - change the period; the next timeout comes no
- * later than the new interval from now. */
-SS_API void ss_timer_set_interval(ss_timer *timer, int64_t interval_ns);
+ * later than the new interval from now (saturated as in ss_timer_init()).
+ * Errors: SS_EINVAL (NULL, interval_ns < 0: nothing changes, logged). */
+SS_API int ss_timer_set_interval(ss_timer *timer, int64_t interval_ns);
 
 /* ss_timer_destroy - stop the timer and destroy its object. */
 SS_API void ss_timer_destroy(ss_timer *timer);
