@@ -218,6 +218,17 @@ static void unlink_list(ss__conn **head, const ss_object *receiver)
 
 /* ---- objects ---- */
 
+/* The loop obj is linked on, or NULL (tables locked). Compares addresses
+ * only: obj's own fields may be uninitialised. */
+static ss_loop *object_home(const ss_object *obj)
+{
+    for (ss_loop *l = g_loops; l; l = l->next)
+        for (ss_object *o = l->objects; o; o = o->next_)
+            if (o == obj)
+                return l;
+    return NULL;
+}
+
 SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id)
 {
     if (!obj || !loop)
@@ -227,8 +238,19 @@ SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id)
         if (rc != 0)
             return rc;
     }
-    memset(obj, 0, sizeof *obj);
     lock_write();
+    /* Live already (initialised, not destroyed)? Its memory cannot tell
+     * (the caller's, maybe never written): the tables can. Re-linking it
+     * would make a loop's object list a cycle. */
+    ss_loop *home = object_home(obj);
+    if (home) {
+        unlock_tables();
+        SS_LOG_ERR("loop", "ss_object_init: object \"%s\" lives on loop %s "
+                   "already; destroy it first",
+                   obj->id_, home->name);
+        return SS_EBUSY;
+    }
+    memset(obj, 0, sizeof *obj);
     if (id) {
         if (find_object(loop, id, strlen(id))) {
             unlock_tables();

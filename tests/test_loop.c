@@ -529,6 +529,46 @@ static void test_objects(void **state)
     obj_init(&again, l1, "alpha");
 }
 
+/* Initialising a live object again is refused and changes nothing (it used
+ * to return 0 and link the object to itself: the next lookup on its loop
+ * then looped forever holding the tables' lock). */
+static void test_object_init_twice(void **state)
+{
+    (void)state;
+    static ss_object o, peer;
+    static ss_timer t;
+    static struct ivec got;
+    ss_loop *l = new_loop("twice", 0);
+    ss_loop *l2 = new_loop("twice2", 0);
+    obj_init(&o, l, "o");
+    obj_init(&peer, l, "peer");
+    timer_init(&t, l, SS_SEC(3600), false, "t");
+    log_set_quiet(true);
+    CHECK_RC(ss_object_init(&o, l, "o"), SS_EBUSY);
+    CHECK_RC(ss_object_init(&o, l, "other"), SS_EBUSY);
+    CHECK_RC(ss_object_init(&o, l, NULL), SS_EBUSY);
+    CHECK_RC(ss_object_init(&o, l2, "o"), SS_EBUSY);
+    CHECK_RC(ss_object_init(ss_loop_object(l), l2, "self"), SS_EBUSY);
+    CHECK_RC(ss_timer_init(&t, l, SS_MSEC(1), true, "t2"), SS_EBUSY);
+    CHECK_RC(ss_object_init(&peer, l2, "o"), SS_EBUSY);
+    log_set_quiet(false);
+    assert_true(log_contains("lives on loop twice already"));
+    /* Unchanged: same id and loop, and lookups on both loops work. */
+    assert_string_equal(ss_object_id(&o), "o");
+    assert_ptr_equal(ss_object_loop(&o), l);
+    CHECK_RC(ss_signal_add(&peer, "v", "i"), 0);
+    CHECK_RC(ss_connect(&peer, "v", &o, rec_i_slot, "i", &got), 0);
+    for (int32_t k = 0; k < 5; k++)
+        CHECK_RC(ss_emit(&peer, "v", k), 0);
+    drain(l);
+    check_ivec_seq(&got, 5, 0);
+    assert_int_equal(ss_timer_set_interval(&t, SS_SEC(7200)), 0);
+    /* Destroyed, it may be initialised again, also elsewhere. */
+    obj_destroy(&o);
+    obj_init(&o, l2, "o");
+    assert_ptr_equal(ss_object_loop(&o), l2);
+}
+
 /* ---- signals ---- */
 
 static void test_signals(void **state)
@@ -2188,6 +2228,7 @@ int main(void)
         T(test_loop_stop_before_run),
         T(test_loop_rerun),
         T(test_objects),
+        T(test_object_init_twice),
         T(test_signals),
         T(test_delivery_one_loop),
         T(test_payload_all_types),

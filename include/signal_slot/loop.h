@@ -178,8 +178,11 @@ SS_API uint64_t ss_loop_dropped(const ss_loop *loop);
 /*
  * ss_object_init - place obj on loop with id (1..SS_NAME_MAX bytes), or a
  * generated unique id if id is NULL. obj's memory stays the caller's; it
- * must stay valid until ss_object_destroy(). Errors: SS_EINVAL, SS_EEXIST
- * (another object has that id on this loop), SS_ENAMETOOLONG.
+ * must stay valid until ss_object_destroy(). A destroyed object may be
+ * initialised again. Takes the tables' lock; any thread. Errors: SS_EINVAL
+ * (NULL obj or loop, empty id), SS_ENAMETOOLONG (id over SS_NAME_MAX),
+ * SS_EEXIST (another object has that id on this loop), SS_EBUSY (obj is
+ * live already, on this loop or another: nothing changes).
  */
 SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id);
 
