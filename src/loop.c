@@ -439,7 +439,12 @@ static int cross_check(const ss_object *emitter, const ss__signal *s,
                    !e_here && pe != 0 ? emitter->id_ : receiver->id_);
         return SS_ENOTSUP;
     }
-    if (pe != pr && strchr(sig, 'p')) {
+    /* One process: the same loop, or loops whose process is known and
+     * equal. Each loop process not started yet (pid 0) is a process of
+     * its own, whatever other unstarted ones say. */
+    bool same = (pe == pr && pe != 0) ||
+                (!s->here && emitter->loop_ == receiver->loop_);
+    if (!same && strchr(sig, 'p')) {
         SS_LOG_ERR("loop", "connect %s.%s to %s: the signal carries a pointer "
                    "(\"%s\"), which means nothing in another process",
                    emitter->id_, signal, receiver->id_, sig);

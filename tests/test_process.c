@@ -155,6 +155,29 @@ static void test_pointer_stays_in_process(void **state)
     assert_int_equal(ss_signal_broadcast_on(&a, "ptr", main_loop), 0);
     assert_int_equal(ss_signal_broadcast_on(&a, "ptr", ss_process_loop(proc)),
                      SS_ENOTSUP);
+
+    /* Between two loop processes, neither started: two processes too (both
+     * loops say pid 0; that used to pass for "the same process"). Within
+     * one of them, a pointer is fine. */
+    ss_process *proc2;
+    assert_int_equal(ss_process_new(&proc2, "pchild2b", NULL), 0);
+    ss_object c, b2;
+    assert_int_equal(ss_object_init(&c, ss_process_loop(proc2), "c"), 0);
+    assert_int_equal(ss_object_init(&b2, ss_process_loop(proc), "b2"), 0);
+    assert_int_equal(ss_signal_add(&b, "ptr", "p"), 0);
+    assert_int_equal(ss_connect(&b, "ptr", &c, on_hello, "p", NULL),
+                     SS_ENOTSUP);
+    assert_int_equal(ss_connect(&b, "ptr", &b2, on_hello, "p", NULL), 0);
+    assert_int_equal(ss_connect(&b, "ptr", &b, on_hello, "p", NULL), 0);
+    assert_int_equal(ss_signal_broadcast_on(&b, "ptr",
+                                            ss_process_loop(proc2)),
+                     SS_ENOTSUP);
+    assert_int_equal(
+        ss_signal_broadcast_on(&b, "ptr", ss_process_loop(proc)), 0);
+    ss_object_destroy(&c);
+    ss_object_destroy(&b2);
+    ss_process_free(proc2);
+
     ss_object_destroy(&a);
     ss_object_destroy(&a2);
     ss_object_destroy(&b);
