@@ -310,6 +310,7 @@ static void test_docs_quote_examples(void **state)
         {"README.md", "examples/queue_hello.c"},
         {"docs/guide.md", "examples/guide_threads.c"},
         {"docs/guide.md", "examples/guide_processes.c"},
+        {"docs/guide.md", "examples/guide_timers.c"},
     };
     for (size_t i = 0; i < sizeof quotes / sizeof quotes[0]; i++) {
         char *ex = slurp(quotes[i].example);
