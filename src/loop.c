@@ -762,9 +762,27 @@ static inline void notify(ss_loop *loop)
         ss__event_signal(fd);
 }
 
+/* How much a drop's reason says, for the code an emission returns when
+ * loops dropped it for different reasons: a message that can never fit
+ * first, then a damaged queue, a full (or stuck) one, an ended loop. */
+static int drop_rank(int rc)
+{
+    switch (rc) {
+    case SS_EMSGSIZE:
+        return 4;
+    case SS_EAGAIN:
+        return 2;
+    case SS_ECLOSED:
+        return 1;
+    default: /* SS_ECORRUPT and anything unexpected */
+        return 3;
+    }
+}
+
 /* Put n messages into every target loop, one queue operation per loop;
  * a loop whose queue has no room drops them all, counted here and logged
- * by targets_done(). */
+ * by targets_done(). Returns 0, or the most telling reason of a drop
+ * (drop_rank()). */
 static int deliver(targets *t, const void *prefix, size_t prefix_len,
                    const ss_msg *msgs, size_t n,
                    const unsigned char *batch_hdr)
@@ -792,7 +810,8 @@ static int deliver(targets *t, const void *prefix, size_t prefix_len,
             memcpy(t->drop_loop, t->loops[k]->name,
                    strlen(t->loops[k]->name) + 1);
         }
-        result = SS_EAGAIN;
+        if (result == 0 || drop_rank(prc) > drop_rank(result))
+            result = prc;
     }
     return result;
 }

@@ -394,6 +394,52 @@ static void test_open_foreign_garbage(void **state)
     assert_ptr_equal(q, (ss_queue *)(uintptr_t)0x99);
 }
 
+/* Other kinds of file under a queue's name: a directory, symbolic links
+ * (to a directory, to a regular file, dangling), a FIFO. Open says
+ * SS_EFOREIGN without opening them as queues (it said SS_EINVAL or
+ * SS_ESYS, and waited a second for a FIFO to show a header), unlink leaves them alone with SS_EFOREIGN, create says the
+ * name is taken. */
+static void test_open_other_kinds_of_file(void **state)
+{
+    struct nstate *s = *state;
+    char path[300], target[300];
+    const char *dir = new_name(s), *ldir = new_name(s), *lreg = new_name(s),
+               *ldang = new_name(s), *fifo = new_name(s), *reg = new_name(s);
+    snprintf(path, sizeof path, "/dev/shm%s", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(target, sizeof target, "/dev/shm%s", dir);
+    snprintf(path, sizeof path, "/dev/shm%s", ldir);
+    assert_int_equal(symlink(target, path), 0);
+    make_foreign(reg, 4096, 1);
+    snprintf(target, sizeof target, "/dev/shm%s", reg);
+    snprintf(path, sizeof path, "/dev/shm%s", lreg);
+    assert_int_equal(symlink(target, path), 0);
+    snprintf(path, sizeof path, "/dev/shm%s", ldang);
+    assert_int_equal(symlink("/dev/shm/ss-test-nothing-here", path), 0);
+    snprintf(path, sizeof path, "/dev/shm%s", fifo);
+    assert_int_equal(mkfifo(path, 0600), 0);
+
+    const char *names[] = {dir, ldir, lreg, ldang, fifo};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        ss_queue *q = (ss_queue *)(uintptr_t)0x99;
+        ASSERT_RC(ss_queue_open(&q, names[k]), SS_EFOREIGN);
+        assert_ptr_equal(q, (ss_queue *)(uintptr_t)0x99);
+        ASSERT_RC(ss_queue_create_named(&q, names[k], NULL), SS_EEXIST);
+        ASSERT_RC(ss_queue_unlink(names[k]), SS_EFOREIGN);
+        struct stat st;
+        snprintf(path, sizeof path, "/dev/shm%s", names[k]);
+        assert_int_equal(lstat(path, &st), 0); /* still there */
+    }
+    snprintf(path, sizeof path, "/dev/shm%s", reg);
+    assert_int_equal(access(path, F_OK), 0); /* the link's target too */
+    for (size_t k = 1; k < sizeof names / sizeof names[0]; k++) {
+        snprintf(path, sizeof path, "/dev/shm%s", names[k]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "/dev/shm%s", dir);
+    rmdir(path);
+}
+
 /* An empty object looks like a queue being created: open gives up after
  * about a second. */
 static void test_open_foreign_empty(void **state)
@@ -695,6 +741,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_enoent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_foreign_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_foreign_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_other_kinds_of_file, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_open_altered_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_twice_eexist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),

@@ -82,8 +82,9 @@ SS_API void ss_loop_options_init(ss_loop_options *opts);
  * the process) with its inbound queue. The loop is also an object on itself
  * (ss_loop_object()), whose id is its name and which has the signals
  * "started" and "terminated" (signature ""). *out is owned by the caller:
- * ss_loop_free(). Errors: SS_EINVAL, SS_EEXIST (name taken), SS_ENOMEM,
- * queue errors.
+ * ss_loop_free(). Errors: SS_EINVAL (NULL out, empty name),
+ * SS_ENAMETOOLONG (name over SS_NAME_MAX), SS_EEXIST (name taken),
+ * SS_ENOMEM, the errors of ss_queue_create().
  */
 SS_API int ss_loop_new(ss_loop **out, const char *name,
                        const ss_loop_options *opts);
@@ -212,8 +213,10 @@ SS_API ss_loop *ss_object_loop(const ss_object *obj);
 
 /*
  * ss_signal_add - declare signal name (1..SS_NAME_MAX bytes) on obj with a
- * type signature (signal_slot/payload.h; "" for none). Errors: SS_EINVAL,
- * SS_ESIGNATURE, SS_EEXIST (declared already), SS_ENOMEM.
+ * type signature (signal_slot/payload.h; "" for none). Takes the tables'
+ * lock; any thread. Errors: SS_EINVAL (NULL, empty name, obj not live),
+ * SS_ENAMETOOLONG (name over SS_NAME_MAX), SS_ESIGNATURE, SS_EEXIST
+ * (declared already), SS_ENOMEM.
  */
 SS_API int ss_signal_add(ss_object *obj, const char *name,
                          const char *signature);
@@ -223,8 +226,10 @@ SS_API int ss_signal_add(ss_object *obj, const char *name,
  * slot(receiver, args, user_data) on receiver's loop. slot_signature must
  * equal the signal's signature (else SS_ESIGNATURE and a log line naming
  * both). Connecting the same (emitter, signal, receiver, slot, user_data)
- * twice delivers once. Errors: SS_EINVAL, SS_ENOENT (no such signal),
- * SS_ESIGNATURE, SS_ENOMEM.
+ * twice delivers once. Errors: SS_EINVAL (NULL, receiver not live),
+ * SS_ENOENT (no such signal), SS_ESIGNATURE, SS_ENOTSUP (one of the two
+ * lives in a process that runs already, or the signal carries a pointer
+ * ("p") to another process), SS_ENOMEM.
  */
 SS_API int ss_connect(ss_object *emitter, const char *signal,
                       ss_object *receiver, ss_slot_fn slot,
@@ -246,9 +251,13 @@ SS_API int ss_disconnect(ss_object *emitter, const char *signal,
  * and variants const ss_value *). Never blocks: a receiving loop whose queue
  * is full misses it (counted by ss_loop_dropped() and ss_signal_dropped(),
  * logged once every 100 drops) and the call goes on with the others.
- * Returns 0 when every receiving loop got it, SS_EAGAIN if some dropped it,
- * or an encoding error (SS_ETYPE, SS_ESIGNATURE...) with nothing sent.
- * Errors also: SS_ENOENT (no such signal). Any thread.
+ * Returns 0 when every receiving loop got it. When some loop dropped it,
+ * the most telling reason among the drops: SS_EMSGSIZE (larger than that
+ * loop's queue can ever hold: a retry cannot help), SS_ECORRUPT (its queue
+ * is damaged), SS_EAGAIN (its queue was full: a later emission may fit),
+ * SS_ECLOSED (that loop has ended: a loop process that exited). Or an
+ * encoding error (SS_ETYPE, SS_ESIGNATURE...) with nothing sent; or
+ * SS_ENOENT (no such signal), SS_EINVAL. Any thread.
  */
 SS_API int ss_emit(ss_object *emitter, const char *signal, ...);
 
@@ -267,7 +276,8 @@ SS_API int ss_emit_many(ss_object *emitter, const char *signal,
  * ss_signal_broadcast_on - deliver every emission of emitter's signal to
  * loop as well, where any object can subscribe to it by name
  * (ss_subscribe()), without a connection per emitter. At most 8 loops per
- * signal. Errors: SS_EINVAL, SS_ENOENT (no such signal), SS_ENOMEM.
+ * signal. Errors: SS_EINVAL, SS_ENOENT (no such signal), SS_ENOTSUP (as
+ * for ss_connect()), SS_ENOMEM (out of memory, or 8 loops already).
  */
 SS_API int ss_signal_broadcast_on(ss_object *emitter, const char *signal,
                                   ss_loop *loop);
@@ -277,7 +287,9 @@ SS_API int ss_signal_broadcast_on(ss_object *emitter, const char *signal,
  * named signal that is broadcast on receiver's loop, whoever emits it
  * (ss_args_sender() tells who). A broadcast whose signature differs from
  * slot_signature is not delivered to this slot (logged). Subscribing twice
- * calls once. Errors: SS_EINVAL, SS_ESIGNATURE, SS_ENOMEM.
+ * calls once. Errors: SS_EINVAL (NULL, empty signal name, receiver not
+ * live), SS_ENAMETOOLONG (signal name over SS_NAME_MAX), SS_ESIGNATURE,
+ * SS_ENOTSUP (receiver's loop runs in another process already), SS_ENOMEM.
  */
 SS_API int ss_subscribe(ss_object *receiver, const char *signal,
                         ss_slot_fn slot, const char *slot_signature,

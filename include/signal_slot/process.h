@@ -54,7 +54,8 @@ typedef void (*ss_process_init_fn)(ss_process *process, void *user_data);
 /*
  * ss_process_new - a loop process named name (also its loop's name), not
  * started. opts as for ss_loop_new(). *out is the caller's: free it with
- * ss_process_free() once joined (or never started).
+ * ss_process_free() once joined (or never started). Errors: as
+ * ss_loop_new() (SS_EINVAL, SS_ENAMETOOLONG, SS_EEXIST, SS_ENOMEM...).
  */
 SS_API int ss_process_new(ss_process **out, const char *name,
                           const ss_loop_options *opts);

@@ -121,16 +121,20 @@ SS_API int ss_queue_create_named(ss_queue **out, const char *name,
  * ss_queue_open - open an existing named queue. The header's magic, layout
  * version and sizes are checked before anything else is read. spin_ns of the
  * new handle is SS_QUEUE_DEFAULT_SPIN_NS.
- * Errors: SS_ENOENT (no such name), SS_EFOREIGN (not a queue, or still being
- * created after 1 s), SS_EVERSION (queue of another layout version),
- * SS_ECORRUPT (inconsistent sizes), SS_EACCES, SS_ENAMETOOLONG, SS_ESYS.
+ * Errors: SS_ENOENT (no such name), SS_EFOREIGN (not a queue: another kind
+ * of file under that name (a directory, a symbolic link, a FIFO...), no
+ * magic, or still being created after 1 s), SS_EVERSION (queue of another
+ * layout version), SS_ECORRUPT (inconsistent sizes), SS_EACCES,
+ * SS_ENAMETOOLONG (bad name), SS_EINVAL (NULL out), SS_ENOMEM, SS_ESYS.
  */
 SS_API int ss_queue_open(ss_queue **out, const char *name);
 
 /*
  * ss_queue_unlink - remove a queue's name. Processes that have it open keep
- * using it; the memory is freed when the last one unmaps it.
- * Errors: SS_ENOENT, SS_EACCES, SS_ENAMETOOLONG, SS_ESYS.
+ * using it; the memory is freed when the last one unmaps it. Another kind
+ * of file under the name (a directory, a symbolic link...) is left alone.
+ * Errors: SS_ENOENT, SS_EFOREIGN (not a regular file), SS_EACCES,
+ * SS_ENAMETOOLONG, SS_ESYS.
  */
 SS_API int ss_queue_unlink(const char *name);
 

@@ -112,28 +112,71 @@ int64_t ss__shm_size(int fd)
     return (int64_t)st.st_size;
 }
 
+/* Where glibc keeps POSIX shared-memory objects. */
+#define SHM_DIR "/dev/shm"
+
+/* What kind of file a name holds that is not a queue, for the log. */
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode)    ? "a directory"
+           : S_ISLNK(mode)  ? "a symbolic link"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISSOCK(mode) ? "a socket"
+           : S_ISCHR(mode) || S_ISBLK(mode) ? "a device"
+                                            : "not a regular file";
+}
+
+static int not_a_queue(const char *name, const char *kind)
+{
+    SS_LOG_ERR("platform", "%s is not a signal-slot queue: %s", name, kind);
+    return SS_EFOREIGN;
+}
+
 int ss__shm_open_named(const char *name, size_t *size)
 {
-    int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+    /* Non-blocking: a FIFO or a device under the name must not hang the
+     * open; glibc adds O_NOFOLLOW (a symbolic link fails with ELOOP) and
+     * reports a directory as EINVAL (the name itself was checked). */
+    int fd = shm_open(name, O_RDWR | O_CLOEXEC | O_NONBLOCK, 0);
     if (fd < 0) {
         if (errno == ENOENT)
             return SS_ENOENT;
+        if (errno == ELOOP)
+            return not_a_queue(name, "a symbolic link");
+        if (errno == EINVAL || errno == EISDIR)
+            return not_a_queue(name, "a directory");
+        if (errno == ENXIO)
+            return not_a_queue(name, "a device or socket");
         return sys_err("shm_open", name);
     }
-    int64_t sz = ss__shm_size(fd);
-    if (sz < 0) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int rc = sys_err("fstat", name);
         close(fd);
-        return (int)sz;
+        return rc;
     }
-    *size = (size_t)sz;
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return not_a_queue(name, file_kind(st.st_mode));
+    }
+    *size = (size_t)st.st_size;
     return fd;
 }
 
 int ss__shm_unlink(const char *name)
 {
+    /* Only a regular file can be a queue: a directory, a symbolic link
+     * (which unlink would remove, not its target)... are left alone. */
+    char path[sizeof SHM_DIR + NAME_MAX + 1];
+    struct stat st;
+    snprintf(path, sizeof path, SHM_DIR "%s", name);
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return not_a_queue(name, file_kind(st.st_mode));
     if (shm_unlink(name) != 0) {
         if (errno == ENOENT)
             return SS_ENOENT;
+        if (errno == EISDIR)
+            return not_a_queue(name, "a directory");
         return sys_err("shm_unlink", name);
     }
     return 0;
