@@ -1559,10 +1559,13 @@ static int run_once(ss_loop *loop, int64_t timeout_ns)
         (timeout_ns < 0 || timeout_ns > LOOP_SIGINT_POLL_NS))
         timeout_ns = LOOP_SIGINT_POLL_NS;
 
+    /* Nothing past a stop is taken: what follows it stays in the queue
+     * for the next run (docs/guide.md, "Delivery guarantees"). */
     ss_msg msgs[LOOP_BATCH];
     size_t n = 0;
-    int rc = ss_queue_get_many(loop->q, loop->buf, loop->buf_size, msgs,
-                               LOOP_BATCH, &n, timeout_ns);
+    int rc = ss__queue_get_many_until(loop->q, loop->buf, loop->buf_size,
+                                      msgs, LOOP_BATCH, &n, timeout_ns,
+                                      MSG_STOP);
     if (rc == SS_ENOBUFS) {
         size_t need = msgs[0].len + 8;
         unsigned char *bigger = realloc(loop->buf, need);
@@ -1570,8 +1573,9 @@ static int run_once(ss_loop *loop, int64_t timeout_ns)
             return SS_ENOMEM;
         loop->buf = bigger;
         loop->buf_size = need;
-        rc = ss_queue_get_many(loop->q, loop->buf, loop->buf_size, msgs,
-                               LOOP_BATCH, &n, SS_NO_WAIT);
+        rc = ss__queue_get_many_until(loop->q, loop->buf, loop->buf_size,
+                                      msgs, LOOP_BATCH, &n, SS_NO_WAIT,
+                                      MSG_STOP);
     }
     if (rc == SS_EAGAIN || rc == SS_ETIMEDOUT)
         return 0;
@@ -1579,7 +1583,7 @@ static int run_once(ss_loop *loop, int64_t timeout_ns)
         return rc;
     if (dispatch_batch(loop, msgs, n)) {
         /* Everything queued before the stop was handled; what follows it
-         * is not. */
+         * waits in the queue. */
         loop->stopped = true;
         return SS_LOOP_STOPPED;
     }
@@ -1691,6 +1695,11 @@ SS_API int64_t ss_loop_next_timeout(ss_loop *loop)
         return -1;
     int64_t until = TIMER_OF(min)->deadline_ns_ - ss__now_ns();
     return until > 0 ? until : 0;
+}
+
+void ss__loop_add_dropped(ss_loop *loop, uint64_t n)
+{
+    atomic_fetch_add(&loop->dropped, n);
 }
 
 void ss__loop_set_pid(ss_loop *loop, pid_t pid)

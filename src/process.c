@@ -158,8 +158,18 @@ static void *watcher_main(void *arg)
                        sig ? "killed by signal" : "exit code",
                        sig ? sig : code);
     /* Nobody reads its queue any more: make emitters drop (and count)
-     * instead of filling it, and wake anyone blocked on it. */
-    ss_queue_close(ss_loop_queue(p->loop));
+     * instead of filling it, and wake anyone blocked on it. What it holds
+     * then (queued behind its stop, or not read before it died) will never
+     * be handled: counted as dropped, here, before join returns. */
+    ss_queue *q = ss_loop_queue(p->loop);
+    ss_queue_close(q);
+    size_t left = ss_queue_size(q);
+    if (left) {
+        ss__loop_add_dropped(p->loop, left);
+        SS_LOG_WARNING("process", "%s (pid %d) ended with %zu messages "
+                       "not handled in its queue; counted as dropped",
+                       ss_process_name(p), (int)p->pid, left);
+    }
     pthread_mutex_lock(&p->mu);
     p->status = status;
     p->ended = true;

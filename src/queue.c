@@ -1174,6 +1174,8 @@ typedef struct ssq_take {
     size_t n;      /* messages taken */
     size_t needed; /* with SS_ENOBUFS: size of the first message */
     uint64_t tail; /* the tail they were validated against */
+    int until;     /* copying: stop after a message starting with this
+                      byte (-1: none) */
 } ssq_take;
 
 /* Take messages under the consumer lock. With hold, the lock stays held and
@@ -1250,6 +1252,11 @@ static int take(ss_queue *q, ssq_take *t, int64_t timeout_ns, bool hold)
                 payload += len;
                 uint64_t rs = rec_size(len);
                 ring_advance(q, &pos, &off, rs);
+                /* Read from the private copy: what is checked is what
+                 * the caller gets. */
+                if (t->until >= 0 && t->buf &&
+                    (unsigned char)t->buf[used - len] == t->until)
+                    break;
             }
             t->n = n;
             t->tail = tail;
@@ -1289,7 +1296,7 @@ SS_API int ss_queue_get(ss_queue *q, void *buf, size_t buf_size, size_t *len,
     if (!q || !buf || !len)
         return SS_EINVAL;
     ss_msg m;
-    ssq_take t = {&m, 1, buf, buf_size, 0, 0, 0};
+    ssq_take t = {&m, 1, buf, buf_size, 0, 0, 0, -1};
     int rc = take(q, &t, timeout_ns, false);
     if (rc == 0)
         *len = m.len;
@@ -1302,9 +1309,17 @@ SS_API int ss_queue_get_many(ss_queue *q, void *buf, size_t buf_size,
                              ss_msg *msgs, size_t max_msgs, size_t *n,
                              int64_t timeout_ns)
 {
+    return ss__queue_get_many_until(q, buf, buf_size, msgs, max_msgs, n,
+                                    timeout_ns, -1);
+}
+
+int ss__queue_get_many_until(ss_queue *q, void *buf, size_t buf_size,
+                             ss_msg *msgs, size_t max_msgs, size_t *n,
+                             int64_t timeout_ns, int until)
+{
     if (!q || !buf || !msgs || !n || max_msgs == 0)
         return SS_EINVAL;
-    ssq_take t = {msgs, max_msgs, buf, buf_size, 0, 0, 0};
+    ssq_take t = {msgs, max_msgs, buf, buf_size, 0, 0, 0, until};
     *n = 0;
     int rc = take(q, &t, timeout_ns, false);
     if (rc == 0) {
@@ -1322,7 +1337,7 @@ SS_API int ss_queue_read_begin(ss_queue *q, ss_msg *msgs, size_t max_msgs,
     if (!q || !msgs || !n || max_msgs == 0)
         return SS_EINVAL;
     *n = 0;
-    ssq_take t = {msgs, max_msgs, NULL, 0, 0, 0, 0};
+    ssq_take t = {msgs, max_msgs, NULL, 0, 0, 0, 0, -1};
     int rc = take(q, &t, timeout_ns, true);
     if (rc != 0)
         return rc;

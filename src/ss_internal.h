@@ -113,9 +113,19 @@ int ss__queue_put_framed_nowait(ss_queue *q, const void *prefix,
                                 size_t prefix_len, const ss_msg *parts,
                                 size_t n);
 
+/* ss__queue_get_many_until - ss_queue_get_many() that also stops after a
+ * message whose first byte is until (-1: never), leaving what follows it
+ * in the queue: a loop takes nothing past its stop message. */
+int ss__queue_get_many_until(ss_queue *q, void *buf, size_t buf_size,
+                             ss_msg *msgs, size_t max_msgs, size_t *n,
+                             int64_t timeout_ns, int until);
+
 /* Loops and processes (loop.c for process.c). */
 #include <sys/types.h>
 void ss__loop_set_pid(ss_loop *loop, pid_t pid);
+/* ss__loop_add_dropped - count n messages lost for loop in this process's
+ * ss_loop_dropped() (a loop process ended with them in its queue). */
+void ss__loop_add_dropped(ss_loop *loop, uint64_t n);
 /* The runtime tables' lock (tables_lock.c): shared reads without atomic
  * read-modify-writes, exclusive writes; holds nest, and a forked child
  * starts with it free (unless its own thread held it). */

@@ -144,9 +144,12 @@ SS_API int64_t ss_loop_next_timeout(ss_loop *loop);
 
 /*
  * ss_loop_stop - ask the loop to stop: a stop message is queued, so every
- * message queued before it is handled first; the loop then returns and
- * messages after it are not handled. Callable from any thread, also before
- * the loop runs. Errors: queue errors (SS_EAGAIN if the queue is full).
+ * message queued before it is handled first; the loop then returns. Every
+ * message queued after it stays in the queue: the next ss_loop_run()
+ * handles it first, in order (Qt's rule); a loop process, which exits
+ * after its stop, counts them as dropped (ss_loop_dropped()). Callable
+ * from any thread, also before the loop runs. Errors: queue errors
+ * (SS_EAGAIN if the queue is full).
  */
 SS_API int ss_loop_stop(ss_loop *loop);
 
@@ -171,8 +174,12 @@ SS_API int ss_loop_start_thread(ss_loop *loop);
 SS_API int ss_loop_join_thread(ss_loop *loop, int *status);
 
 /*
- * ss_loop_dropped - messages for this loop that did not fit in its queue and
- * were dropped, ever (emission never blocks).
+ * ss_loop_dropped - messages for this loop lost, ever, as this process
+ * counts them: emissions from this process that its queue refused (full,
+ * too large, ended: emission never blocks) and, for a loop process, what
+ * its queue still held when it ended (queued behind its stop, or not read
+ * before it died), counted in the parent once it has ended (before
+ * ss_process_join() returns). Never blocks; any thread.
  */
 SS_API uint64_t ss_loop_dropped(const ss_loop *loop);
 
