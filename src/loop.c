@@ -30,7 +30,13 @@
 #define LOOP_BATCH 64
 #define LOOP_BUF_INITIAL (64u << 10)
 #define LOOP_SIGINT_POLL_NS SS_MSEC(50)
+/* Drops of a signal are logged once every DROP_LOG_EVERY, and at most
+ * once every DROP_LOG_PERIOD_NS (an overloaded receiver must not flood
+ * the log: one line per 100 drops was 180,000 lines in 5 s). */
 #define DROP_LOG_EVERY 100
+#define DROP_LOG_PERIOD_NS SS_SEC(1)
+/* How long ss_loop_stop() from another thread waits for room. */
+#define LOOP_STOP_WAIT_NS SS_SEC(1)
 #define OBJ_LIVE 1u
 #define OBJ_TIMER 2u
 
@@ -63,11 +69,17 @@ struct ss__signal {
     char sig[SS_SIGNATURE_MAX_LEN + 1];
     ss__conn *conns;
     _Atomic uint64_t dropped;
+    /* The last drop line: when, and the drop count it gave. */
+    _Atomic int64_t drop_logged_ns;
+    _Atomic uint64_t drop_logged_at;
     ss_loop *bcast[BCAST_MAX]; /* loops it is broadcast on */
     size_t n_bcast;
     /* Emitted by the process that declared it, whichever loop its object
      * lives on (a loop process's "exited", emitted by the parent). */
     bool here;
+    /* Control traffic, which may use the room a queue keeps free for it
+     * (ss__put.reserve): to every loop, or to its own loop only. */
+    enum { CTRL_NONE, CTRL_OWN_LOOP, CTRL_ALL } ctrl;
     ss_object *owner; /* the emitter */
     size_t name_len;
     /* The header of its messages (kind, names), built once. */
@@ -79,6 +91,11 @@ struct ss_loop {
     struct ss_loop *next; /* g_loops */
     char name[SS_NAME_MAX + 1];
     ss_queue *q;
+    /* Ring bytes data messages leave free for control ones (its stop, the
+     * timeouts of its own timers, loop and process notices), and the
+     * longest an emitter waits for a busy producer side (options). */
+    size_t reserve;
+    int64_t emit_wait_ns;
     ss_object self;
     ss_object *objects; /* g_lock */
     ss__conn *subs;     /* g_lock: subscriptions of its objects */
@@ -373,7 +390,7 @@ static size_t put_header(unsigned char *buf, enum msg_kind kind,
 }
 
 static int signal_add(ss_object *obj, const char *name,
-                      const char *signature, bool here)
+                      const char *signature, bool here, int ctrl)
 {
     if (!obj || !signature)
         return SS_EINVAL;
@@ -391,6 +408,7 @@ static int signal_add(ss_object *obj, const char *name,
     snprintf(s->name, sizeof s->name, "%s", name);
     snprintf(s->sig, sizeof s->sig, "%s", signature);
     s->here = here;
+    s->ctrl = ctrl;
     s->owner = obj;
     s->name_len = strlen(s->name);
     lock_write();
@@ -411,13 +429,13 @@ static int signal_add(ss_object *obj, const char *name,
 SS_API int ss_signal_add(ss_object *obj, const char *name,
                          const char *signature)
 {
-    return signal_add(obj, name, signature, false);
+    return signal_add(obj, name, signature, false, CTRL_NONE);
 }
 
 int ss__signal_add_here(ss_object *obj, const char *name,
                         const char *signature)
 {
-    return signal_add(obj, name, signature, true);
+    return signal_add(obj, name, signature, true, CTRL_ALL);
 }
 
 /* Whether a connection between two loops may be made here (g_lock held):
@@ -669,7 +687,8 @@ typedef struct targets {
     ss__signal *s; /* valid while the read lock is held */
     /* The first drop of this emission, logged once the lock is released. */
     int drop_rc;
-    uint64_t drop_total, drop_n;
+    bool drop_log; /* this emission writes the signal's drop line */
+    uint64_t drop_total, drop_since;
     char drop_loop[SS_NAME_MAX + 1];
 } targets;
 
@@ -740,18 +759,36 @@ static void targets_done(const char *emitter_id, const char *signal,
     unlock_tables();
     targets_free(t);
     int rc = t->drop_rc;
-    uint64_t d = t->drop_total, n = t->drop_n;
-    /* Logged once every DROP_LOG_EVERY drops of the signal; a closed queue
-     * is a loop process that has ended, which was logged and signalled
-     * ("exited") already: only counted. */
-    if (rc != 0 &&
-        ((d - n) / DROP_LOG_EVERY != d / DROP_LOG_EVERY || d == n))
+    /* A closed queue is a loop process that has ended, which was logged
+     * and signalled ("exited") already: only counted. */
+    if (rc != 0 && t->drop_log)
         ss__log(rc == SS_ECLOSED ? SS_LOG_DEBUG : SS_LOG_ERROR, "loop",
                 "%s.%s to loop %s: %s, dropped (%llu drops of this signal "
-                "so far)",
+                "so far, %llu since the last such line)",
                 emitter_id, signal, t->drop_loop,
                 rc == SS_ECLOSED ? "it has ended" : ss_strerror(rc),
-                (unsigned long long)d);
+                (unsigned long long)t->drop_total,
+                (unsigned long long)t->drop_since);
+}
+
+/* Whether the drop that brought signal s's count from d - n to d is to be
+ * logged (tables read-locked: s lives): its first, then once every
+ * DROP_LOG_EVERY, and no more than once every DROP_LOG_PERIOD_NS. Exactly
+ * one emitter wins a line, whichever thread it runs on. */
+static bool drop_log_due(ss__signal *s, uint64_t d, uint64_t n,
+                         uint64_t *since)
+{
+    if (d != n && (d - n) / DROP_LOG_EVERY == d / DROP_LOG_EVERY)
+        return false;
+    int64_t now = ss__now_ns();
+    int64_t last = atomic_load_explicit(&s->drop_logged_ns,
+                                        memory_order_relaxed);
+    if (last != 0 && now - last < DROP_LOG_PERIOD_NS)
+        return false;
+    if (!atomic_compare_exchange_strong(&s->drop_logged_ns, &last, now))
+        return false;
+    *since = d - atomic_exchange(&s->drop_logged_at, d);
+    return true;
 }
 
 /* Make the loop's pollable descriptor readable, if it has one. */
@@ -771,6 +808,7 @@ static int drop_rank(int rc)
     case SS_EMSGSIZE:
         return 4;
     case SS_EAGAIN:
+    case SS_EBUSY:
         return 2;
     case SS_ECLOSED:
         return 1;
@@ -789,14 +827,28 @@ static int deliver(targets *t, const void *prefix, size_t prefix_len,
 {
     int result = 0;
     for (size_t k = 0; k < t->n; k++) {
+        ss_loop *to = t->loops[k];
         int prc = SS_EMSGSIZE;
+        bool ctrl = t->s->ctrl == CTRL_ALL ||
+                    (t->s->ctrl == CTRL_OWN_LOOP && to == t->s->owner->loop_);
+        /* Never waits for room; waits for a busy producer side only while
+         * its holder makes progress, and at most the loop's emit_wait_ns. */
+        ss__put how = {.reserve = ctrl ? 0 : to->reserve,
+                       .timeout_ns = SS_NO_WAIT,
+                       .patience_ns = to->emit_wait_ns};
         /* A batch travels as one message when it fits in one. */
-        if (batch_hdr)
-            prc = ss__queue_put_framed_nowait(t->loops[k]->q, batch_hdr,
-                                              t->s->hlen, msgs, n);
-        if (prc == SS_EMSGSIZE)
-            prc = ss__queue_put_prefixed_nowait(t->loops[k]->q, prefix,
-                                                prefix_len, msgs, n);
+        if (batch_hdr) {
+            how.prefix = batch_hdr;
+            how.prefix_len = t->s->hlen;
+            how.framed = true;
+            prc = ss__queue_put_rt(to->q, msgs, n, &how);
+        }
+        if (prc == SS_EMSGSIZE) {
+            how.prefix = prefix;
+            how.prefix_len = prefix_len;
+            how.framed = false;
+            prc = ss__queue_put_rt(to->q, msgs, n, &how);
+        }
         if (prc == 0) {
             notify(t->loops[k]);
             continue;
@@ -806,7 +858,7 @@ static int deliver(targets *t, const void *prefix, size_t prefix_len,
         if (t->drop_rc == 0) {
             t->drop_rc = prc;
             t->drop_total = d;
-            t->drop_n = n;
+            t->drop_log = drop_log_due(t->s, d, n, &t->drop_since);
             memcpy(t->drop_loop, t->loops[k]->name,
                    strlen(t->loops[k]->name) + 1);
         }
@@ -1248,7 +1300,8 @@ SS_API int ss_timer_init(ss_timer *timer, ss_loop *loop, int64_t interval_ns,
     if (rc != 0)
         return rc;
     timer->object.flags_ |= OBJ_TIMER;
-    if ((rc = ss_signal_add(&timer->object, "timeout", "")) != 0) {
+    if ((rc = signal_add(&timer->object, "timeout", "", false,
+                         CTRL_OWN_LOOP)) != 0) {
         ss_object_destroy(&timer->object);
         return rc;
     }
@@ -1378,7 +1431,21 @@ SS_API void ss_loop_options_init(ss_loop_options *opts)
     if (opts) {
         opts->queue_capacity = 0;
         opts->spin_ns = SS_QUEUE_DEFAULT_SPIN_NS;
+        opts->emit_wait_ns = SS_EMIT_WAIT_DEFAULT_NS;
     }
+}
+
+/* The room a loop's queue of ring bytes keeps for control messages: a
+ * sixteenth, at least 512 bytes (a few stops and notices in a one-page
+ * queue), at most 64 KiB (about 2,000 of them), never over a quarter. */
+static size_t control_reserve(size_t ring)
+{
+    size_t r = ring / 16;
+    if (r < 512)
+        r = 512;
+    if (r > (64u << 10))
+        r = 64u << 10;
+    return r > ring / 4 ? ring / 4 : r;
 }
 
 SS_API int ss_loop_new(ss_loop **out, const char *name,
@@ -1404,10 +1471,18 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
     ss_queue_options_init(&qo);
     qo.capacity = o.queue_capacity;
     qo.spin_ns = o.spin_ns;
+    if (o.emit_wait_ns < 0) {
+        free(loop);
+        SS_LOG_ERR("loop", "loop %s: negative emit_wait_ns", name);
+        return SS_EINVAL;
+    }
+    loop->emit_wait_ns = o.emit_wait_ns ? o.emit_wait_ns
+                                        : SS_EMIT_WAIT_DEFAULT_NS;
     if ((rc = ss_queue_create(&loop->q, &qo)) != 0) {
         free(loop);
         return rc;
     }
+    loop->reserve = control_reserve(ss_queue_capacity(loop->q));
     loop->buf_size = LOOP_BUF_INITIAL;
     loop->buf = malloc(loop->buf_size);
     loop->pend = malloc(LOOP_BATCH * sizeof *loop->pend);
@@ -1432,8 +1507,9 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
     g_loops = loop;
     unlock_tables();
     if ((rc = ss_object_init(&loop->self, loop, name)) != 0 ||
-        (rc = ss_signal_add(&loop->self, "started", "")) != 0 ||
-        (rc = ss_signal_add(&loop->self, "terminated", "")) != 0) {
+        (rc = signal_add(&loop->self, "started", "", false, CTRL_ALL)) != 0 ||
+        (rc = signal_add(&loop->self, "terminated", "", false, CTRL_ALL)) !=
+            0) {
         ss_loop_free(loop);
         return rc;
     }
@@ -1500,10 +1576,14 @@ SS_API int ss_loop_stop(ss_loop *loop)
         return SS_EINVAL;
     unsigned char m[MSG_HDR + 3 * SS_NAME_MAX];
     size_t len = put_header(m, MSG_STOP, loop->name, "", "");
-    /* From the loop's own thread the queue is not being drained while we
-     * wait: never block there. */
+    /* Control: it may use the room data leaves free, so that a queue full
+     * of data does not keep it out. From the loop's own thread the queue
+     * is not being drained while we wait: never wait for room there. */
     bool own = tl_loop == loop;
-    int rc = ss_queue_put(loop->q, m, len, own ? SS_NO_WAIT : SS_SEC(1));
+    ss__put how = {.timeout_ns = own ? SS_NO_WAIT : LOOP_STOP_WAIT_NS,
+                   .patience_ns = loop->emit_wait_ns};
+    ss_msg msg = {m, len};
+    int rc = ss__queue_put_rt(loop->q, &msg, 1, &how);
     if (rc != 0)
         SS_LOG_ERR("loop", "stop %s: %s", loop->name, ss_strerror(rc));
     else

@@ -39,6 +39,12 @@
 /* Without the system-wide barrier an unlock's wake-up can be missed: a
  * sleeper then retries this often, and can be this late. */
 #define SSQ_LOCK_SLICE_UNFENCED_NS SS_MSEC(1)
+/* An impatient waiter (emission) probes a holder this often for being
+ * stopped or asleep, and trusts a finding this long before probing again. */
+#define SSQ_HALT_PROBE_NS SS_USEC(500)
+#define SSQ_STUCK_TRUST_NS SS_MSEC(2)
+/* How long ss_queue_close() waits for a busy producer side. */
+#define SSQ_CLOSE_PATIENCE_NS SS_SEC(1)
 #define SSQ_POLL_PAUSES 8
 #define SSQ_SETTLE_ROUNDS 16
 #define SSQ_SETTLE_BYTES 4096
@@ -141,20 +147,34 @@ struct ss_queue {
     size_t rd_n;               /* messages exposed */
     uint64_t rd_tail;          /* the tail they were validated against */
     _Atomic uint32_t corrupt_logged;
+    /* A lock holder found stopped or asleep, until when that is trusted
+     * (impatient waiters only; see side_lock_until()). */
+    _Atomic uint64_t stuck;
+    _Atomic int64_t stuck_until;
 };
 
 enum ssq_side_id { SSQ_PROD, SSQ_CONS };
 
 /* Fault injection, compiled in only for the tests (SS_FAULT_INJECTION):
  * the process kills itself with SIGKILL at a chosen instant of a commit,
- * so that each repair path is exercised deterministically. */
+ * so that each repair path is exercised deterministically; or it stops
+ * there (another signal, SIGSTOP), or sleeps there forever, lock held. */
 #ifdef SS_FAULT_INJECTION
 #include <signal.h>
 int ss__fault_point;
+int ss__fault_signal;
+static void ssq_fault(void)
+{
+    ss__fault_point = 0; /* once */
+    if (ss__fault_signal < 0)
+        for (;;)
+            pause();
+    raise(ss__fault_signal ? ss__fault_signal : SIGKILL);
+}
 #define SSQ_FAULT(side, at)                                                    \
     do {                                                                       \
         if (ss__fault_point == ss__fault_code((side) == SSQ_CONS, (at)))      \
-            raise(SIGKILL);                                                    \
+            ssq_fault();                                                       \
     } while (0)
 #else
 #define SSQ_FAULT(side, at) ((void)0)
@@ -170,7 +190,7 @@ static pthread_once_t ssq_atfork_once = PTHREAD_ONCE_INIT;
 
 /* Identity of the calling thread as lock holder, 0 until first needed:
  * (start time << 32) | kernel thread id, which another process can check
- * (ss__thread_gone()). Initial-exec: read on every lock. */
+ * (ss__thread_probe()). Initial-exec: read on every lock. */
 static _Thread_local uint64_t ssq_self __attribute__((tls_model("initial-exec")));
 
 /* Whether this process is reached by other processes' system-wide
@@ -374,18 +394,16 @@ static inline void side_unlock(ss_queue *q, enum ssq_side_id s)
         ss__futex_wake(lock_futex(sd), 1);
 }
 
-/* Side s's lock is held by seen: if that thread has ended, take the lock
- * over from it and repair the side. 0 when the lock is now ours, SS_EBUSY
- * when its holder lives (or another contender took it over first), or an
- * error from the repair. Several contenders may find the same dead holder:
- * the compare-and-swap on the whole identity lets exactly one through, and
- * an identity is never reused (thread ids are, with another start time). */
+/* Side s's lock is held by seen, whose thread has gone: take the lock over
+ * from it and repair the side. 0 when the lock is now ours, SS_EBUSY when
+ * another contender took it over first, or an error from the repair.
+ * Several contenders may find the same dead holder: the compare-and-swap
+ * on the whole identity lets exactly one through, and an identity is never
+ * reused (thread ids are, with another start time). */
 static int lock_take_over(ss_queue *q, enum ssq_side_id s, uint64_t seen,
                           uint64_t me)
 {
     ssq_side *sd = side_of(q, s);
-    if (!ss__thread_gone((uint32_t)seen, (uint32_t)(seen >> 32), &q->file))
-        return SS_EBUSY;
     if (!atomic_compare_exchange_strong_explicit(&sd->lock, &seen, me,
                                                  memory_order_acquire,
                                                  memory_order_relaxed))
@@ -396,17 +414,51 @@ static int lock_take_over(ss_queue *q, enum ssq_side_id s, uint64_t seen,
     return rc;
 }
 
-/* Take side s's lock, waiting until deadline (-1: forever). Yielding the
- * core between attempts comes first: the lock is held for a copy, and going
- * to sleep in the kernel would cost the holder a wake-up system call at
- * unlock. Not spinning with pauses: a waiter that polls the lock from
- * another core takes its cache line away from the holder, whose unlock then
- * waits for it (measured: yielding at once raised 20x3 single gets from 13M
- * to 18M messages/s and 20x20 batched gets from 14.8M to 16.0M); and
- * with more processes than cores the holder may be preempted behind us.
- * Then check that the holder lives, and sleep on the lock, checking the
- * holder again every SSQ_LOCK_SLICE_NS. */
-/* Deadline meaning "do not block": retry the lock, yielding, then give up. */
+/* Whether seen is a holder this handle found stopped or asleep a moment
+ * ago (impatient waiters give up at once instead of probing it again). */
+static inline bool stuck_known(ss_queue *q, uint64_t seen)
+{
+    return seen == atomic_load_explicit(&q->stuck, memory_order_relaxed) &&
+           ss__now_ns() <
+               atomic_load_explicit(&q->stuck_until, memory_order_relaxed);
+}
+
+/* Remember a holder found stuck, and say so once per holder. */
+static void stuck_note(ss_queue *q, enum ssq_side_id s, uint64_t seen,
+                       ss_thread_state st, int64_t now)
+{
+    uint64_t was = atomic_exchange_explicit(&q->stuck, seen,
+                                            memory_order_relaxed);
+    atomic_store_explicit(&q->stuck_until, now + SSQ_STUCK_TRUST_NS,
+                          memory_order_relaxed);
+    if (was != seen)
+        SS_LOG_WARNING("queue", "the %s side of a queue is held by thread "
+                       "%u, which is %s: calls that cannot wait for it give "
+                       "up (SS_EBUSY) until it goes on",
+                       s == SSQ_PROD ? "producer" : "consumer",
+                       (unsigned)(uint32_t)seen,
+                       st == SS_THREAD_STOPPED
+                           ? "stopped (a signal or a debugger)"
+                           : "asleep (frozen, or blocked in a signal "
+                             "handler)");
+}
+
+/* Take side s's lock, waiting until deadline (-1: forever; SSQ_NO_BLOCK:
+ * the yielding retries only). Yielding the core between attempts comes
+ * first: the lock is held for a copy, and going to sleep in the kernel
+ * would cost the holder a wake-up system call at unlock. Not spinning with
+ * pauses: a waiter that polls the lock from another core takes its cache
+ * line away from the holder, whose unlock then waits for it (measured:
+ * yielding at once raised 20x3 single gets from 13M to 18M messages/s and
+ * 20x20 batched gets from 14.8M to 16.0M); and with more processes than
+ * cores the holder may be preempted behind us. Then probe the holder
+ * (/proc): one that has gone is robbed and the side repaired; sleep on
+ * the lock, probing it again every SSQ_LOCK_SLICE_NS.
+ *
+ * impatient (emission, close): a holder that is not making progress, seen
+ * stopped (SIGSTOP, a debugger) or asleep twice in a row, ends the wait at
+ * once with SS_EBUSY; it is probed every SSQ_HALT_PROBE_NS. A holder that
+ * runs is waited for until the deadline, as by everyone else. */
 #define SSQ_NO_BLOCK ((int64_t)-3)
 
 /* seen == *me: the caller holds the lock already, unless its identity
@@ -420,7 +472,8 @@ static bool really_me(uint64_t *me)
     return false;
 }
 
-static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
+static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline,
+                           bool impatient)
 {
     ssq_side *sd = side_of(q, s);
     uint64_t me = self_ident(), seen;
@@ -429,10 +482,16 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
             return 0;
         if (SS_UNLIKELY(seen == me) && really_me(&me))
             return held_by_caller(s);
+        if (impatient && stuck_known(q, seen))
+            return SS_EBUSY;
         ss__yield();
+        /* A yield can last a time slice when others want the core. */
+        if (deadline >= 0 && (i & 7) == 7 && ss__now_ns() >= deadline)
+            break;
     }
     bool sleeper = false, fenced = false;
-    int64_t next_check = 0; /* when to check the holder: at once, first */
+    int64_t next_probe = 0, next_full = 0; /* at once, first */
+    uint64_t asleep = 0; /* a holder seen asleep at the last probe */
     int rc;
     for (;;) {
         if (lock_try(sd, me, &seen)) {
@@ -449,18 +508,36 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline)
         /* By the clock, not by how the sleep ended: signals that keep
          * interrupting it must not keep a dead holder's lock held. */
         int64_t now = ss__now_ns();
-        if (now >= next_check) {
-            rc = lock_take_over(q, s, seen, me);
-            if (rc != SS_EBUSY)
+        if (now >= next_probe) {
+            /* Whether it still maps the queue (exec()) is the costly part
+             * of a probe: every SSQ_LOCK_SLICE_NS only. */
+            bool full = now >= next_full;
+            ss_thread_state st = ss__thread_probe(
+                (uint32_t)seen, (uint32_t)(seen >> 32), full ? &q->file : NULL);
+            if (st == SS_THREAD_GONE) {
+                rc = lock_take_over(q, s, seen, me);
+                if (rc != SS_EBUSY)
+                    break;
+                continue; /* another contender took it over: try again */
+            }
+            if (impatient &&
+                (st == SS_THREAD_STOPPED ||
+                 (st == SS_THREAD_ASLEEP && asleep == seen))) {
+                stuck_note(q, s, seen, st, now);
+                rc = SS_EBUSY;
                 break;
+            }
+            asleep = st == SS_THREAD_ASLEEP ? seen : 0;
             now = ss__now_ns();
-            next_check = now + SSQ_LOCK_SLICE_NS;
+            if (full)
+                next_full = now + SSQ_LOCK_SLICE_NS;
+            next_probe = impatient ? now + SSQ_HALT_PROBE_NS : next_full;
         }
         if (deadline == SSQ_NO_BLOCK) {
             rc = SS_EAGAIN;
             break;
         }
-        int64_t until = next_check;
+        int64_t until = next_probe;
         if (!fenced && now + SSQ_LOCK_SLICE_UNFENCED_NS < until)
             until = now + SSQ_LOCK_SLICE_UNFENCED_NS;
         if (deadline >= 0) {
@@ -511,10 +588,10 @@ static inline int side_lock(ss_queue *q, enum ssq_side_id s,
      * a holder that stays (preempted, stopped, a long zero-copy read) makes
      * the call give up. */
     if (timeout_ns == 0)
-        return side_lock_until(q, s, SSQ_NO_BLOCK);
+        return side_lock_until(q, s, SSQ_NO_BLOCK, false);
     if (*deadline == -2)
         *deadline = ss__deadline_ns(timeout_ns);
-    return side_lock_until(q, s, *deadline);
+    return side_lock_until(q, s, *deadline, false);
 }
 
 /* Publish a side's new position and counters: arm the journal, store the
@@ -645,7 +722,7 @@ static int wait_change(ss_queue *q, ssq_waitq *w, enum ssq_side_id other,
     }
     for (;;) {
         uint32_t s = atomic_load_explicit(&w->seq, memory_order_acquire);
-        int rc = side_lock_until(q, other, deadline);
+        int rc = side_lock_until(q, other, deadline, false);
         if (rc != 0) {
             if (spinning) {
                 atomic_fetch_sub_explicit(&w->spinners, 1, memory_order_seq_cst);
@@ -944,32 +1021,39 @@ SS_API void ss_queue_destroy(ss_queue *q)
 
 /* ---- put ---- */
 
-/* Put with separate patience: timeout_ns bounds the wait for room, and
- * lock_wait says whether a busy producer lock may be waited for even when
- * timeout_ns is SS_NO_WAIT (signal emission: never wait for room, but do
- * not take a lock held for a copy for a full queue). */
 static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
-                    int64_t timeout_ns, bool lock_wait, const void *prefix,
-                    size_t prefix_len, bool framed);
+                    const ss__put *how);
 
 SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
                              int64_t timeout_ns)
 {
-    return put_many(q, msgs, n, timeout_ns, false, NULL, 0, false);
+    ss__put how = {.timeout_ns = timeout_ns, .patience_ns = -1};
+    return put_many(q, msgs, n, &how);
 }
 
-int ss__queue_put_prefixed_nowait(ss_queue *q, const void *prefix,
-                                  size_t prefix_len, const ss_msg *msgs,
-                                  size_t n)
+int ss__queue_put_rt(ss_queue *q, const ss_msg *msgs, size_t n,
+                     const ss__put *how)
 {
-    return put_many(q, msgs, n, SS_NO_WAIT, true, prefix, prefix_len, false);
+    return put_many(q, msgs, n, how);
 }
 
-int ss__queue_put_framed_nowait(ss_queue *q, const void *prefix,
-                                size_t prefix_len, const ss_msg *parts,
-                                size_t n)
+/* The producer lock for a put: a public put waits for it as its timeout
+ * says; the runtime's, patience_ns at most and not for a stuck holder. */
+static inline int put_lock(ss_queue *q, const ss__put *how, int64_t *deadline,
+                           int64_t *lock_deadline)
 {
-    return put_many(q, parts, n, SS_NO_WAIT, true, prefix, prefix_len, true);
+    if (how->patience_ns < 0)
+        return side_lock(q, SSQ_PROD, how->timeout_ns, deadline);
+    uint64_t seen;
+    if (SS_LIKELY(lock_try(side_of(q, SSQ_PROD), self_ident(), &seen)))
+        return 0;
+    if (*lock_deadline == -2) {
+        *lock_deadline = ss__deadline_ns(how->patience_ns);
+        if (*lock_deadline < 0)
+            *lock_deadline = INT64_MAX;
+    }
+    int rc = side_lock_until(q, SSQ_PROD, *lock_deadline, true);
+    return rc == SS_ETIMEDOUT ? SS_EBUSY : rc;
 }
 
 /* Each message written is prefix (prefix_len bytes; none if 0) followed by
@@ -977,9 +1061,13 @@ int ss__queue_put_framed_nowait(ss_queue *q, const void *prefix,
  * framed: one message instead, prefix, then n as a u32, then each msgs[i]
  * as a u32 length and its bytes (a batch of signals in one record). */
 static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
-                    int64_t timeout_ns, bool lock_wait, const void *prefix,
-                    size_t prefix_len, bool framed)
+                    const ss__put *how)
 {
+    const void *prefix = how->prefix;
+    size_t prefix_len = how->prefix_len;
+    bool framed = how->framed;
+    int64_t timeout_ns = how->timeout_ns;
+    uint64_t reserve = how->reserve;
     if (!q || (n && !msgs))
         return SS_EINVAL;
     if (n == 0)
@@ -1008,16 +1096,17 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
         }
     }
     size_t n_recs = framed ? 1 : n;
-    if (need > q->ring_size || (q->max_msgs && n_recs > q->max_msgs))
+    if (need > q->ring_size || q->ring_size - need < reserve ||
+        (q->max_msgs && n_recs > q->max_msgs))
         return SS_EMSGSIZE;
+    uint64_t room_need = need + reserve; /* what stays free is not used */
 
     ssq_header *h = q->hdr;
-    int64_t deadline = -2; /* computed on the first wait */
+    int64_t deadline = -2, lock_deadline = -2; /* computed on first need */
     for (;;) {
         if (SS_UNLIKELY(is_corrupt(q)))
             return SS_ECORRUPT;
-        int rc = side_lock(q, SSQ_PROD, lock_wait ? SS_WAIT_FOREVER : timeout_ns,
-                           &deadline);
+        int rc = put_lock(q, how, &deadline, &lock_deadline);
         if (SS_UNLIKELY(rc != 0))
             return rc;
         if (SS_UNLIKELY(atomic_load_explicit(&h->closed, memory_order_relaxed))) {
@@ -1035,7 +1124,7 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
         bool room, fresh = false;
         for (;;) {
             uint64_t used = tail - head;
-            room = used <= q->ring_size && q->ring_size - used >= need;
+            room = used <= q->ring_size && q->ring_size - used >= room_need;
             if (room && q->max_msgs) {
                 uint64_t got = atomic_load_explicit(&h->cons_pub.msgs,
                                                     memory_order_acquire);
@@ -1408,9 +1497,11 @@ SS_API int ss_queue_close(ss_queue *q)
         return SS_EINVAL;
     ssq_header *h = q->hdr;
     /* Under the producer lock, so that every put either committed before the
-     * close or sees it. */
-    int64_t deadline = -1;
-    int rc = side_lock(q, SSQ_PROD, SS_WAIT_FOREVER, &deadline);
+     * close or sees it. A holder that does not let go (stopped, asleep,
+     * SSQ_CLOSE_PATIENCE_NS) is not waited for: its put, if it goes on,
+     * commits after the close, which consumers still drain. */
+    int rc = side_lock_until(q, SSQ_PROD,
+                             ss__deadline_ns(SSQ_CLOSE_PATIENCE_NS), true);
     atomic_store_explicit(&h->closed, 1, memory_order_release);
     if (rc == 0)
         side_unlock(q, SSQ_PROD);

@@ -51,6 +51,10 @@ static inline int ss__fault_code(int consumer_side, int at)
     return consumer_side ? 10 + at : at;
 }
 extern int ss__fault_point;
+/* What happens there: 0 SIGKILL, another signal number that signal (the
+ * commit goes on if the process survives it: SIGSTOP then SIGCONT), -1 a
+ * sleep that never ends. Once: the point is cleared when it fires. */
+extern int ss__fault_signal;
 
 /* ss__add_sat - a + b for b >= 0, saturated at INT64_MAX: deadlines from
  * a caller's timeout or interval never wrap around into the past. */
@@ -97,22 +101,34 @@ static inline void ss__st_le64(unsigned char *p, uint64_t v)
     ss__st_le32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* ss__queue_put_prefixed_nowait - ss_queue_put_many() that never waits for
- * room (SS_EAGAIN when full) but waits for a busy producer lock: what
- * emitting a signal needs, so that contention among emitters is not
- * mistaken for a full queue. Each message is prefix (none if prefix_len is
- * 0) followed by msgs[i] (which may be empty), written without assembling.
- */
-int ss__queue_put_prefixed_nowait(ss_queue *q, const void *prefix,
-                                  size_t prefix_len, const ss_msg *msgs,
-                                  size_t n);
-/* ss__queue_put_framed_nowait - one message made of prefix, the count n
- * (u32 little-endian), then each part as a u32 length and its bytes.
- * SS_EMSGSIZE if that is larger than the queue's largest message. */
-int ss__queue_put_framed_nowait(ss_queue *q, const void *prefix,
-                                size_t prefix_len, const ss_msg *parts,
-                                size_t n);
+/* How the runtime puts (ss__queue_put_rt()): what each message is made
+ * of, how much room must stay free, and how long it may wait. */
+typedef struct ss__put {
+    /* Each message is prefix (none if prefix_len is 0) then msgs[i] (which
+     * may be empty), written without assembling. */
+    const void *prefix;
+    size_t prefix_len;
+    /* Instead: one message made of prefix, the count n (u32 little-endian),
+     * then each msgs[i] as a u32 length and its bytes. SS_EMSGSIZE if that
+     * is larger than the queue's largest message. */
+    bool framed;
+    /* Ring bytes that must stay free after the put: a loop's data leaves
+     * room for its control messages (stop, its timers, notices). 0 for
+     * control messages. A put that could never fit with it: SS_EMSGSIZE. */
+    size_t reserve;
+    /* How long to wait for room, as a public put's timeout. */
+    int64_t timeout_ns;
+    /* How long a busy producer side is waited for, whatever timeout_ns
+     * says; a holder found stopped or asleep ends the wait at once. Both
+     * give SS_EBUSY. Contention among running producers is only this
+     * long when a holder is preempted for that long. */
+    int64_t patience_ns;
+} ss__put;
 
+/* ss__queue_put_rt - ss_queue_put_many() as the runtime needs it (see
+ * ss__put). Errors as ss_queue_put_many(), and SS_EBUSY. */
+int ss__queue_put_rt(ss_queue *q, const ss_msg *msgs, size_t n,
+                     const ss__put *how);
 /* ss__queue_get_many_until - ss_queue_get_many() that also stops after a
  * message whose first byte is until (-1: never), leaving what follows it
  * in the queue: a loop takes nothing past its stop message. */

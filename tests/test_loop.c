@@ -30,6 +30,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -99,10 +100,14 @@ static char log_text[8192];
 static size_t log_used;
 static bool log_quiet; /* while a test provokes error lines on purpose */
 
+static _Atomic long drop_lines; /* "... dropped (N drops ...)" lines */
+
 static void log_capture(ss_log_level level, const char *component,
                         const char *message, void *user_data)
 {
     (void)user_data;
+    if (strstr(message, "drops of this signal so far"))
+        drop_lines++;
     pthread_mutex_lock(&log_mu);
     int n = snprintf(log_text + log_used, sizeof log_text - log_used, "%s\n",
                      message);
@@ -1525,6 +1530,146 @@ static void test_graceful_stop_thread(void **state)
         assert_int_equal(got.v[k], k);
 }
 
+/* ---- control traffic through a queue full of data ---- */
+
+/* fill - emit "n" (i) from e until its loop's queue refuses one; returns
+ * how many were accepted. */
+static int32_t fill(ss_object *e, int32_t from)
+{
+    int32_t k = from;
+    log_set_quiet(true);
+    while (ss_emit(e, "n", k) == 0)
+        k++;
+    log_set_quiet(false);
+    return k - from;
+}
+
+/* The stop, and the timeout of the loop's own timer, get into a queue that
+ * data has filled (data leaves room for them): the stop from another
+ * thread used to fail with SS_ETIMEDOUT after a second, and the timer's
+ * firing was dropped like data. */
+static void test_control_into_full_queue(void **state)
+{
+    (void)state;
+    static ss_object e, r;
+    static ss_timer t;
+    static struct seqrec got;
+    static int fired;
+    ss_loop *l = new_loop("ctlfull", 64 * 1024);
+    obj_init(&e, l, "e");
+    obj_init(&r, l, "r");
+    CHECK_RC(ss_signal_add(&e, "n", "i"), 0);
+    CHECK_RC(ss_connect(&e, "n", &r, seq_slot, "i", &got), 0);
+    int32_t accepted = fill(&e, 0);
+    assert_true(accepted > 100);
+    timer_init(&t, l, 0, true, "t");
+    CHECK_RC(ss_connect(&t.object, "timeout", &r, count_slot, "", &fired), 0);
+    /* Not from the loop's thread (it is not running): may wait for room,
+     * finds the room kept for control at once. */
+    CHECK_RC(ss_loop_stop(l), 0);
+    /* Data still finds the queue full. */
+    CHECK_RC(ss_emit(&e, "n", accepted), SS_EAGAIN);
+    /* The run fires the timer into the full queue, behind the stop. */
+    CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
+    CHECK_NO_FAILS(&got.f);
+    assert_int_equal(got.n, accepted);
+    assert_int_equal(fired, 0);
+    assert_int_equal(ss_queue_size(ss_loop_queue(l)), 1);
+    /* Full again, and stopped again: the next run has the timeout. */
+    accepted += fill(&e, accepted);
+    CHECK_RC(ss_loop_stop(l), 0);
+    CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
+    CHECK_NO_FAILS(&got.f);
+    assert_int_equal(got.n, accepted);
+    assert_int_equal(fired, 1);
+    assert_int_equal(ss_signal_dropped(&t.object, "timeout"), 0);
+    assert_int_equal(ss_loop_dropped(l), 3); /* data refused, 3 times */
+}
+
+/* A loop on its thread, flooded by another thread that keeps its queue
+ * full: its single-shot stop timer still fires and stops it, and nothing
+ * is lost uncounted. Before, the timer's firing was dropped and the loop
+ * ran on until the flood ended. */
+struct flood {
+    ss_object *e;
+    _Atomic int stop;
+    _Atomic int32_t sent;
+    _Atomic uint64_t dropped;
+};
+
+static void *flood_main(void *arg)
+{
+    struct flood *f = arg;
+    int32_t k = 0;
+    while (!atomic_load(&f->stop)) {
+        int rc = ss_emit(f->e, "n", k);
+        if (rc == 0)
+            k++;
+        else if (rc == SS_EAGAIN)
+            atomic_fetch_add(&f->dropped, 1);
+        else
+            break;
+        atomic_store(&f->sent, k);
+    }
+    return NULL;
+}
+
+static void slow_seq_slot(ss_object *receiver, const ss_args *args,
+                          void *user_data)
+{
+    seq_slot(receiver, args, user_data);
+    for (volatile int i = 0; i < 2000; i++)
+        ;
+}
+
+static void test_control_through_flood(void **state)
+{
+    (void)state;
+    static ss_object e, r;
+    static ss_timer stop;
+    static struct seqrec got;
+    static struct flood f;
+    ss_loop *l = new_loop("ctlflood", 64 * 1024);
+    ss_loop *el = new_loop("ctlflooder", 0);
+    obj_init(&e, el, "e");
+    obj_init(&r, l, "r");
+    CHECK_RC(ss_signal_add(&e, "n", "i"), 0);
+    CHECK_RC(ss_connect(&e, "n", &r, slow_seq_slot, "i", &got), 0);
+    f.e = &e;
+    pthread_t th;
+    log_set_quiet(true);
+    assert_int_equal(pthread_create(&th, NULL, flood_main, &f), 0);
+    /* Full before the loop even starts. */
+    while (atomic_load(&f.dropped) == 0)
+        tu_sleep_us(1000);
+    timer_init(&stop, l, SS_MSEC(10), true, "stop");
+    CHECK_RC(ss_connect(&stop.object, "timeout", ss_loop_object(l),
+                        ss_loop_stop_slot, "", NULL),
+             0);
+    start_thread(l);
+    /* Wait for the loop to stop, with the flood going on all along. */
+    int64_t end = tu_now_ns() + SS_SEC(30);
+    while (!ss_loop_stopped(l) && tu_now_ns() < end)
+        tu_sleep_us(1000);
+    bool stopped = ss_loop_stopped(l);
+    atomic_store(&f.stop, 1);
+    pthread_join(th, NULL);
+    log_set_quiet(false);
+    if (!stopped)
+        fail_msg("the loop did not stop in 30 s under the flood");
+    assert_int_equal(join_loop(l), SS_LOOP_STOPPED);
+    /* Accepted = handled + still queued (kept for the next run). */
+    CHECK_NO_FAILS(&got.f);
+    int32_t sent = atomic_load(&f.sent);
+    assert_int_equal((size_t)(sent - got.n), ss_queue_size(ss_loop_queue(l)));
+    assert_int_equal(ss_loop_dropped(l), atomic_load(&f.dropped));
+    assert_int_equal(ss_signal_dropped(&stop.object, "timeout"), 0);
+    CHECK_RC(ss_loop_stop(l), 0);
+    CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
+    CHECK_NO_FAILS(&got.f);
+    assert_int_equal(got.n, sent);
+}
+
 /* ---- removal while dispatching ---- */
 
 struct self_disc {
@@ -1886,6 +2031,40 @@ static void test_queue_overflow_seed(void **state)
 {
     (void)state;
     overflow_run("ovfSeedS", "ovfSeedE", 100000, false);
+}
+
+/* Drop lines are rate-limited by time as well as by count: an overloaded
+ * receiver gets at most one line a second per signal (it used to get one
+ * per 100 drops: 180,000 lines in 5 s). The bound is computed from the
+ * time the flood took, whatever the machine's speed. */
+static void test_drop_log_rate(void **state)
+{
+    (void)state;
+    enum { N = 200000 };
+    static ss_object e, r;
+    static int n;
+    ss_loop *s = new_loop("droprate", 4096);
+    obj_init(&e, s, "e");
+    obj_init(&r, s, "r");
+    CHECK_RC(ss_signal_add(&e, "v", "i"), 0);
+    CHECK_RC(ss_connect(&e, "v", &r, count_slot, "i", &n), 0);
+    log_set_quiet(true);
+    long before = drop_lines;
+    int64_t t0 = tu_now_ns();
+    uint64_t dropped = 0;
+    for (int32_t k = 0; k < N; k++)
+        if (ss_emit(&e, "v", k) == SS_EAGAIN)
+            dropped++;
+    int64_t took = tu_now_ns() - t0;
+    long lines = drop_lines - before;
+    log_set_quiet(false);
+    assert_int_equal(ss_signal_dropped(&e, "v"), dropped);
+    assert_true(dropped > N / 2);
+    assert_true(lines >= 1);
+    if (lines > 2 + took / SS_SEC(1))
+        fail_msg("%ld drop lines in %.3f s", lines, (double)took / 1e9);
+    drain(s);
+    assert_int_equal(n, (int)(N - dropped));
 }
 
 /* ---- timers ---- */
@@ -2318,6 +2497,8 @@ int main(void)
         T(test_graceful_stop),
         T(test_graceful_stop_thread),
         T(test_stop_keeps_the_rest),
+        T(test_control_into_full_queue),
+        T(test_control_through_flood),
         T(test_disconnect_in_slot),
         T(test_destroy_receiver_in_slot),
         T(test_destroy_other_in_slot),
@@ -2325,6 +2506,7 @@ int main(void)
         T(test_destroy_with_queued),
         T(test_queue_overflow),
         T(test_queue_overflow_seed),
+        T(test_drop_log_rate),
         T(test_timer_single_shot),
         T(test_timer_periodic),
         T(test_timer_stop_start),

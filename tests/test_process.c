@@ -427,6 +427,58 @@ static void test_exited_signal(void **state)
     ss_loop_free(main_loop);
 }
 
+/* The parent learns of a child's end even when the loop that listens has
+ * a queue full of data (process-end notices are control traffic: data
+ * leaves room for them). It used to be dropped like data. */
+static void test_exited_into_full_queue(void **state)
+{
+    (void)state;
+    ss_loop_options small;
+    ss_loop_options_init(&small);
+    small.queue_capacity = 64 * 1024;
+    ss_loop *main_loop;
+    ss_process *proc;
+    assert_int_equal(ss_loop_new(&main_loop, "fmain", &small), 0);
+    assert_int_equal(ss_process_new(&proc, "fvictim", NULL), 0);
+    /* static: a failed assertion leaves them in the tables */
+    static watcher w;
+    static ss_object a;
+    static ss_timer safety;
+    memset(&w, 0, sizeof w);
+    assert_int_equal(ss_object_init(&w.obj, main_loop, "w"), 0);
+    assert_int_equal(ss_object_init(&a, main_loop, "a"), 0);
+    assert_int_equal(ss_signal_add(&a, "n", "x"), 0);
+    assert_int_equal(ss_connect(&a, "n", &w.obj, on_nothing, "x", NULL), 0);
+    assert_int_equal(ss_connect(ss_process_object(proc), "exited", &w.obj,
+                                on_exited, "ii", NULL),
+                     0);
+    assert_int_equal(ss_timer_init(&safety, main_loop, SS_SEC(20), true,
+                                   "safety"),
+                     0);
+    assert_int_equal(ss_connect(&safety.object, "timeout",
+                                ss_loop_object(main_loop), ss_loop_stop_slot,
+                                "", NULL),
+                     0);
+    assert_int_equal(ss_process_start(proc, NULL, NULL), 0);
+    int64_t k = 0;
+    tu_log_quiet_drops();
+    while (ss_emit(&a, "n", k) == 0)
+        k++;
+    ss_log_set_handler(NULL, NULL);
+    assert_true(k > 100);
+    assert_int_equal(ss_process_kill(proc, SIGKILL), 0);
+    assert_int_equal(ss_process_join(proc, SS_SEC(20), NULL), 0);
+    assert_int_equal(ss_loop_run(main_loop), SS_LOOP_STOPPED);
+    assert_int_equal(w.exits, 1);
+    assert_int_equal(w.sig, SIGKILL);
+    assert_int_equal(ss_signal_dropped(ss_process_object(proc), "exited"), 0);
+    ss_timer_destroy(&safety);
+    ss_object_destroy(&a);
+    ss_object_destroy(&w.obj);
+    ss_process_free(proc);
+    ss_loop_free(main_loop);
+}
+
 static void test_exit_statuses(void **state)
 {
     (void)state;
@@ -603,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_join_huge_timeout),
         cmocka_unit_test(test_stop_leaves_rest_counted),
         cmocka_unit_test(test_exited_signal),
+        cmocka_unit_test(test_exited_into_full_queue),
         cmocka_unit_test(test_exit_statuses),
         cmocka_unit_test(test_start_from_thread),
         cmocka_unit_test(test_no_pointer_in_variant),

@@ -320,42 +320,18 @@ static int hold_consumer_lock(void *arg)
     return 0;
 }
 
-/* The state letter (field 3) and start time (field 22) of
- * /proc/<pid>/stat; false if it cannot be read. */
-static bool proc_stat(pid_t pid, char *state, uint64_t *start)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ')
-        return false;
-    *state = p[2];
-    for (int field = 2; p && field < 22; field++)
-        p = strchr(p + 1, ' ');
-    if (!p)
-        return false;
-    *start = strtoull(p + 1, NULL, 10);
-    return true;
-}
-
 static char proc_state(pid_t pid)
 {
     char state;
     uint64_t start;
-    return proc_stat(pid, &state, &start) ? state : 0;
+    return tu_proc_stat(pid, &state, &start) ? state : 0;
 }
 
 static uint64_t proc_start(pid_t pid)
 {
     char state;
     uint64_t start;
-    return proc_stat(pid, &state, &start) ? start : 0;
+    return tu_proc_stat(pid, &state, &start) ? start : 0;
 }
 
 static pid_t start_holder(holder_ctl *ctl, int stay)

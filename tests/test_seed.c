@@ -1090,9 +1090,13 @@ static void test_overflow(void **state)
     }
     assert_int_equal(j, OV->n);
 
-    /* Logged once every 100 drops (and at the first). */
-    assert_int_equal(g_drop_lines_flood, 1 + dropped / 100);
-    assert_int_equal(g_drop_lines_fin, fin_drops ? 1 + fin_drops / 100 : 0);
+    /* Logged at the first drop, then once every 100 drops at most, and
+     * no more than once a second. */
+    assert_true(g_drop_lines_flood >= 1 &&
+                g_drop_lines_flood <= 1 + dropped / 100);
+    assert_true(fin_drops ? g_drop_lines_fin >= 1 &&
+                                g_drop_lines_fin <= 1 + fin_drops / 100
+                          : g_drop_lines_fin == 0);
     print_message("overflow: %d emitted, %d delivered, %d dropped (%d before "
                   "the start), %d drops of fin\n",
                   total, sent, dropped, OV_PRE - first_drop, fin_drops);

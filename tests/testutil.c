@@ -487,3 +487,40 @@ long tu_drop_lines(void)
 {
     return __atomic_load_n(&tu_drop_line_count, __ATOMIC_RELAXED);
 }
+
+bool tu_proc_stat(pid_t pid, char *state, uint64_t *start)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name may hold spaces and parentheses: the fields that
+     * follow start after the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return false;
+    *state = p[2];
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    if (!p)
+        return false;
+    *start = strtoull(p + 1, NULL, 10);
+    return true;
+}
+
+bool tu_wait_proc_state(pid_t pid, char state, int timeout_ms)
+{
+    int64_t end = tu_now_ns() + (int64_t)timeout_ms * 1000000;
+    char st;
+    uint64_t start;
+    while (!(tu_proc_stat(pid, &st, &start) && st == state)) {
+        if (tu_now_ns() >= end)
+            return false;
+        tu_sleep_us(200);
+    }
+    return true;
+}

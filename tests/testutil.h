@@ -89,6 +89,15 @@ size_t tu_rec_cost(size_t len);
 /* tu_sleep_us - sleep us microseconds, resuming after signals. */
 void tu_sleep_us(long us);
 
+/* tu_proc_stat - the state letter (field 3: R, S, T, Z...) and start time
+ * (field 22) of /proc/<pid>/stat (a thread id works too); false if it
+ * cannot be read. */
+bool tu_proc_stat(pid_t pid, char *state, uint64_t *start);
+
+/* tu_wait_proc_state - wait at most timeout_ms for pid to show state
+ * (tu_proc_stat()); whether it did. */
+bool tu_wait_proc_state(pid_t pid, char state, int timeout_ms);
+
 /* tu_child_exited - whether child pid has exited, without reaping it. */
 bool tu_child_exited(pid_t pid);
 

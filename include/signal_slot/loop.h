@@ -62,10 +62,24 @@ typedef struct ss_object {
 typedef void (*ss_slot_fn)(ss_object *receiver, const ss_args *args,
                            void *user_data);
 
+/* Default of ss_loop_options.emit_wait_ns. */
+#define SS_EMIT_WAIT_DEFAULT_NS SS_MSEC(50)
+
 /* Loop creation options. Initialise with ss_loop_options_init(). */
 typedef struct ss_loop_options {
-    size_t queue_capacity; /* inbound queue ring bytes; 0: 1 MiB */
+    /* Inbound queue ring bytes; 0: 1 MiB. A sixteenth of it (at least
+     * 512 bytes, at most 64 KiB, never over a quarter) is kept for
+     * control messages: a signal larger than the rest can never be
+     * delivered (SS_EMSGSIZE). */
+    size_t queue_capacity;
     uint32_t spin_ns;      /* spin before sleeping; default 20 us */
+    /* The longest an emission to this loop waits for another thread or
+     * process that is putting into its queue (holding its producer side,
+     * for a copy): beyond it, the emission drops its message for this loop
+     * (counted, SS_EBUSY). A holder that is stopped (SIGSTOP, a debugger)
+     * or asleep (frozen) is not waited for: found so within about a
+     * millisecond, then given up on at once. 0: SS_EMIT_WAIT_DEFAULT_NS. */
+    int64_t emit_wait_ns;
 } ss_loop_options;
 
 /* What ss_loop_run() returns when it did not fail. */
@@ -74,7 +88,8 @@ enum ss_loop_status {
     SS_LOOP_INTERRUPTED = 1, /* SIGINT arrived */
 };
 
-/* ss_loop_options_init - the defaults. */
+/* ss_loop_options_init - the defaults: 1 MiB queue, 20 us spin,
+ * SS_EMIT_WAIT_DEFAULT_NS. */
 SS_API void ss_loop_options_init(ss_loop_options *opts);
 
 /*
@@ -147,9 +162,15 @@ SS_API int64_t ss_loop_next_timeout(ss_loop *loop);
  * message queued before it is handled first; the loop then returns. Every
  * message queued after it stays in the queue: the next ss_loop_run()
  * handles it first, in order (Qt's rule); a loop process, which exits
- * after its stop, counts them as dropped (ss_loop_dropped()). Callable
- * from any thread, also before the loop runs. Errors: queue errors
- * (SS_EAGAIN if the queue is full).
+ * after its stop, counts them as dropped (ss_loop_dropped()). The stop is
+ * control traffic: a queue full of data still takes it (data leaves a
+ * part of the ring free for it), as it takes the timeouts of the loop's
+ * own timers, its "started" and "terminated", and process "exited"
+ * notices. Callable from any thread, also before the loop runs; from
+ * another thread it waits up to a second for room, and for a busy
+ * producer side as an emission does. Errors: SS_EAGAIN / SS_ETIMEDOUT
+ * (no room even for control), SS_EBUSY (its queue held by a stuck
+ * process), SS_ECLOSED (a loop process that has ended), SS_EINVAL.
  */
 SS_API int ss_loop_stop(ss_loop *loop);
 
@@ -255,16 +276,24 @@ SS_API int ss_disconnect(ss_object *emitter, const char *signal,
  * ss_emit - emit emitter's signal with arguments following its signature
  * (as ss_pack(): b int, i int32_t, u uint32_t, x int64_t, t uint64_t,
  * d double, s const char *, y const void * + size_t, p void *, containers
- * and variants const ss_value *). Never blocks: a receiving loop whose queue
- * is full misses it (counted by ss_loop_dropped() and ss_signal_dropped(),
- * logged once every 100 drops) and the call goes on with the others.
- * Returns 0 when every receiving loop got it. When some loop dropped it,
- * the most telling reason among the drops: SS_EMSGSIZE (larger than that
- * loop's queue can ever hold: a retry cannot help), SS_ECORRUPT (its queue
- * is damaged), SS_EAGAIN (its queue was full: a later emission may fit),
- * SS_ECLOSED (that loop has ended: a loop process that exited). Or an
- * encoding error (SS_ETYPE, SS_ESIGNATURE...) with nothing sent; or
- * SS_ENOENT (no such signal), SS_EINVAL. Any thread.
+ * and variants const ss_value *; docs/guide.md has the table: an int
+ * literal such as 7 where x wants an int64_t sends garbage). Never waits
+ * for room: a receiving loop whose queue is full misses it (counted by
+ * ss_loop_dropped() and ss_signal_dropped(), logged at most once a second
+ * per signal) and the call goes on with the others. It waits for another
+ * thread or process that is putting into the same queue only while that
+ * one makes progress, and at most the receiving loop's emit_wait_ns
+ * (SS_EMIT_WAIT_DEFAULT_NS, 50 ms): whatever other processes do, ss_emit
+ * returns within the sum of its receiving loops' emit_wait_ns, plus the
+ * copies. Returns 0 when every receiving loop got it. When some loop
+ * dropped it, the most telling reason among the drops: SS_EMSGSIZE
+ * (larger than that loop's queue can ever hold: a retry cannot help),
+ * SS_ECORRUPT (its queue is damaged), SS_EAGAIN (its queue was full: a
+ * later emission may fit), SS_EBUSY (another process held its queue too
+ * long, or is stopped while holding it), SS_ECLOSED (that loop has ended:
+ * a loop process that exited). Or an encoding error (SS_ETYPE,
+ * SS_ESIGNATURE...) with nothing sent; or SS_ENOENT (no such signal),
+ * SS_EINVAL. Any thread.
  */
 SS_API int ss_emit(ss_object *emitter, const char *signal, ...);
 

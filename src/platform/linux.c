@@ -395,30 +395,43 @@ static int maps_file(uint32_t tid, const ss_file_id *file)
     return failed && !found ? -1 : found;
 }
 
-bool ss__thread_gone(uint32_t tid, uint32_t start, const ss_file_id *file)
+ss_thread_state ss__thread_probe(uint32_t tid, uint32_t start,
+                                 const ss_file_id *file)
 {
     static _Atomic int warned;
     char path[48], state;
     uint64_t st;
     bool missing;
     if (tid == 0 || tid > INT_MAX)
-        return true; /* not a thread id at all */
+        return SS_THREAD_GONE; /* not a thread id at all */
     snprintf(path, sizeof path, "/proc/%u/stat", tid);
     if (read_stat(path, &state, &st, &missing)) {
-        if (state == 'Z' || state == 'X' ||
+        if (state == 'Z' || state == 'X' || state == 'x' ||
             (start != 0 && (uint32_t)st != start))
-            return true;
+            return SS_THREAD_GONE;
         /* Alive, but a thread that exec()ed keeps its id and start time
          * (and a thread that execs in a process takes the main thread's):
          * one whose process no longer maps the file holds nothing. */
-        return file && maps_file(tid, file) == 0;
+        if (file && maps_file(tid, file) == 0)
+            return SS_THREAD_GONE;
+        switch (state) {
+        case 'R': /* running or runnable */
+        case 'D': /* a page fault being served, an I/O */
+        case 'W': /* paging (old kernels) */
+            return SS_THREAD_RUNS;
+        case 'T': /* stopped by a signal (SIGSTOP, Ctrl-Z) */
+        case 't': /* stopped by a tracer (a debugger) */
+            return SS_THREAD_STOPPED;
+        default: /* S, I, P...: asleep, frozen, parked */
+            return SS_THREAD_ASLEEP;
+        }
     }
     /* Missing, or hidden from us (hidepid): the kernel knows. */
     if (kill((pid_t)tid, 0) != 0 && errno == ESRCH)
-        return true;
+        return SS_THREAD_GONE;
     if (atomic_exchange(&warned, 1) == 0)
         SS_LOG_WARNING("platform", "cannot read %s: whether a lock holder "
                        "that stays is alive cannot be checked, it is "
                        "assumed alive", path);
-    return false;
+    return SS_THREAD_UNKNOWN;
 }

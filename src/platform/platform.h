@@ -109,7 +109,7 @@ int ss__membarrier(enum ss_mb_scope scope);
 
 /*
  * ss__thread_ident - who the calling thread is, in a form that another
- * process can check with ss__thread_gone(): its kernel thread id, and the
+ * process can check with ss__thread_probe(): its kernel thread id, and the
  * low 32 bits of its start time in clock ticks since boot (0 if /proc
  * cannot tell). Call again in a child after fork(): both change.
  */
@@ -126,16 +126,28 @@ typedef struct ss_file_id {
 /* ss__fd_file_id - the identity of the file behind fd. 0 or SS_E*. */
 int ss__fd_file_id(int fd, ss_file_id *id);
 
+/* What ss__thread_probe() found a thread doing. */
+typedef enum ss_thread_state {
+    SS_THREAD_GONE,    /* ended, a zombie, its id now names another thread,
+                          or (file given) its process no longer maps file
+                          (it called exec()) */
+    SS_THREAD_RUNS,    /* running, runnable, or in a short kernel wait (D) */
+    SS_THREAD_STOPPED, /* stopped by a signal (SIGSTOP) or a tracer */
+    SS_THREAD_ASLEEP,  /* asleep, frozen (cgroup freezer) or parked */
+    SS_THREAD_UNKNOWN, /* alive as far as the system tells (no /proc,
+                          hidden entries: logged once) */
+} ss_thread_state;
+
 /*
- * ss__thread_gone - whether the thread (tid, start) from ss__thread_ident()
- * can no longer hold anything in file: true if no such thread exists, it
- * is a zombie, the id now names a thread that started at another time, or
- * (file not NULL) its process no longer maps file (it called exec()).
- * False while it runs, and when the system cannot tell (no /proc, hidden
- * entries: logged once). Reads /proc, tens of microseconds: for slow paths
- * only.
+ * ss__thread_probe - whether the thread (tid, start) from
+ * ss__thread_ident() still exists and what it is doing: whether it can
+ * still hold something in file (file may be NULL: not checked, which
+ * saves reading its process's mappings), and whether it is making
+ * progress. Reads /proc, tens of microseconds (more with file): for slow
+ * paths only.
  */
-bool ss__thread_gone(uint32_t tid, uint32_t start, const ss_file_id *file);
+ss_thread_state ss__thread_probe(uint32_t tid, uint32_t start,
+                                 const ss_file_id *file);
 
 /* ss__close_fd - close a descriptor, retrying on EINTR semantics. */
 void ss__close_fd(int fd);
