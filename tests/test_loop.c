@@ -8,8 +8,9 @@
  * queued before the stop is handled, nothing after); removal while
  * dispatching (self-disconnect, destroying the receiver or another object,
  * freeing its memory at once, so that AddressSanitizer sees any later use);
- * queue overflow accounting; timers (counts and order, never wall-clock
- * assertions beyond generous bounds).
+ * queue overflow accounting; timers (counts and order of timeouts, never
+ * how many fit in a time window nor how long anything took at most: the
+ * only clock check is that a periodic timer is never early).
  *
  * Slots never call cmocka assertions (a longjmp out of the loop would leave
  * it half-way, and some slots run on other threads): they note what went
@@ -2069,53 +2070,119 @@ static void test_drop_log_rate(void **state)
 
 /* ---- timers ---- */
 
-/* stop_timer - a single-shot timer connected to ss_loop_stop_slot. */
-static void stop_timer(ss_timer *t, ss_loop *l, int64_t after_ns)
+/* Timer tests check the order and the number of timeouts, never how many
+ * fit in a time window: on a loaded machine the loop may wake up late, by
+ * any amount. Where a test must show that something did not happen (a
+ * single-shot timer firing again), it waits for a marker timer started
+ * when the thing could first have happened, with a longer interval: a
+ * deadline that exists falls before the marker's, whatever the delays, and
+ * every timeout due by the time the marker stops the loop is queued before
+ * the stop, so it is handled. Every run has a safety timer that fails the
+ * test only if it fires (a lost timeout, instead of a hang). */
+
+/* single: "once" is single-shot; its first timeout starts "after", three of
+ * its intervals long, which stops the loop. Had "once" been rescheduled, it
+ * would be due again before "after" (at most one interval later). */
+struct single {
+    ss_timer once, after;
+    int n, after_n, n_at_after;
+};
+
+static void single_once_slot(ss_object *receiver, const ss_args *args,
+                             void *user_data)
 {
-    timer_init(t, l, after_ns, true, NULL);
-    CHECK_RC(ss_connect(&t->object, "timeout", ss_loop_object(l),
-                        ss_loop_stop_slot, "", NULL),
-             0);
+    (void)receiver;
+    (void)args;
+    struct single *s = user_data;
+    if (++s->n == 1)
+        ss_timer_start(&s->after);
+}
+
+static void single_after_slot(ss_object *receiver, const ss_args *args,
+                              void *user_data)
+{
+    (void)args;
+    struct single *s = user_data;
+    s->after_n++;
+    s->n_at_after = s->n;
+    ss_loop_stop(ss_object_loop(receiver));
 }
 
 static void test_timer_single_shot(void **state)
 {
     (void)state;
-    static ss_timer once, stop, dup;
-    static int n, nstop;
+    static struct single s;
+    static ss_timer dup;
+    static struct safety safe;
     ss_loop *l = new_loop("tsingle", 0);
-    timer_init(&once, l, SS_MSEC(10), true, "once");
-    assert_string_equal(ss_object_id(&once.object), "once");
-    assert_ptr_equal(ss_object_loop(&once.object), l);
-    CHECK_RC(ss_signal_add(&once.object, "timeout", ""), SS_EEXIST);
+    ss_object *lo = ss_loop_object(l);
+    timer_init(&s.once, l, SS_MSEC(10), true, "once");
+    assert_string_equal(ss_object_id(&s.once.object), "once");
+    assert_ptr_equal(ss_object_loop(&s.once.object), l);
+    CHECK_RC(ss_signal_add(&s.once.object, "timeout", ""), SS_EEXIST);
     CHECK_RC(ss_timer_init(&dup, l, SS_MSEC(10), true, "once"), SS_EEXIST);
-    CHECK_RC(ss_connect(&once.object, "timeout", ss_loop_object(l), count_slot,
-                        "", &n),
-             0);
-    stop_timer(&stop, l, SS_MSEC(60));
-    assert_true(strlen(ss_object_id(&stop.object)) > 0);
-    CHECK_RC(ss_connect(&stop.object, "timeout", ss_loop_object(l), count_slot,
-                        "", &nstop),
-             0);
+    CHECK_RC(
+        ss_connect(&s.once.object, "timeout", lo, single_once_slot, "", &s), 0);
+    /* a generated id; started by the first timeout only */
+    timer_init(&s.after, l, SS_MSEC(30), true, NULL);
+    assert_true(strlen(ss_object_id(&s.after.object)) > 0);
+    ss_timer_stop(&s.after);
+    CHECK_RC(
+        ss_connect(&s.after.object, "timeout", lo, single_after_slot, "", &s),
+        0);
+    safety_init(&safe, l, SS_SEC(10));
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
-    assert_int_equal(n, 1);
-    assert_int_equal(nstop, 1);
+    assert_int_equal(safe.fired, 0);
+    assert_int_equal(s.after_n, 1);
+    assert_int_equal(s.n_at_after, 1);
+    assert_int_equal(s.n, 1);
 }
 
+/* periodic: counts timeouts and the time of each since just before the
+ * timer started; stops the loop at the wanted count. */
+#define PERIODIC_N 5
+struct periodic {
+    int64_t t0;
+    int n;
+    int64_t at[PERIODIC_N];
+};
+
+static void periodic_slot(ss_object *receiver, const ss_args *args,
+                          void *user_data)
+{
+    (void)args;
+    struct periodic *p = user_data;
+    if (p->n < PERIODIC_N)
+        p->at[p->n] = tu_now_ns() - p->t0;
+    if (++p->n == PERIODIC_N)
+        ss_loop_stop(ss_object_loop(receiver));
+}
+
+/* A periodic timer keeps firing, and never early: its k-th timeout is due
+ * k intervals after it started (deadlines keep their phase; late ones are
+ * skipped), so the k-th slot call comes at least that long after a time
+ * taken before the start. Only a lower bound: a loaded machine only delays
+ * timeouts. */
 static void test_timer_periodic(void **state)
 {
     (void)state;
-    static ss_timer tick, stop;
-    static int n;
+    static ss_timer tick;
+    static struct periodic p;
+    static struct safety safe;
     ss_loop *l = new_loop("tperiodic", 0);
+    p.t0 = tu_now_ns();
     timer_init(&tick, l, SS_MSEC(5), false, "tick");
-    CHECK_RC(ss_connect(&tick.object, "timeout", ss_loop_object(l), count_slot,
-                        "", &n),
+    CHECK_RC(ss_connect(&tick.object, "timeout", ss_loop_object(l),
+                        periodic_slot, "", &p),
              0);
-    stop_timer(&stop, l, SS_MSEC(60));
+    safety_init(&safe, l, SS_SEC(10));
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
-    if (n < 3 || n >= 40)
-        fail_msg("a 5 ms timer fired %d times before a 60 ms stop", n);
+    assert_int_equal(safe.fired, 0);
+    assert_int_equal(p.n, PERIODIC_N);
+    for (int k = 0; k < PERIODIC_N; k++)
+        if (p.at[k] < (k + 1) * SS_MSEC(5))
+            fail_msg("timeout %d of a 5 ms timer came %.3f ms after the start",
+                     k + 1, (double)p.at[k] / 1e6);
 }
 
 /* Stop and restart: the tick stops itself at 3 and starts a single-shot
@@ -2167,7 +2234,7 @@ static void test_timer_stop_start(void **state)
     CHECK_RC(
         ss_connect(&s.idle.object, "timeout", lo, count_slot, "", &s.idle_n),
         0);
-    safety_init(&safe, l, SS_SEC(5));
+    safety_init(&safe, l, SS_SEC(10));
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
     assert_int_equal(safe.fired, 0);
     assert_int_equal(s.wake_n, 1);
@@ -2176,9 +2243,17 @@ static void test_timer_stop_start(void **state)
     assert_int_equal(s.idle_n, 0);
 }
 
+/* set_iv: "slow" and "pre" start with a 10 s interval, shortened to 5 ms:
+ * "pre" before the loop runs, "slow" from the slot of "early", a 10 ms
+ * single-shot. Each must then fire SETIV_N times before "marker", a 5 s
+ * single-shot started with them: at the old interval neither would have
+ * fired at all by then, and had only the next deadline moved (not the
+ * period), each would have fired once. The loop stops once both have. */
+#define SETIV_N 3
 struct set_iv {
-    ss_timer slow, early;
-    int slow_n;
+    ss_timer slow, early, pre, marker;
+    int slow_n, pre_n, slow_n_at_set, marker_n;
+    bool done;
 };
 
 static void set_iv_slot(ss_object *receiver, const ss_args *args,
@@ -2187,37 +2262,80 @@ static void set_iv_slot(ss_object *receiver, const ss_args *args,
     (void)receiver;
     (void)args;
     struct set_iv *s = user_data;
+    s->slow_n_at_set = s->slow_n;
     ss_timer_set_interval(&s->slow, SS_MSEC(5));
+}
+
+static void set_iv_done(struct set_iv *s, ss_object *receiver)
+{
+    if (!s->done && s->slow_n >= SETIV_N && s->pre_n >= SETIV_N) {
+        s->done = true;
+        ss_loop_stop(ss_object_loop(receiver));
+    }
+}
+
+static void set_iv_slow_slot(ss_object *receiver, const ss_args *args,
+                             void *user_data)
+{
+    (void)args;
+    struct set_iv *s = user_data;
+    s->slow_n++;
+    set_iv_done(s, receiver);
+}
+
+static void set_iv_pre_slot(ss_object *receiver, const ss_args *args,
+                            void *user_data)
+{
+    (void)args;
+    struct set_iv *s = user_data;
+    s->pre_n++;
+    set_iv_done(s, receiver);
+}
+
+static void set_iv_marker_slot(ss_object *receiver, const ss_args *args,
+                               void *user_data)
+{
+    (void)args;
+    struct set_iv *s = user_data;
+    s->marker_n++;
+    ss_loop_stop(ss_object_loop(receiver));
 }
 
 static void test_timer_set_interval(void **state)
 {
     (void)state;
     static struct set_iv s;
-    static ss_timer pre, stop;
-    static int pre_n;
+    static struct safety safe;
     ss_loop *l = new_loop("tsetiv", 0);
     ss_object *lo = ss_loop_object(l);
     /* changed from inside a slot: 10 s, then 5 ms after 10 ms */
     timer_init(&s.slow, l, SS_SEC(10), false, "slow");
     CHECK_RC(
-        ss_connect(&s.slow.object, "timeout", lo, count_slot, "", &s.slow_n),
-        0);
+        ss_connect(&s.slow.object, "timeout", lo, set_iv_slow_slot, "", &s), 0);
     timer_init(&s.early, l, SS_MSEC(10), true, "early");
     CHECK_RC(ss_connect(&s.early.object, "timeout", lo, set_iv_slot, "", &s),
              0);
     /* changed before the loop runs */
-    timer_init(&pre, l, SS_SEC(10), false, "pre");
-    ss_timer_set_interval(&pre, SS_MSEC(5));
-    CHECK_RC(ss_connect(&pre.object, "timeout", lo, count_slot, "", &pre_n), 0);
-    stop_timer(&stop, l, SS_MSEC(100));
+    timer_init(&s.pre, l, SS_SEC(10), false, "pre");
+    ss_timer_set_interval(&s.pre, SS_MSEC(5));
+    CHECK_RC(ss_connect(&s.pre.object, "timeout", lo, set_iv_pre_slot, "", &s),
+             0);
+    timer_init(&s.marker, l, SS_SEC(5), true, "marker");
+    CHECK_RC(
+        ss_connect(&s.marker.object, "timeout", lo, set_iv_marker_slot, "", &s),
+        0);
+    safety_init(&safe, l, SS_SEC(20));
+    s.slow_n_at_set = -1;
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
-    if (s.slow_n < 3 || s.slow_n >= 60)
-        fail_msg("interval set to 5 ms at 10 ms: %d timeouts by 100 ms",
-                 s.slow_n);
-    if (pre_n < 3 || pre_n >= 60)
-        fail_msg("interval set to 5 ms before run: %d timeouts by 100 ms",
-                 pre_n);
+    assert_int_equal(safe.fired, 0);
+    /* the 10 s interval was not the 5 ms one before it was changed */
+    assert_int_equal(s.slow_n_at_set, 0);
+    if (s.marker_n != 0)
+        fail_msg("interval set to 5 ms: %d (in a slot) and %d (before the "
+                 "run) timeouts before a 5 s marker, %d wanted",
+                 s.slow_n, s.pre_n, SETIV_N);
+    assert_true(s.slow_n >= SETIV_N);
+    assert_true(s.pre_n >= SETIV_N);
 }
 
 struct order_rec {
@@ -2233,55 +2351,108 @@ static void order_slot(ss_object *receiver, const ss_args *args,
     /* the tag is the receiver id's number: "t10" -> 10 */
     if (o->n < 8)
         o->tags[o->n] = atoi(ss_object_id(receiver) + 1);
-    o->n++;
+    if (++o->n == 3)
+        ss_loop_stop(ss_object_loop(receiver));
 }
 
 static void test_timer_order(void **state)
 {
     (void)state;
-    static ss_timer t30, t10, t20, stop;
+    static ss_timer t30, t10, t20;
     static ss_object r10, r20, r30;
     static struct order_rec o;
+    static struct safety safe;
     ss_loop *l = new_loop("torder", 0);
     /* created out of order */
+    int64_t t0 = tu_now_ns();
     timer_init(&t30, l, SS_MSEC(30), true, NULL);
     timer_init(&t10, l, SS_MSEC(10), true, NULL);
     timer_init(&t20, l, SS_MSEC(20), true, NULL);
+    /* Each deadline is "now + interval" at the timer's start: had this
+     * thread been held up for 10 ms or more between the first start and the
+     * last, t20 could be due after t30 and the order below would not be the
+     * deadlines' order. Then start them again, in the same order, until
+     * they are started close enough together. */
+    for (int tries = 0; tu_now_ns() - t0 >= SS_MSEC(10); tries++) {
+        if (tries == 100)
+            fail_msg("could not start three timers within 10 ms in 100 tries");
+        t0 = tu_now_ns();
+        ss_timer_start(&t30);
+        ss_timer_start(&t10);
+        ss_timer_start(&t20);
+    }
     obj_init(&r10, l, "t10");
     obj_init(&r20, l, "t20");
     obj_init(&r30, l, "t30");
     CHECK_RC(ss_connect(&t30.object, "timeout", &r30, order_slot, "", &o), 0);
     CHECK_RC(ss_connect(&t10.object, "timeout", &r10, order_slot, "", &o), 0);
     CHECK_RC(ss_connect(&t20.object, "timeout", &r20, order_slot, "", &o), 0);
-    stop_timer(&stop, l, SS_MSEC(60));
+    /* the third timeout stops the loop */
+    safety_init(&safe, l, SS_SEC(10));
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
+    assert_int_equal(safe.fired, 0);
     assert_int_equal(o.n, 3);
     assert_int_equal(o.tags[0], 10);
     assert_int_equal(o.tags[1], 20);
     assert_int_equal(o.tags[2], 30);
 }
 
+/* tight: counts the timeouts of a 0-interval timer; stops the loop at
+ * stop_at (0: never). */
+#define TIGHT_N 100
+struct tight {
+    int n, stop_at;
+};
+
+static void tight_slot(ss_object *receiver, const ss_args *args,
+                       void *user_data)
+{
+    (void)args;
+    struct tight *t = user_data;
+    if (++t->n == t->stop_at)
+        ss_loop_stop(ss_object_loop(receiver));
+}
+
+/* A 0-interval timer fires on every iteration, once: each run_once()
+ * handles exactly one timeout (its timeout is queued and handled within
+ * the iteration; it is due again one nanosecond later, and an iteration
+ * takes longer than that). Then, with ss_loop_run(), it keeps firing: the
+ * loop never waits for it. */
 static void test_timer_tight_loop(void **state)
 {
     (void)state;
-    static ss_timer tight, stop;
-    static int n;
+    static ss_timer tight;
+    static struct tight t;
+    static struct safety safe;
     ss_loop *l = new_loop("ttight", 0);
     timer_init(&tight, l, 0, false, "tight");
-    CHECK_RC(ss_connect(&tight.object, "timeout", ss_loop_object(l), count_slot,
-                        "", &n),
+    CHECK_RC(ss_connect(&tight.object, "timeout", ss_loop_object(l), tight_slot,
+                        "", &t),
              0);
-    stop_timer(&stop, l, SS_MSEC(50));
+    safety_init(&safe, l, SS_SEC(10));
+    for (int k = 0; k < TIGHT_N; k++) {
+        int before = t.n;
+        CHECK_RC(ss_loop_run_once(l, SS_NO_WAIT), 0);
+        if (t.n != before + 1)
+            fail_msg("iteration %d: a 0-interval timer fired %d times", k,
+                     t.n - before);
+    }
+    /* the timeout after the one that stops it is queued behind the stop,
+     * and not handled */
+    t.stop_at = 2 * TIGHT_N;
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
-    if (n < 20)
-        fail_msg("a 0-interval timer fired only %d times in 50 ms", n);
+    assert_int_equal(safe.fired, 0);
+    assert_int_equal(t.n, 2 * TIGHT_N);
 }
 
 /* A periodic timer on the heap destroys and frees itself at its 3rd
- * timeout. */
+ * timeout, and starts "after", ten of its intervals long, which stops the
+ * loop: had the destroyed timer stayed scheduled, it would be due again
+ * (and fire on freed memory, for AddressSanitizer) before "after". */
 struct self_timer {
     ss_timer *t;
-    int n;
+    ss_timer after;
+    int n, after_n, n_at_after;
 };
 
 static void self_timer_slot(ss_object *receiver, const ss_args *args,
@@ -2294,14 +2465,25 @@ static void self_timer_slot(ss_object *receiver, const ss_args *args,
         ss_timer_destroy(s->t);
         free(s->t);
         s->t = NULL;
+        ss_timer_start(&s->after);
     }
+}
+
+static void self_after_slot(ss_object *receiver, const ss_args *args,
+                            void *user_data)
+{
+    (void)args;
+    struct self_timer *s = user_data;
+    s->after_n++;
+    s->n_at_after = s->n;
+    ss_loop_stop(ss_object_loop(receiver));
 }
 
 static void test_timer_destroy_in_slot(void **state)
 {
     (void)state;
-    static ss_timer stop;
     static struct self_timer s;
+    static struct safety safe;
     ss_loop *l = new_loop("tdestroy", 0);
     s.t = calloc(1, sizeof *s.t);
     assert_non_null(s.t);
@@ -2310,8 +2492,16 @@ static void test_timer_destroy_in_slot(void **state)
     CHECK_RC(ss_connect(&s.t->object, "timeout", &s.t->object, self_timer_slot,
                         "", &s),
              0);
-    stop_timer(&stop, l, SS_MSEC(60));
+    timer_init(&s.after, l, SS_MSEC(20), true, "after");
+    ss_timer_stop(&s.after); /* started by the 3rd timeout */
+    CHECK_RC(ss_connect(&s.after.object, "timeout", ss_loop_object(l),
+                        self_after_slot, "", &s),
+             0);
+    safety_init(&safe, l, SS_SEC(10));
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
+    assert_int_equal(safe.fired, 0);
+    assert_int_equal(s.after_n, 1);
+    assert_int_equal(s.n_at_after, 3);
     assert_int_equal(s.n, 3);
     assert_null(s.t);
 }
@@ -2338,7 +2528,7 @@ static void test_timer_stops_other_loop(void **state)
     CHECK_RC(ss_connect(bo, "terminated", ss_loop_object(a), ss_loop_stop_slot,
                         "", NULL),
              0);
-    safety_init(&safe, a, SS_SEC(5));
+    safety_init(&safe, a, SS_SEC(10));
     start_thread(b);
     CHECK_RC(ss_loop_run(a), SS_LOOP_STOPPED);
     assert_int_equal(join_loop(b), SS_LOOP_STOPPED);

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -540,34 +539,78 @@ static void test_exit_statuses(void **state)
 }
 
 /* A process started from a thread that ends right away outlives it: the
- * child dies with the parent process, not with the starting thread. */
+ * child dies with the parent process, not with the starting thread. The
+ * thread ends only once the child's loop runs (so that whatever ties the
+ * child to a thread is in place): it runs a loop of its own until the
+ * child's "started" reaches it, instead of sleeping for a while and hoping
+ * so. */
+typedef struct starter {
+    ss_process *proc;
+    ss_loop *loop;  /* run by the starting thread */
+    ss_object obj;  /* on loop: receives the child's "started" */
+    ss_timer guard; /* on loop: stops it if "started" never comes */
+    int rc, run_rc, started, timed_out;
+} starter;
+
+static void on_child_started(ss_object *receiver, const ss_args *args, void *ud)
+{
+    starter *s = ud;
+    (void)args;
+    s->started++;
+    ss_loop_stop(ss_object_loop(receiver));
+}
+
+static void on_starter_guard(ss_object *receiver, const ss_args *args, void *ud)
+{
+    starter *s = ud;
+    (void)args;
+    s->timed_out++;
+    ss_loop_stop(ss_object_loop(receiver));
+}
+
 static void *start_and_exit(void *arg)
 {
-    intptr_t rc = ss_process_start(arg, NULL, NULL);
-    /* Linger until the child surely runs its loop. */
-    struct timespec ts = {0, 200 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-    return (void *)rc;
+    starter *s = arg;
+    s->rc = ss_process_start(s->proc, NULL, NULL);
+    if (s->rc == 0)
+        s->run_rc = ss_loop_run(s->loop);
+    return NULL;
 }
 
 static void test_start_from_thread(void **state)
 {
     (void)state;
-    ss_process *proc;
-    assert_int_equal(ss_process_new(&proc, "tstarted", NULL), 0);
+    static starter s; /* static: the loop's tables point into it */
+    memset(&s, 0, sizeof s);
+    assert_int_equal(ss_process_new(&s.proc, "tstarted", NULL), 0);
+    assert_int_equal(ss_loop_new(&s.loop, "tstarter", NULL), 0);
+    assert_int_equal(ss_object_init(&s.obj, s.loop, "obj"), 0);
+    assert_int_equal(ss_connect(ss_process_object(s.proc), "started", &s.obj,
+                                on_child_started, "", &s),
+                     0);
+    assert_int_equal(ss_timer_init(&s.guard, s.loop, SS_SEC(20), true, "guard"),
+                     0);
+    assert_int_equal(ss_connect(&s.guard.object, "timeout", &s.obj,
+                                on_starter_guard, "", &s),
+                     0);
     pthread_t th;
-    void *ret;
-    assert_int_equal(pthread_create(&th, NULL, start_and_exit, proc), 0);
-    assert_int_equal(pthread_join(th, &ret), 0);
-    assert_int_equal((intptr_t)ret, 0);
+    assert_int_equal(pthread_create(&th, NULL, start_and_exit, &s), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(s.rc, 0);
+    assert_int_equal(s.run_rc, SS_LOOP_STOPPED);
+    assert_int_equal(s.timed_out, 0);
+    assert_int_equal(s.started, 1);
     /* The starter is gone; the child must still run. */
-    assert_int_equal(ss_process_join(proc, SS_MSEC(300), NULL), SS_ETIMEDOUT);
-    assert_true(ss_process_is_alive(proc));
-    assert_int_equal(ss_process_stop(proc), 0);
+    assert_int_equal(ss_process_join(s.proc, SS_MSEC(300), NULL), SS_ETIMEDOUT);
+    assert_true(ss_process_is_alive(s.proc));
+    assert_int_equal(ss_process_stop(s.proc), 0);
     int status = -1;
-    assert_int_equal(ss_process_join(proc, SS_SEC(10), &status), 0);
+    assert_int_equal(ss_process_join(s.proc, SS_SEC(10), &status), 0);
     assert_int_equal(status, 0);
-    ss_process_free(proc);
+    ss_timer_destroy(&s.guard);
+    ss_object_destroy(&s.obj);
+    ss_process_free(s.proc);
+    ss_loop_free(s.loop);
 }
 
 /* A pointer hidden in a variant does not reach another process: the

@@ -44,13 +44,6 @@ static size_t rec_size(size_t len)
     return SS_QUEUE_RECORD_OVERHEAD + ((len + 7) & ~(size_t)7);
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* Content of message seq: its first 4 bytes carry seq (when there is
  * room), the rest is a pattern depending on seq and the position. */
 static void fill_msg(unsigned char *p, size_t len, uint32_t seq)
@@ -142,12 +135,14 @@ struct blocker {
     unsigned char buf[512];
     atomic_int done;
     pthread_t tid;
+    _Atomic pid_t os_tid; /* for blocker_wait_asleep */
 };
 
 static void *blocker_main(void *arg)
 {
     struct blocker *b = arg;
     ss_msg msgs[4];
+    atomic_store(&b->os_tid, tu_gettid());
     switch (b->op) {
     case OP_GET:
         b->rc = ss_queue_get(b->q, b->buf, sizeof b->buf, &b->len, b->timeout);
@@ -190,7 +185,23 @@ static void blocker_start(struct blocker *b, ss_queue *q, int op, int64_t timeou
     b->len = 0;
     b->n = 0;
     atomic_store(&b->done, 0);
+    atomic_store(&b->os_tid, 0);
     assert_int_equal(pthread_create(&b->tid, NULL, blocker_main, b), 0);
+}
+
+/* blocker_wait_asleep - wait until b's thread sleeps in its call (or has
+ * returned, which the test's own checks then judge), 10 s at most: what
+ * the test does next is done to a blocked call, as the test means, and not
+ * to one that has not started yet (as after a fixed sleep on a loaded
+ * machine). */
+static void blocker_wait_asleep(struct blocker *b)
+{
+    int64_t deadline = tu_now_ns() + SS_SEC(10);
+    pid_t tid;
+    while ((tid = atomic_load(&b->os_tid)) == 0 && tu_now_ns() < deadline)
+        tu_sleep_us(200);
+    if (tid != 0)
+        tu_wait_asleep(tid, 10000);
 }
 
 static void blocker_join(struct blocker *b)
@@ -1168,7 +1179,7 @@ static void test_zero_copy_excludes_consumers(void **state)
 
     static struct blocker b;
     blocker_start(&b, q, OP_GET, SS_WAIT_FOREVER);
-    sleep_ms(60);
+    blocker_wait_asleep(&b);
     /* The other consumer must not have taken anything meanwhile. */
     assert_int_equal(atomic_load(&b.done), 0);
     assert_int_equal(ss_queue_size(q), 5);
@@ -1291,7 +1302,8 @@ static void test_close_wakes_blocked_threads(void **state)
     b[3].put_len = 16;
     b[3].put_seq = 2;
     blocker_start(&b[3], qf, OP_PUT, SS_WAIT_FOREVER);
-    sleep_ms(50);
+    for (int i = 0; i < 4; i++)
+        blocker_wait_asleep(&b[i]);
     for (int i = 0; i < 4; i++)
         assert_int_equal(atomic_load(&b[i].done), 0);
 
@@ -1327,9 +1339,13 @@ static void test_close_wakes_blocked_process(void **state)
     ss_queue *q = mkq(page_size(), 0);
     pid_t pid = tu_fork(child_blocked_get, q);
     assert_true(pid > 0);
-    sleep_ms(50);
+    /* Each step waits until the child sleeps in its get (10 s at most). */
+    tu_wait_asleep(pid, 10000);
     ASSERT_RC(put_seq(q, 31, 8, SS_NO_WAIT), 0); /* wakes the first get */
-    sleep_ms(50);
+    int64_t deadline = tu_now_ns() + SS_SEC(10);
+    while (stats_of(q).got_total < 1 && tu_now_ns() < deadline)
+        tu_sleep_us(200);
+    tu_wait_asleep(pid, 10000);
     ASSERT_RC(ss_queue_close(q), 0); /* wakes the second */
     assert_int_equal(tu_wait(pid, 20000), 0);
     assert_int_equal(stats_of(q).got_total, 1);
@@ -1407,7 +1423,7 @@ static void test_spin_zero(void **state)
         ss_queue_set_spin(q, round == 1 ? 1000000u : 0u);
         static struct blocker b;
         blocker_start(&b, q, OP_GET, SS_WAIT_FOREVER);
-        sleep_ms(30);
+        blocker_wait_asleep(&b);
         ASSERT_RC(put_seq(q, (uint32_t)(50 + round), 33, SS_NO_WAIT), 0);
         blocker_join(&b);
         assert_int_equal(b.rc, 0);
@@ -1419,7 +1435,7 @@ static void test_spin_zero(void **state)
         b.put_len = 12;
         b.put_seq = (uint32_t)(80 + round);
         blocker_start(&b, q, OP_PUT, SS_WAIT_FOREVER);
-        sleep_ms(30);
+        blocker_wait_asleep(&b);
         assert_int_equal(atomic_load(&b.done), 0);
         get_check(q, 70, page_size() - 8);
         blocker_join(&b);

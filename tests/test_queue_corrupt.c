@@ -164,10 +164,12 @@ static void test_damage_after_valid_records(void **state)
  * (nothing will ever move again) instead of waiting forever. */
 static ss_queue *blocked_q;
 static int blocked_rc;
+static _Atomic pid_t blocked_tid;
 
 static void *blocked_put(void *arg)
 {
     (void)arg;
+    atomic_store(&blocked_tid, tu_gettid());
     blocked_rc = ss_queue_put(blocked_q, "late", 4, SS_WAIT_FOREVER);
     return NULL;
 }
@@ -186,8 +188,14 @@ static void test_corruption_wakes_waiters(void **state)
     assert_int_equal(ss_queue_put(blocked_q, "first", 5, SS_NO_WAIT), 0);
     pthread_t t;
     blocked_rc = 1;
+    atomic_store(&blocked_tid, 0);
     assert_int_equal(pthread_create(&t, NULL, blocked_put, NULL), 0);
-    usleep(50000); /* let it go to sleep on the full queue */
+    /* Let it go to sleep on the full queue (10 s at most): the damage
+     * must find it asleep, not yet to come. */
+    int64_t end = tu_now_ns() + SS_SEC(10);
+    while (atomic_load(&blocked_tid) == 0 && tu_now_ns() < end)
+        tu_sleep_us(200);
+    assert_true(tu_wait_asleep(atomic_load(&blocked_tid), 10000));
     size_t size;
     unsigned char *ring;
     unsigned char *obj = map_object(blocked_q, &size, &ring);

@@ -923,16 +923,18 @@ static int blk_child(void *arg)
     return ret;
 }
 
-static void wait_ready(_Atomic int *flag)
+static void wait_ready(_Atomic int *flag, pid_t pid)
 {
     int64_t deadline = tu_now_ns() + SS_SEC(10);
     while (!atomic_load(flag)) {
         assert_true(tu_now_ns() < deadline);
         tu_sleep_us(200);
     }
-    /* Give the child time to get into its sleep; correctness does not
-     * depend on it (the test passes either way if the queue works). */
-    tu_sleep_us(20000);
+    /* Wait until the child sleeps in its call (10 s at most), rather than
+     * a while: correctness does not depend on it (the test passes either
+     * way if the queue works), but then the wake-up path is the one
+     * tested, also on a loaded machine. */
+    tu_wait_asleep(pid, 10000);
 }
 
 static ss_queue *small_queue(void)
@@ -1018,7 +1020,7 @@ static void test_wake_by_put_across_processes(void **state)
         blk_arg c = {q, op, 0, SS_WAIT_FOREVER, 7, (uint32_t)op, ready};
         pid_t cp = tu_fork(blk_child, &c);
         assert_true(cp > 0);
-        wait_ready(ready);
+        wait_ready(ready, cp);
         assert_false(tu_child_exited(cp));
         blk_arg p = {q, OP_PUT, 0, SS_WAIT_FOREVER, 7, (uint32_t)op, ready + 1};
         pid_t pp = tu_fork(blk_child, &p);
@@ -1033,7 +1035,7 @@ static void test_wake_by_put_across_processes(void **state)
     blk_arg p = {q, OP_PUT, 0, SS_WAIT_FOREVER, 4, 0, ready};
     pid_t pp = tu_fork(blk_child, &p);
     assert_true(pp > 0);
-    wait_ready(ready);
+    wait_ready(ready, pp);
     assert_false(tu_child_exited(pp));
     blk_arg c = {q, OP_GET, 0, SS_NO_WAIT, 3, 0, ready + 1};
     pid_t cp = tu_fork(blk_child, &c);
@@ -1086,7 +1088,7 @@ static void test_wake_by_close_across_processes(void **state)
         assert_true(pids[i] > 0);
     }
     for (int i = 0; i < n; i++)
-        wait_ready(ready + i);
+        wait_ready(ready + i, pids[i]);
     for (int i = 0; i < n; i++)
         assert_false(tu_child_exited(pids[i]));
     ss_queue *qs[3] = {qe, qf, NULL};

@@ -385,11 +385,13 @@ struct waiter {
     unsigned char buf[256];
     atomic_int done;
     pthread_t tid;
+    _Atomic pid_t os_tid; /* for waiter_wait_asleep */
 };
 
 static void *waiter_main(void *arg)
 {
     struct waiter *w = arg;
+    atomic_store(&w->os_tid, tu_gettid());
     if (w->op == 0)
         w->rc = ss_queue_get(w->q, w->buf, sizeof w->buf, &w->len, SS_WAIT_FOREVER);
     else
@@ -398,17 +400,32 @@ static void *waiter_main(void *arg)
     return NULL;
 }
 
+/* waiter_wait_asleep - wait until w's thread sleeps in its call (or has
+ * returned, which the test's own checks then judge), 10 s at most: what
+ * comes next is done to a blocked call, as the test means, and not to one
+ * that has not started yet (as after a fixed sleep on a loaded machine). */
+static void waiter_wait_asleep(struct waiter *w)
+{
+    int64_t deadline = tu_now_ns() + SS_SEC(10);
+    pid_t tid;
+    while ((tid = atomic_load(&w->os_tid)) == 0 && tu_now_ns() < deadline)
+        tu_sleep_us(200);
+    if (tid != 0)
+        tu_wait_asleep(tid, 10000);
+}
+
+/* An actor acts on the queue once the waiter sleeps in its call. */
 struct actor {
     ss_queue *q;
     int action; /* 0 put "wake-up!", 1 close, 2 get one */
-    int delay_ms;
+    struct waiter *after;
     int rc;
 };
 
 static void *actor_main(void *arg)
 {
     struct actor *a = arg;
-    sleep_ms(a->delay_ms);
+    waiter_wait_asleep(a->after);
     if (a->action == 0) {
         a->rc = ss_queue_put(a->q, "wake-up!", 8, SS_NO_WAIT);
     } else if (a->action == 1) {
@@ -438,7 +455,7 @@ static void test_blocked_get_woken_by_put(void **state)
     for (int spin = 0; spin < 2; spin++) {
         ss_queue *q = mkq(4096, spin ? SS_QUEUE_DEFAULT_SPIN_NS : 0);
         struct waiter w = {.q = q, .op = 0};
-        struct actor a = {.q = q, .action = 0, .delay_ms = 40};
+        struct actor a = {.q = q, .action = 0, .after = &w};
         pthread_t at;
         assert_int_equal(pthread_create(&w.tid, NULL, waiter_main, &w), 0);
         assert_int_equal(pthread_create(&at, NULL, actor_main, &a), 0);
@@ -458,7 +475,7 @@ static void test_blocked_get_woken_by_close(void **state)
     (void)state;
     ss_queue *q = mkq(4096, 0);
     struct waiter w = {.q = q, .op = 0};
-    struct actor a = {.q = q, .action = 1, .delay_ms = 40};
+    struct actor a = {.q = q, .action = 1, .after = &w};
     pthread_t at;
     assert_int_equal(pthread_create(&w.tid, NULL, waiter_main, &w), 0);
     assert_int_equal(pthread_create(&at, NULL, actor_main, &a), 0);
@@ -478,7 +495,7 @@ static void test_blocked_put_woken_by_get(void **state)
     assert_int_equal(ss_queue_put(q, big, sizeof big, SS_NO_WAIT), 0);
     struct waiter w = {.q = q, .op = 1, .len = 5};
     memcpy(w.buf, "after", 5);
-    struct actor a = {.q = q, .action = 2, .delay_ms = 40};
+    struct actor a = {.q = q, .action = 2, .after = &w};
     pthread_t at;
     assert_int_equal(pthread_create(&w.tid, NULL, waiter_main, &w), 0);
     assert_int_equal(pthread_create(&at, NULL, actor_main, &a), 0);
@@ -509,7 +526,8 @@ static void test_many_sleepers(void **state)
             w[i].op = 0;
             assert_int_equal(pthread_create(&w[i].tid, NULL, waiter_main, &w[i]), 0);
         }
-        sleep_ms(20);
+        for (int i = 0; i < W; i++)
+            waiter_wait_asleep(&w[i]);
         /* W - 2 messages, one at a time from this thread. */
         for (int i = 0; i < W - 2; i++) {
             unsigned char m[4] = {(unsigned char)i, 0xAA, 0xBB, (unsigned char)round};

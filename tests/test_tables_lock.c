@@ -518,8 +518,17 @@ static void churn_connect(uint64_t r)
          * from inside it. */
         CHECK_RC(ss_connect(e, "tick", o, mismatch_slot, "i", NULL),
                  SS_ESIGNATURE);
-        /* Logged (once) by the dispatching loop, with a read lock held. */
+        /* Logged (once) by the dispatching loop, with a read lock held,
+         * when a tick broadcast on that loop meets the subscription. The
+         * object is usually freed again too soon for that: until one such
+         * line has come, keep it (ticks are broadcast on every receiving
+         * loop all the time), so that check_results() does not depend on
+         * a lucky interleaving within the run's duration. */
         CHECK_RC(ss_subscribe(o, "tick", mismatch_slot, "i", NULL), 0);
+        for (int k = 0; k < 5000 && atomic_load(&g_lines_read_held) == 0 &&
+                        !atomic_load(&g.stop);
+             k++)
+            tu_sleep_us(1000);
     }
     if ((r >> 20) % 4 == 0)
         sched_yield(); /* let some ticks reach it */
@@ -916,7 +925,17 @@ static void run_stress(double seconds)
     CHECK_RC(pthread_create(&fk, NULL, forker_main, NULL), 0);
     CHECK_RC(pthread_create(&pr, NULL, proc_main, NULL), 0);
 
-    while (!time_passed(1.0))
+    /* The run lasts its duration, and then until each kind of event that
+     * check_results() wants at least once has happened (what it can read
+     * while the threads run), or 30 s more: a loaded machine can keep a
+     * thread from doing anything for a long while. */
+    int64_t cap = g.t0 + g.duration_ns + SS_SEC(30);
+    while (!time_passed(1.0) ||
+           ((atomic_load(&g.churn_iters) == 0 ||
+             atomic_load(&g.threads_spawned) == 0 ||
+             atomic_load(&g_lines_write_held) == 0 ||
+             atomic_load(&g_lines_read_held) == 0) &&
+            tu_now_ns() < cap))
         tu_sleep_us(10000);
     atomic_store(&g.stop, true);
     for (int i = 0; i < NEMIT; i++)

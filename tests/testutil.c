@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -252,6 +253,40 @@ bool tu_child_exited(pid_t pid)
     if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
         return true;
     return si.si_pid == pid;
+}
+
+pid_t tu_gettid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+/* The state letter of /proc/<id>/stat (after the last ')': the name may
+ * hold any character), or 0 if it cannot be read. */
+static char tu_proc_state(pid_t id)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)id);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+bool tu_wait_asleep(pid_t id, int timeout_ms)
+{
+    int64_t deadline = tu_now_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        char st = tu_proc_state(id);
+        if (st == 'S')
+            return true;
+        if (st == 0 || st == 'Z' || st == 'X' || tu_now_ns() >= deadline)
+            return false;
+        tu_sleep_us(200);
+    }
 }
 
 /* Timeout for one call: mostly forever, sometimes no wait or 1 ms. */

@@ -101,6 +101,19 @@ bool tu_wait_proc_state(pid_t pid, char state, int timeout_ms);
 /* tu_child_exited - whether child pid has exited, without reaping it. */
 bool tu_child_exited(pid_t pid);
 
+/* tu_gettid - the calling thread's id (for tu_wait_asleep). */
+pid_t tu_gettid(void);
+
+/*
+ * tu_wait_asleep - wait at most timeout_ms until thread or process id
+ * sleeps in the kernel (state S in /proc/<id>/stat): a test that wants a
+ * thread or child blocked in a call before it acts waits for this instead
+ * of sleeping a while and hoping so. Returns true once it sleeps; false on
+ * timeout or if id has exited (the caller's own checks then tell whether
+ * that was wrong).
+ */
+bool tu_wait_asleep(pid_t id, int timeout_ms);
+
 /* tu_pick_timeout - a random timeout for one call: mostly forever,
  * sometimes SS_NO_WAIT or 1 ms. */
 int64_t tu_pick_timeout(uint64_t *rs);
