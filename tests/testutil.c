@@ -260,33 +260,9 @@ pid_t tu_gettid(void)
     return (pid_t)syscall(SYS_gettid);
 }
 
-/* The state letter of /proc/<id>/stat (after the last ')': the name may
- * hold any character), or 0 if it cannot be read. */
-static char tu_proc_state(pid_t id)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)id);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');
-    return paren && paren[1] == ' ' ? paren[2] : 0;
-}
-
 bool tu_wait_asleep(pid_t id, int timeout_ms)
 {
-    int64_t deadline = tu_now_ns() + (int64_t)timeout_ms * 1000000;
-    for (;;) {
-        char st = tu_proc_state(id);
-        if (st == 'S')
-            return true;
-        if (st == 0 || st == 'Z' || st == 'X' || tu_now_ns() >= deadline)
-            return false;
-        tu_sleep_us(200);
-    }
+    return tu_wait_proc_state(id, 'S', timeout_ms);
 }
 
 /* Timeout for one call: mostly forever, sometimes no wait or 1 ms. */
@@ -550,12 +526,15 @@ bool tu_proc_stat(pid_t pid, char *state, uint64_t *start)
 bool tu_wait_proc_state(pid_t pid, char state, int timeout_ms)
 {
     int64_t end = tu_now_ns() + (int64_t)timeout_ms * 1000000;
-    char st;
-    uint64_t start;
-    while (!(tu_proc_stat(pid, &st, &start) && st == state)) {
-        if (tu_now_ns() >= end)
+    for (;;) {
+        char st = 0;
+        uint64_t start;
+        bool known = tu_proc_stat(pid, &st, &start);
+        if (known && st == state)
+            return true;
+        /* gone: it will never get there */
+        if (!known || st == 'Z' || st == 'X' || tu_now_ns() >= end)
             return false;
         tu_sleep_us(200);
     }
-    return true;
 }

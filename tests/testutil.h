@@ -95,7 +95,7 @@ void tu_sleep_us(long us);
 bool tu_proc_stat(pid_t pid, char *state, uint64_t *start);
 
 /* tu_wait_proc_state - wait at most timeout_ms for pid to show state
- * (tu_proc_stat()); whether it did. */
+ * (tu_proc_stat()); whether it did (false at once if it is gone). */
 bool tu_wait_proc_state(pid_t pid, char state, int timeout_ms);
 
 /* tu_child_exited - whether child pid has exited, without reaping it. */
