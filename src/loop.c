@@ -4,7 +4,8 @@
  * docs/wire-format.md, "Signal messages").
  *
  * Tables: every loop, object, signal and connection of the process hangs
- * off one list of loops, guarded by one process-wide rwlock (g_lock). Slots
+ * off one list of loops, guarded by the tables' lock (tables_lock.c:
+ * shared reads, exclusive writes; "tables locked" below). Slots
  * are never called with it held: dispatch takes a counted reference on each
  * connection it is about to call, drops the lock, calls, and takes the lock
  * again to release the references. Disconnecting or destroying marks a
@@ -97,11 +98,11 @@ struct ss_loop {
     size_t reserve;
     int64_t emit_wait_ns;
     ss_object self;
-    ss_object *objects; /* g_lock */
-    ss__conn *subs;     /* g_lock: subscriptions of its objects */
+    ss_object *objects; /* tables lock */
+    ss__conn *subs;     /* tables lock: subscriptions of its objects */
     ss__heap timers;    /* loop thread only */
     uint64_t timer_seq; /* loop thread only: scheduling order of timers */
-    uint64_t next_id;   /* g_lock */
+    uint64_t next_id;   /* tables lock */
     _Atomic uint64_t dropped;
     _Atomic int running;
     _Atomic bool stopped;
@@ -115,7 +116,7 @@ struct ss_loop {
      * ordinary loop; for a loop process, 0 until it starts, then its pid. */
     pid_t pid;
     struct pending *pend; /* dispatch scratch: LOOP_BATCH entries */
-    /* The last message header resolved (g_lock): names -> signal. */
+    /* The last message header resolved (tables lock): names -> signal. */
     uint64_t cache_gen;
     ss__signal *cache_sig;
     size_t cache_len;
@@ -217,7 +218,7 @@ static void unlink_conns(ss__signal *s, const ss_object *receiver)
 }
 
 /* Unlink every entry of a list whose receiver is receiver (NULL: all);
- * g_lock held. */
+ * tables locked. */
 static void unlink_list(ss__conn **head, const ss_object *receiver)
 {
     ss__conn **pp = head;
@@ -292,7 +293,7 @@ SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id)
 
 static void timer_unschedule(ss_timer *t);
 
-/* Destroy with g_lock held. */
+/* Destroy with tables locked. */
 static void object_destroy_locked(ss_object *obj)
 {
     ss_loop *loop = obj->loop_;
@@ -330,9 +331,11 @@ SS_API void ss_object_destroy(ss_object *obj)
 {
     if (!obj)
         return;
-    if (obj->flags_ & OBJ_TIMER)
-        timer_unschedule((ss_timer *)obj);
+    /* Its flags are read under the lock: ss_loop_free() on another thread
+     * may be destroying it at the same time. */
     lock_write();
+    if ((obj->flags_ & (OBJ_TIMER | OBJ_LIVE)) == (OBJ_TIMER | OBJ_LIVE))
+        timer_unschedule((ss_timer *)obj);
     object_destroy_locked(obj);
     unlock_tables();
 }
@@ -438,7 +441,7 @@ int ss__signal_add_here(ss_object *obj, const char *name,
     return signal_add(obj, name, signature, true, CTRL_ALL);
 }
 
-/* Whether a connection between two loops may be made here (g_lock held):
+/* Whether a connection between two loops may be made here (tables locked):
  * both must be loops of this process that run here, or loop processes not
  * started yet (their children inherit the connection at start); and an
  * in-process pointer (p) cannot travel to another process. */
@@ -1054,7 +1057,7 @@ typedef struct pending {
     bool foreign;       /* emitted in another process: no pointers */
 } pending;
 
-/* Find the signal a header names (g_lock held), through the loop's cache
+/* Find the signal a header names (tables locked), through the loop's cache
  * of the last header when the tables have not changed since. */
 static ss__signal *resolve_signal(ss_loop *loop, const unsigned char *m,
                                   size_t hlen)
@@ -1075,7 +1078,7 @@ static ss__signal *resolve_signal(ss_loop *loop, const unsigned char *m,
     return s;
 }
 
-/* Resolve message m (g_lock held): find the emitter by its names and take a
+/* Resolve message m (tables locked): find the emitter by its names and take a
  * reference on each live connection or subscription on this loop; a
  * message of the same signal as the one before it (prev) shares its
  * references. False if the header is malformed. */
@@ -1526,13 +1529,15 @@ SS_API void ss_loop_free(ss_loop *loop)
                    loop->name);
         return;
     }
-    /* Timers first: their heap belongs to the loop. */
-    for (ss_object *o = loop->objects; o; o = o->next_)
+    lock_write();
+    /* Its objects, under the lock (other threads may be adding some or
+     * connecting to them); timers leave the loop's heap first. */
+    while (loop->objects) {
+        ss_object *o = loop->objects;
         if (o->flags_ & OBJ_TIMER)
             timer_unschedule((ss_timer *)o);
-    lock_write();
-    while (loop->objects)
-        object_destroy_locked(loop->objects);
+        object_destroy_locked(o);
+    }
     for (ss_loop **pp = &g_loops; *pp; pp = &(*pp)->next) {
         if (*pp == loop) {
             *pp = loop->next;

@@ -3,8 +3,12 @@
  *
  * The child is a fork of the parent: it inherits the loop (whose queue is
  * shared memory), the objects and the connections, so nothing is sent to
- * it at start. It dies with its parent (PR_SET_PDEATHSIG), and the parent
- * reaps it in ss_process_join() or ss_process_free().
+ * it at start. It dies with its parent (PR_SET_PDEATHSIG). A thread of the
+ * parent forks it and then watches it, asleep in waitpid(): that watcher
+ * reaps it the moment it ends, closes its queue, counts what was left in
+ * it and emits "exited"; ss_process_join() waits for the watcher to have
+ * seen the end, ss_process_free() kills a child still running and joins
+ * the watcher.
  */
 #include "ss_internal.h"
 

@@ -2661,6 +2661,45 @@ static void test_loop_free_detaches(void **state)
     assert_int_equal(n, 0);
 }
 
+/* ss_loop_free walks and destroys the loop's objects under the tables'
+ * lock, so that another thread destroying some of them at the same time
+ * is not a data race (ThreadSanitizer reported it when the walk that
+ * unschedules timers ran without the lock). */
+enum { FREE_RACE_N = 64 };
+static ss_object free_race_objs[FREE_RACE_N];
+
+static void *free_race_destroyer(void *arg)
+{
+    (void)arg;
+    for (int k = 0; k < FREE_RACE_N; k++)
+        ss_object_destroy(&free_race_objs[k]);
+    return NULL;
+}
+
+static void test_loop_free_races_destroy(void **state)
+{
+    (void)state;
+    static ss_timer timers[8];
+    for (int round = 0; round < 20; round++) {
+        ss_loop *l = NULL;
+        CHECK_RC(ss_loop_new(&l, "freerace", NULL), 0);
+        for (int k = 0; k < FREE_RACE_N; k++)
+            CHECK_RC(ss_object_init(&free_race_objs[k], l, NULL), 0);
+        for (int k = 0; k < 8; k++)
+            CHECK_RC(ss_timer_init(&timers[k], l, SS_SEC(3600), false, NULL),
+                     0);
+        pthread_t th;
+        assert_int_equal(
+            pthread_create(&th, NULL, free_race_destroyer, NULL), 0);
+        ss_loop_free(l);
+        pthread_join(th, NULL);
+        for (int k = 0; k < FREE_RACE_N; k++)
+            assert_null(ss_object_loop(&free_race_objs[k]));
+        for (int k = 0; k < 8; k++)
+            assert_null(ss_object_loop(&timers[k].object));
+    }
+}
+
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
 int main(void)
@@ -2708,6 +2747,7 @@ int main(void)
         T(test_timer_due_order_late_wake),
         T(test_timer_huge_interval),
         T(test_loop_free_detaches),
+        T(test_loop_free_races_destroy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
