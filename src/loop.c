@@ -871,7 +871,10 @@ static int deliver(targets *t, const void *prefix, size_t prefix_len,
     return result;
 }
 
-static int emit_v(ss_object *emitter, const char *signal, va_list ap)
+/* kinds: the types of the arguments (signal_slot/argcheck.h), checked
+ * against the signature before anything is read; NULL: not known. */
+static int emit_v(ss_object *emitter, const char *kinds, const char *signal,
+                  va_list ap)
 {
     if (!emitter || !signal)
         return SS_EINVAL;
@@ -879,6 +882,13 @@ static int emit_v(ss_object *emitter, const char *signal, va_list ap)
     int rc = find_targets(emitter, signal, &t);
     if (rc != 0)
         return rc;
+    char why[256];
+    if (kinds && ss__args_check(t.s->sig, kinds, false, why, sizeof why)) {
+        targets_done(emitter->id_, signal, &t);
+        SS_LOG_ERR("loop", "emit %s.%s: %s; nothing sent", emitter->id_,
+                   signal, why);
+        return SS_ETYPE;
+    }
     if (t.n == 0) {
         targets_done(emitter->id_, signal, &t);
         return 0; /* nobody listens: nothing encoded, nothing sent */
@@ -956,11 +966,21 @@ SS_API int ss_emit_many(ss_object *emitter, const char *signal,
     return rc;
 }
 
-SS_API int ss_emit(ss_object *emitter, const char *signal, ...)
+SS_API int(ss_emit)(ss_object *emitter, const char *signal, ...)
 {
     va_list ap;
     va_start(ap, signal);
-    int rc = emit_v(emitter, signal, ap);
+    int rc = emit_v(emitter, NULL, signal, ap);
+    va_end(ap);
+    return rc;
+}
+
+SS_API int ss__emit_checked(ss_object *emitter, const char *kinds,
+                            const char *signal, ...)
+{
+    va_list ap;
+    va_start(ap, signal);
+    int rc = emit_v(emitter, kinds, signal, ap);
     va_end(ap);
     return rc;
 }
@@ -992,7 +1012,30 @@ SS_API int ss_args_reader(const ss_args *args, ss_reader *r)
     return 0;
 }
 
-SS_API int ss_args_unpack(const ss_args *args, const char *sig, ...)
+static int args_vunpack(const ss_args *args, const char *kinds,
+                        const char *sig, va_list ap);
+
+SS_API int(ss_args_unpack)(const ss_args *args, const char *sig, ...)
+{
+    va_list ap;
+    va_start(ap, sig);
+    int rc = args_vunpack(args, NULL, sig, ap);
+    va_end(ap);
+    return rc;
+}
+
+SS_API int ss__args_unpack_checked(const ss_args *args, const char *kinds,
+                                   const char *sig, ...)
+{
+    va_list ap;
+    va_start(ap, sig);
+    int rc = args_vunpack(args, kinds, sig, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int args_vunpack(const ss_args *args, const char *kinds,
+                        const char *sig, va_list ap)
 {
     if (!args || !sig)
         return SS_EINVAL;
@@ -1003,12 +1046,15 @@ SS_API int ss_args_unpack(const ss_args *args, const char *sig, ...)
                    args->object, args->signal, sig, args->sig);
         return SS_ETYPE;
     }
-    va_list ap;
-    va_start(ap, sig);
-    int rc = ss__unpack_valid(args->sig, args->n_types, args->data,
-                              args->len, ap);
-    va_end(ap);
-    return rc;
+    char why[256];
+    if (kinds && ss__args_check(sig, kinds, true, why, sizeof why)) {
+        args_names(args);
+        SS_LOG_ERR("loop", "slot reads %s.%s: %s; nothing read",
+                   args->object, args->signal, why);
+        return SS_ETYPE;
+    }
+    return ss__unpack_valid(args->sig, args->n_types, args->data, args->len,
+                            ap);
 }
 
 SS_API const char *ss_args_signature(const ss_args *args)

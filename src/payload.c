@@ -917,8 +917,212 @@ general:
     return 0;
 }
 
-SS_API int ss_pack(ss_writer *w, const char *sig, ...)
+SS_API int(ss_pack)(ss_writer *w, const char *sig, ...)
 {
+    va_list ap;
+    va_start(ap, sig);
+    int rc = ss_vpack(w, sig, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* ---- argument types (signal_slot/argcheck.h) ---- */
+
+/* What an argument code of SS__ARGKIND() means, for the log. */
+static const char *kind_name(char k)
+{
+    switch (k) {
+    case 'I':
+        return "an int (or a smaller integer)";
+    case 'L':
+        return "a 64-bit integer";
+    case 'D':
+        return "a double";
+    case 'E':
+        return "a long double";
+    case 'S':
+        return "a char pointer";
+    case 'P':
+        return "a void pointer";
+    case 'V':
+        return "an ss_value pointer";
+    case 'b':
+        return "a bool pointer";
+    case 'i':
+        return "an int32_t pointer";
+    case 'u':
+        return "a uint32_t pointer";
+    case 'x':
+        return "an int64_t pointer";
+    case 't':
+        return "a uint64_t pointer";
+    case 'd':
+        return "a double pointer";
+    case 's':
+        return "a char pointer pointer";
+    case 'q':
+        return "a void pointer pointer";
+    default:
+        return "a pointer of another type (or a struct)";
+    }
+}
+
+/* The codes accepted for argument part (0, or 1: a blob's length) of type
+ * letter c, and what the letter wants, for values or for outputs. Any
+ * pointer may be NULL for an output ('P': NULL is a void pointer). */
+static const char *kinds_ok(char c, int part, bool out, const char **want)
+{
+    static const char *const pointers = "SPV?bixutdsq";
+    switch (c) {
+    case 'b':
+        *want = out ? "a bool *" : "an int (or a bool)";
+        return out ? "bP" : "I";
+    case 'i':
+    case 'u':
+        *want = out ? (c == 'i' ? "an int32_t *" : "a uint32_t *")
+                    : (c == 'i' ? "an int32_t" : "a uint32_t");
+        return out ? "iuP" : "I";
+    case 'x':
+    case 't':
+        *want = out ? (c == 'x' ? "an int64_t *" : "a uint64_t *")
+                    : (c == 'x' ? "an int64_t (write (int64_t)7, not 7)"
+                                : "a uint64_t (write (uint64_t)7, not 7)");
+        return out ? "xtP" : "L";
+    case 'd':
+        *want = out ? "a double *" : "a double (write 7.0, not 7)";
+        return out ? "dP" : "D";
+    case 's':
+        *want = out ? "a const char **" : "a const char *";
+        return out ? "sP" : "SP?";
+    case 'y':
+        if (part == 1) {
+            *want = out ? "a size_t * (the length)"
+                        : "a size_t (the length: cast it, (size_t)n)";
+            return out ? "tP" : "L";
+        }
+        *want = out ? "a const void ** (the data)" : "a pointer (the data)";
+        return out ? "qsP?" : pointers;
+    case 'p':
+        *want = out ? "a void **" : "a pointer";
+        return out ? "qP?" : pointers;
+    default: /* a, {, v: an ss_value (NULL, a void pointer, is refused
+                by the call itself, or skips an output) */
+        *want = "an ss_value *";
+        return "VP";
+    }
+}
+
+/* Whether argument code k fits type letter c (part 1: a blob's length):
+ * kinds_ok() as a few comparisons, for the common signatures of basic
+ * types, which are checked on every call. -1: c is not a basic type. */
+static inline int kind_fits(char c, int part, bool out, char k)
+{
+    if (!out) {
+        switch (c) {
+        case 'b':
+        case 'i':
+        case 'u':
+            return k == 'I';
+        case 'x':
+        case 't':
+            return k == 'L';
+        case 'd':
+            return k == 'D';
+        case 's':
+            return k == 'S' || k == 'P' || k == '?';
+        case 'y': /* the data, any pointer; then a size_t */
+        case 'p':
+            if (part)
+                return k == 'L';
+            return k != 'I' && k != 'L' && k != 'D' && k != 'E' && k != 0;
+        default:
+            return -1;
+        }
+    }
+    if (k == 'P')
+        return c != '\0'; /* NULL skips any output */
+    switch (c) {
+    case 'b':
+        return k == 'b';
+    case 'i':
+    case 'u':
+        return k == 'i' || k == 'u';
+    case 'x':
+    case 't':
+        return k == 'x' || k == 't';
+    case 'd':
+        return k == 'd';
+    case 's':
+        return k == 's';
+    case 'y':
+        return part ? k == 't' : k == 'q' || k == 's' || k == '?';
+    case 'p':
+        return k == 'q' || k == '?';
+    default:
+        return -1;
+    }
+}
+
+int ss__args_check(const char *sig, const char *kinds, bool out, char *why,
+                   size_t why_size)
+{
+    if (!sig || !kinds)
+        return 0; /* the call itself reports a NULL */
+    /* Fast path: basic types that all fit. Anything else (a container, a
+     * mismatch, a count that differs) takes the way below, which also
+     * says what is wrong. */
+    const char *fk = kinds + 1, *fs = sig;
+    for (; *fs != '\0'; fs++, fk++) {
+        int f = kind_fits(*fs, 0, out, *fk);
+        if (f == 1 && *fs == 'y')
+            f = kind_fits('y', 1, out, *++fk);
+        if (f != 1)
+            break;
+    }
+    if (*fs == '\0' && *fk == '\0')
+        return 0;
+    const char *k = kinds + 1; /* kinds[0] is the signature's own */
+    size_t arg = 0, nk = strlen(k);
+    for (const char *t = sig; *t != '\0';) {
+        size_t n = ss_signature_type_len(t);
+        if (n == 0)
+            return 0; /* invalid: the call reports SS_ESIGNATURE */
+        for (int part = 0; part < (*t == 'y' ? 2 : 1); part++, arg++) {
+            const char *want;
+            const char *ok = kinds_ok(*t, part, out, &want);
+            if (arg >= nk) {
+                snprintf(why, why_size,
+                         "\"%s\" needs more arguments than the %zu given "
+                         "(%s for '%c')",
+                         sig, nk, want, *t);
+                return SS_ETYPE;
+            }
+            if (!strchr(ok, k[arg])) {
+                snprintf(why, why_size,
+                         "argument %zu (for '%c' of \"%s\") is %s; it must "
+                         "be %s",
+                         arg + 1, *t, sig, kind_name(k[arg]), want);
+                return SS_ETYPE;
+            }
+        }
+        t += n;
+    }
+    if (arg != nk) {
+        snprintf(why, why_size,
+                 "%zu arguments given, \"%s\" takes %zu", nk, sig, arg);
+        return SS_ETYPE;
+    }
+    return 0;
+}
+
+SS_API int ss__pack_checked(ss_writer *w, const char *kinds, const char *sig,
+                            ...)
+{
+    char why[256];
+    if (w && !w->err && ss__args_check(sig, kinds, false, why, sizeof why)) {
+        SS_LOG_ERR("payload", "ss_pack: %s; nothing written", why);
+        return w_fail(w, SS_ETYPE);
+    }
     va_list ap;
     va_start(ap, sig);
     int rc = ss_vpack(w, sig, ap);
@@ -1449,8 +1653,23 @@ SS_API int ss_vunpack(ss_reader *r, const char *sig, va_list ap)
     return rc;
 }
 
-SS_API int ss_unpack(ss_reader *r, const char *sig, ...)
+SS_API int(ss_unpack)(ss_reader *r, const char *sig, ...)
 {
+    va_list ap;
+    va_start(ap, sig);
+    int rc = ss_vunpack(r, sig, ap);
+    va_end(ap);
+    return rc;
+}
+
+SS_API int ss__unpack_checked(ss_reader *r, const char *kinds,
+                              const char *sig, ...)
+{
+    char why[256];
+    if (ss__args_check(sig, kinds, true, why, sizeof why)) {
+        SS_LOG_ERR("payload", "ss_unpack: %s; nothing read", why);
+        return SS_ETYPE;
+    }
     va_list ap;
     va_start(ap, sig);
     int rc = ss_vunpack(r, sig, ap);

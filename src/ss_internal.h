@@ -172,6 +172,14 @@ void ss__reader_init_valid(ss_reader *r, const char *sig, size_t n_types,
 int ss__unpack_valid(const char *sig, size_t n_types, const void *data,
                      size_t len, va_list ap);
 
+/* ss__args_check - whether the variadic arguments described by kinds
+ * (SS__KINDS(): kinds[0] is the signature's own) fit sig, as values
+ * (ss_pack, ss_emit) or as outputs (out: ss_unpack, ss_args_unpack). 0,
+ * or SS_ETYPE with why, a sentence for the log. An invalid sig passes:
+ * the call reports it. */
+int ss__args_check(const char *sig, const char *kinds, bool out, char *why,
+                   size_t why_size);
+
 /* ss__errno_to_ss - map an errno value to the closest SS_E* code. */
 int ss__errno_to_ss(int e);
 

@@ -1531,6 +1531,62 @@ static void test_graceful_stop_thread(void **state)
         assert_int_equal(got.v[k], k);
 }
 
+/* ---- the types of ss_emit's and ss_args_unpack's arguments ---- */
+
+struct xd_rec {
+    struct fails f;
+    int n;
+    int64_t x;
+    double d;
+};
+
+static void xd_slot(ss_object *receiver, const ss_args *args, void *user_data)
+{
+    (void)receiver;
+    struct xd_rec *r = user_data;
+    int32_t small = 11;
+    double d = 0;
+    /* An int32_t * where the signature has 'x': refused, nothing written
+     * (8 bytes into 4 before). */
+    log_set_quiet(true);
+    SLOT_CHECK(&r->f, ss_args_unpack(args, "xd", &small, &d) == SS_ETYPE);
+    log_set_quiet(false);
+    SLOT_CHECK(&r->f, small == 11 && d == 0);
+    SLOT_CHECK(&r->f, ss_args_unpack(args, "xd", &r->x, &r->d) == 0);
+    r->n++;
+}
+
+/* Mistyped arguments are refused with SS_ETYPE and a log line naming the
+ * argument, and nothing is sent: the literal 7 for an int64_t and for a
+ * double used to send garbage. */
+static void test_emit_arg_types(void **state)
+{
+    (void)state;
+    static ss_object e, r;
+    static struct xd_rec rec;
+    ss_loop *l = new_loop("argtypes", 0);
+    obj_init(&e, l, "e");
+    obj_init(&r, l, "r");
+    CHECK_RC(ss_signal_add(&e, "v", "xd"), 0);
+    CHECK_RC(ss_connect(&e, "v", &r, xd_slot, "xd", &rec), 0);
+    log_reset();
+    log_set_quiet(true);
+    CHECK_RC(ss_emit(&e, "v", 7, 7.0), SS_ETYPE);
+    assert_true(log_contains("argument 1 (for 'x' of \"xd\") is an int"));
+    CHECK_RC(ss_emit(&e, "v", (int64_t)7, 7), SS_ETYPE);
+    assert_true(log_contains("must be a double"));
+    CHECK_RC(ss_emit(&e, "v", (int64_t)7), SS_ETYPE);
+    CHECK_RC(ss_emit(&e, "v", (int64_t)7, 7.0, 1), SS_ETYPE);
+    log_set_quiet(false);
+    assert_int_equal(ss_queue_size(ss_loop_queue(l)), 0); /* nothing sent */
+    CHECK_RC(ss_emit(&e, "v", (int64_t)-7, 0.25), 0);
+    CHECK_RC(ss_emit(&e, "v", 7L, 2.5f), 0); /* long and float promote */
+    drain(l);
+    CHECK_NO_FAILS(&rec.f);
+    assert_int_equal(rec.n, 2);
+    assert_true(rec.x == 7 && rec.d == 2.5);
+}
+
 /* ---- control traffic through a queue full of data ---- */
 
 /* fill - emit "n" (i) from e until its loop's queue refuses one; returns
@@ -2726,6 +2782,7 @@ int main(void)
         T(test_graceful_stop),
         T(test_graceful_stop_thread),
         T(test_stop_keeps_the_rest),
+        T(test_emit_arg_types),
         T(test_control_into_full_queue),
         T(test_control_through_flood),
         T(test_disconnect_in_slot),

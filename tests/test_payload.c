@@ -1284,12 +1284,14 @@ static void test_reader_type_errors(void **state)
     ASSERT_RC(ss_writer_data(&w, &data, &len), 0);
     ASSERT_RC(ss_reader_init(&r, "xsi", data, len), 0);
 
-    /* Wrong signatures for ss_unpack: SS_ETYPE, nothing consumed. */
+    /* Wrong signatures for ss_unpack: SS_ETYPE, nothing consumed. The
+     * function itself, (ss_unpack): the macro would refuse these argument
+     * types before the reader sees the signature (test_arg_check). */
     static const char *wrong[] = {"s",  "i", "xi",  "xsx", "xss",
                                   "ax", "v", "xsv", "t",   "{x}"};
     for (size_t k = 0; k < sizeof wrong / sizeof wrong[0]; k++) {
         x = 1;
-        if (ss_unpack(&r, wrong[k], &x, &s, &i) != SS_ETYPE)
+        if ((ss_unpack)(&r, wrong[k], &x, &s, &i) != SS_ETYPE)
             fail_msg("unpack \"%s\" did not give SS_ETYPE", wrong[k]);
         assert_true(x == 1); /* nothing stored */
     }
@@ -1317,7 +1319,7 @@ static void test_reader_type_errors(void **state)
     ASSERT_RC(ss_unpack(&r, "si", &s, &i), 0);
     assert_string_equal(s, "abc");
     assert_int_equal(i, 9);
-    ASSERT_RC(ss_unpack(&r, "", NULL), 0);
+    ASSERT_RC(ss_unpack(&r, ""), 0);
     ASSERT_RC(ss_unpack(&r, "i", &i), SS_ENOENT);
     ASSERT_RC(ss_reader_skip(&r), SS_ENOENT);
 
@@ -2006,6 +2008,118 @@ static void test_measure(void **state)
                   (double)(t3 - t2) / n, (double)(t4 - t3) / n, sum);
 }
 
+/* Log lines of the argument checks, counted (and kept quiet). */
+static int arg_lines;
+static char arg_last[300];
+
+static void count_arg_lines(ss_log_level level, const char *component,
+                            const char *message, void *ud)
+{
+    (void)level;
+    (void)component;
+    (void)ud;
+    arg_lines++;
+    snprintf(arg_last, sizeof arg_last, "%s", message);
+}
+
+/* A mistyped argument is refused with SS_ETYPE and a line naming it,
+ * before anything is read or written (signal_slot/argcheck.h): without the
+ * check, the literal 7 for an 'x' sent garbage, and an int32_t * for an
+ * 'x' output got 8 bytes. */
+static void test_arg_check(void **state)
+{
+    (void)state;
+    unsigned char buf[256], blob[4] = {1, 2, 3, 4};
+    ss_writer w;
+    ss_log_set_handler(count_arg_lines, NULL);
+#define REFUSED(call, what)                                                    \
+    do {                                                                       \
+        ss_writer_init(&w, buf, sizeof buf);                                   \
+        arg_lines = 0;                                                         \
+        ASSERT_RC(call, SS_ETYPE);                                             \
+        ASSERT_RC(ss_writer_error(&w), SS_ETYPE);                              \
+        size_t n_ = 99;                                                        \
+        ASSERT_RC(ss_writer_data(&w, NULL, &n_), SS_ETYPE);                    \
+        assert_int_equal(arg_lines, 1);                                        \
+        if (!strstr(arg_last, what))                                           \
+            fail_msg("%s: the line \"%s\" does not say \"%s\"", #call,        \
+                     arg_last, what);                                          \
+    } while (0)
+    REFUSED(ss_pack(&w, "x", 7), "argument 1 (for 'x' of \"x\") is an int");
+    REFUSED(ss_pack(&w, "t", 7u), "must be a uint64_t");
+    REFUSED(ss_pack(&w, "d", 7), "must be a double");
+    REFUSED(ss_pack(&w, "i", (int64_t)7), "is a 64-bit integer");
+    REFUSED(ss_pack(&w, "b", 1.0), "is a double");
+    REFUSED(ss_pack(&w, "s", 0), "must be a const char *");
+    REFUSED(ss_pack(&w, "y", (const void *)blob, 4), "the length");
+    REFUSED(ss_pack(&w, "v", blob), "must be an ss_value *");
+    REFUSED(ss_pack(&w, "ai", 3), "must be an ss_value *");
+    REFUSED(ss_pack(&w, "xs", (int64_t)1), "needs more arguments");
+    REFUSED(ss_pack(&w, "x", (int64_t)1, 2), "2 arguments given");
+    /* The right types, each letter; smaller integers and a float promote. */
+    ss_writer_init(&w, buf, sizeof buf);
+    arg_lines = 0;
+    ASSERT_RC(ss_pack(&w, "biuxtdsypd", true, (int32_t)-1, (uint32_t)2,
+                      (int64_t)-3, (uint64_t)4, 5.5, "six", blob, sizeof blob,
+                      (void *)buf, 1.5f),
+              0);
+    ASSERT_RC(ss_pack(&w, "iiu", 'c', (short)-7, (unsigned char)200), 0);
+    assert_int_equal(arg_lines, 0);
+    const void *data;
+    size_t len;
+    ASSERT_RC(ss_writer_data(&w, &data, &len), 0);
+
+    /* Outputs: pointers to exactly the type; NULL skips. */
+    ss_reader r;
+    ASSERT_RC(ss_reader_init(&r, "biuxtdsypdiiu", data, len), 0);
+    int32_t i = 77;
+    int64_t x = 0;
+    arg_lines = 0;
+    ASSERT_RC(ss_unpack(&r, "b", &i), SS_ETYPE);
+    ASSERT_RC(ss_unpack(&r, "bi", NULL, &x), SS_ETYPE);
+    assert_int_equal(arg_lines, 2);
+    assert_true(strstr(arg_last, "must be an int32_t *") != NULL);
+    bool b = false;
+    uint32_t u = 0;
+    uint64_t t = 0;
+    double d = 0, d2 = 0;
+    const char *str = NULL;
+    const void *y = NULL, *p = NULL;
+    size_t ylen = 0;
+    ASSERT_RC(ss_unpack(&r, "biuxtdsypd", &b, &i, &u, &x, &t, &d, &str, &y,
+                        &ylen, (void **)&p, &d2),
+              0);
+    assert_true(b && i == -1 && u == 2 && x == -3 && t == 4 && d == 5.5);
+    assert_string_equal(str, "six");
+    assert_int_equal(ylen, sizeof blob);
+    assert_memory_equal(y, blob, sizeof blob);
+    assert_ptr_equal(p, buf);
+    assert_true(d2 == 1.5);
+    ASSERT_RC(ss_unpack(&r, "ii", &i, NULL), 0);
+    assert_int_equal(i, 'c');
+    x = 5;
+    ASSERT_RC(ss_unpack(&r, "x", &x), SS_ETYPE); /* the payload has a 'u' */
+    assert_true(x == 5);
+    ASSERT_RC(ss_unpack(&r, "u", &u), 0);
+    assert_int_equal(u, 200);
+    /* The functions themselves are not checked: (ss_pack)(...). */
+    ss_writer_init(&w, buf, sizeof buf);
+    arg_lines = 0;
+    ASSERT_RC((ss_pack)(&w, "x", (int64_t)9), 0);
+    assert_int_equal(arg_lines, 0);
+    ss_log_set_handler(NULL, NULL);
+#undef REFUSED
+}
+
+/* Built without the check (test_argcheck_off.c, SS_NO_ARG_CHECK). */
+int argcheck_off_pack(void);
+
+static void test_arg_check_opt_out(void **state)
+{
+    (void)state;
+    ASSERT_RC(argcheck_off_pack(), 0);
+}
+
 int main(void)
 {
     tu_watchdog(60);
@@ -2020,6 +2134,8 @@ int main(void)
         cmocka_unit_test(test_writer_errors),
         cmocka_unit_test(test_pack_unpack_all),
         cmocka_unit_test(test_reader_type_errors),
+        cmocka_unit_test(test_arg_check),
+        cmocka_unit_test(test_arg_check_opt_out),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_byte_flips),
         cmocka_unit_test(test_huge_lengths),

@@ -276,8 +276,10 @@ SS_API int ss_disconnect(ss_object *emitter, const char *signal,
  * ss_emit - emit emitter's signal with arguments following its signature
  * (as ss_pack(): b int, i int32_t, u uint32_t, x int64_t, t uint64_t,
  * d double, s const char *, y const void * + size_t, p void *, containers
- * and variants const ss_value *; docs/guide.md has the table: an int
- * literal such as 7 where x wants an int64_t sends garbage). Never waits
+ * and variants const ss_value *; docs/guide.md has the table). In C11
+ * ss_emit is a macro that also checks each argument's C type against the
+ * signature (signal_slot/argcheck.h): the int literal 7 where 'x' wants
+ * an int64_t is SS_ETYPE, logged, nothing sent. Never waits
  * for room: a receiving loop whose queue is full misses it (counted by
  * ss_loop_dropped() and ss_signal_dropped(), logged at most once a second
  * per signal) and the call goes on with the others. It waits for another
@@ -343,7 +345,9 @@ SS_API uint64_t ss_signal_dropped(ss_object *emitter, const char *signal);
  * ss_args_unpack - read the arguments of the signal being delivered, like
  * ss_unpack(): sig must equal the signal's signature (else SS_ETYPE and a
  * log line); strings and blobs point into the message, valid during the
- * slot call.
+ * slot call. In C11 a macro also checks the pointers' types
+ * (signal_slot/argcheck.h): SS_ETYPE, nothing written, if one does not
+ * point to the letter's type.
  */
 SS_API int ss_args_unpack(const ss_args *args, const char *sig, ...);
 
@@ -404,6 +408,26 @@ SS_API int ss_timer_set_interval(ss_timer *timer, int64_t interval_ns);
 
 /* ss_timer_destroy - stop the timer and destroy its object. */
 SS_API void ss_timer_destroy(ss_timer *timer);
+
+/*
+ * ss__emit_checked, ss__args_unpack_checked - ss_emit() and
+ * ss_args_unpack() after checking the types of their arguments against
+ * the signature (signal_slot/argcheck.h): kinds describes them. On a
+ * mismatch: SS_ETYPE and a log line naming the argument, nothing sent or
+ * written. Called by the ss_emit and ss_args_unpack macros; not meant to
+ * be called directly.
+ */
+SS_API int ss__emit_checked(ss_object *emitter, const char *kinds,
+                            const char *signal, ...);
+SS_API int ss__args_unpack_checked(const ss_args *args, const char *kinds,
+                                   const char *sig, ...);
+
+#ifdef SS_ARG_CHECK
+#define ss_emit(emitter, ...)                                                  \
+    ss__emit_checked((emitter), SS__KINDS(__VA_ARGS__), __VA_ARGS__)
+#define ss_args_unpack(args, ...)                                              \
+    ss__args_unpack_checked((args), SS__KINDS(__VA_ARGS__), __VA_ARGS__)
+#endif
 
 #ifdef __cplusplus
 }

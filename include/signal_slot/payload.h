@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "signal_slot/error.h"
+#include "signal_slot/argcheck.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -292,7 +293,9 @@ SS_API int ss_writer_variant_end(ss_writer *w);
  *   b int (0 is false)   i int32_t   u uint32_t   x int64_t   t uint64_t
  *   d double   s const char *   y const void *data, size_t len (two)
  *   p void *   a..., {...}, v: const ss_value *, whose sig must be that type
- * Pass exactly these types (write (int64_t)1, not 1, for an 'x'). For 'v'
+ * Pass exactly these types (write (int64_t)1, not 1, for an 'x'): in C11
+ * ss_pack is a macro that checks them (signal_slot/argcheck.h) and fails
+ * with SS_ETYPE, nothing written, on a mismatch. For 'v'
  * the view is of an encoded variant (its sig is "v"); to wrap some other
  * value in a variant, use ss_writer_variant_begin() and
  * ss_writer_put_value().
@@ -465,7 +468,9 @@ SS_API int ss_reader_variant_end(ss_reader *r);
  *   d double *   s const char **   y const void **, size_t * (two)
  *   p void **   a..., {...}, v: ss_value *
  * Strings, blobs and views point into the data. A NULL pointer skips the
- * value. Values after those of sig are left for the next calls.
+ * value. Values after those of sig are left for the next calls. In C11
+ * ss_unpack is a macro that checks the pointers' types
+ * (signal_slot/argcheck.h): SS_ETYPE, nothing read, on a mismatch.
  * Errors: SS_ESIGNATURE (sig invalid), SS_ETYPE (a type differs),
  * SS_ENOENT (fewer values left than types in sig), SS_EINVAL (NULL sig).
  */
@@ -508,6 +513,24 @@ SS_API int ss_payload_validate_flags(const char *sig, const void *data,
  */
 SS_API int ss_payload_format(const char *sig, const void *data, size_t len,
                              char *out, size_t size);
+
+/*
+ * ss__pack_checked, ss__unpack_checked - ss_pack() and ss_unpack() after
+ * checking the types of their arguments (signal_slot/argcheck.h): kinds
+ * describes them. On a mismatch: SS_ETYPE and a log line, nothing written
+ * or read (for ss_pack the writer keeps the error). Called by the ss_pack
+ * and ss_unpack macros; not meant to be called directly.
+ */
+SS_API int ss__pack_checked(ss_writer *w, const char *kinds, const char *sig,
+                            ...);
+SS_API int ss__unpack_checked(ss_reader *r, const char *kinds,
+                              const char *sig, ...);
+
+#ifdef SS_ARG_CHECK
+#define ss_pack(w, ...) ss__pack_checked((w), SS__KINDS(__VA_ARGS__), __VA_ARGS__)
+#define ss_unpack(r, ...)                                                      \
+    ss__unpack_checked((r), SS__KINDS(__VA_ARGS__), __VA_ARGS__)
+#endif
 
 #ifdef __cplusplus
 }
