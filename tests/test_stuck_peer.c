@@ -103,21 +103,35 @@ static void rescue_stop(rescue *r)
     pthread_join(r->th, NULL);
 }
 
+/* Two loops: *l, whose object r receives signal sig (of signature types)
+ * from e, on *el; capacity 0 for the default queue. */
+static void pair_new(ss_loop **l, ss_loop **el, const char *name,
+                     size_t capacity, ss_object *e, ss_object *r,
+                     const char *sig, const char *types, ss_slot_fn slot)
+{
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.queue_capacity = capacity;
+    char ename[SS_NAME_MAX + 1];
+    snprintf(ename, sizeof ename, "%s_emitters", name);
+    assert_int_equal(ss_loop_new(l, name, &o), 0);
+    assert_int_equal(ss_loop_new(el, ename, NULL), 0);
+    assert_int_equal(ss_object_init(e, *el, "e"), 0);
+    assert_int_equal(ss_object_init(r, *l, "r"), 0);
+    assert_int_equal(ss_signal_add(e, sig, types), 0);
+    assert_int_equal(ss_connect(e, sig, r, slot, types, NULL), 0);
+}
+
 /* A loop l with an emitter e (on loop el) connected to r; l's queue stuck
  * by a child stopped (sig SIGSTOP) or asleep (sig -1) in its put. */
 static void stuck_case(int sig)
 {
     enum { N = 1000, M = 20 };
     ss_loop *l, *el;
-    assert_int_equal(ss_loop_new(&l, "stuck", NULL), 0);
-    assert_int_equal(ss_loop_new(&el, "emitters", NULL), 0);
     static ss_object e;
     static recv r;
     memset(&r, 0, sizeof r);
-    assert_int_equal(ss_object_init(&e, el, "e"), 0);
-    assert_int_equal(ss_object_init(&r.obj, l, "r"), 0);
-    assert_int_equal(ss_signal_add(&e, "v", "i"), 0);
-    assert_int_equal(ss_connect(&e, "v", &r.obj, on_v, "i", NULL), 0);
+    pair_new(&l, &el, "stuck", 0, &e, &r.obj, "v", "i", on_v);
     g_emitter = &e;
 
     pid_t pid = tu_fork(stuck_child, &sig);
@@ -280,19 +294,11 @@ static void on_w(ss_object *receiver, const ss_args *args, void *ud)
 static void test_contention_does_not_give_up(void **state)
 {
     (void)state;
-    ss_loop_options o;
-    ss_loop_options_init(&o);
-    o.queue_capacity = 8u << 20;
     ss_loop *l, *el;
-    assert_int_equal(ss_loop_new(&l, "contended", &o), 0);
-    assert_int_equal(ss_loop_new(&el, "contenders", NULL), 0);
     static ss_object e;
     static ct_recv r;
     memset(&r, 0, sizeof r);
-    assert_int_equal(ss_object_init(&e, el, "e"), 0);
-    assert_int_equal(ss_object_init(&r.obj, l, "r"), 0);
-    assert_int_equal(ss_signal_add(&e, "w", "ii"), 0);
-    assert_int_equal(ss_connect(&e, "w", &r.obj, on_w, "ii", NULL), 0);
+    pair_new(&l, &el, "contended", 8u << 20, &e, &r.obj, "w", "ii", on_w);
     pthread_t th[CT_THREADS];
     ct_arg args[CT_THREADS];
     for (int i = 0; i < CT_THREADS; i++) {
