@@ -78,9 +78,9 @@ struct ss__signal {
     /* Emitted by the process that declared it, whichever loop its object
      * lives on (a loop process's "exited", emitted by the parent). */
     bool here;
-    /* Control traffic, which may use the room a queue keeps free for it
-     * (ss__put.reserve): to every loop, or to its own loop only. */
-    enum { CTRL_NONE, CTRL_OWN_LOOP, CTRL_ALL } ctrl;
+    /* Control traffic (loop and process notices), which may use the room
+     * a queue keeps free for it (ss__put.reserve). */
+    bool ctrl;
     ss_object *owner; /* the emitter */
     size_t name_len;
     /* The header of its messages (kind, names), built once. */
@@ -393,7 +393,7 @@ static size_t put_header(unsigned char *buf, enum msg_kind kind,
 }
 
 static int signal_add(ss_object *obj, const char *name,
-                      const char *signature, bool here, int ctrl)
+                      const char *signature, bool here, bool ctrl)
 {
     if (!obj || !signature)
         return SS_EINVAL;
@@ -432,13 +432,13 @@ static int signal_add(ss_object *obj, const char *name,
 SS_API int ss_signal_add(ss_object *obj, const char *name,
                          const char *signature)
 {
-    return signal_add(obj, name, signature, false, CTRL_NONE);
+    return signal_add(obj, name, signature, false, false);
 }
 
 int ss__signal_add_here(ss_object *obj, const char *name,
                         const char *signature)
 {
-    return signal_add(obj, name, signature, true, CTRL_ALL);
+    return signal_add(obj, name, signature, true, true);
 }
 
 /* Whether a connection between two loops may be made here (tables locked):
@@ -832,11 +832,9 @@ static int deliver(targets *t, const void *prefix, size_t prefix_len,
     for (size_t k = 0; k < t->n; k++) {
         ss_loop *to = t->loops[k];
         int prc = SS_EMSGSIZE;
-        bool ctrl = t->s->ctrl == CTRL_ALL ||
-                    (t->s->ctrl == CTRL_OWN_LOOP && to == t->s->owner->loop_);
         /* Never waits for room; waits for a busy producer side only while
          * its holder makes progress, and at most the loop's emit_wait_ns. */
-        ss__put how = {.reserve = ctrl ? 0 : to->reserve,
+        ss__put how = {.reserve = t->s->ctrl ? 0 : to->reserve,
                        .timeout_ns = SS_NO_WAIT,
                        .patience_ns = to->emit_wait_ns};
         /* A batch travels as one message when it fits in one. */
@@ -983,6 +981,74 @@ SS_API int ss__emit_checked(ss_object *emitter, const char *kinds,
     int rc = emit_v(emitter, kinds, signal, ap);
     va_end(ap);
     return rc;
+}
+
+/* ---- a loop's signals to itself ---- */
+
+/* A loop's own timers and its "terminated" do not travel through its
+ * queue to reach the slots on the loop itself: the loop calls those slots
+ * directly (dispatch_batch() on the message it would have queued), so that
+ * a queue full of data, or held by a process stopped in the middle of a
+ * put, neither delays nor drops them. Its "started" is queued, so that
+ * what was queued before the run is handled before it (as in the seed),
+ * and called directly only if the queue cannot take it. Other loops get
+ * the signal through their queues, as any emission. */
+#define LOCAL_BATCH 16
+
+typedef struct local_batch {
+    ss_msg msgs[LOCAL_BATCH];
+    unsigned char hdr[LOCAL_BATCH][MSG_HDR + 3 * SS_NAME_MAX];
+    size_t n;
+} local_batch;
+
+static bool dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs);
+
+/* Call what lb holds on loop's slots. A stop cannot be among them. */
+static void local_flush(ss_loop *loop, local_batch *lb)
+{
+    if (lb->n)
+        dispatch_batch(loop, lb->msgs, lb->n);
+    lb->n = 0;
+}
+
+/* Emit obj's signal (of signature "") from loop's thread: to other loops
+ * through their queues, to loop itself into lb (flushed when full), or,
+ * with queue_own, into loop's queue if it takes it. */
+static void emit_local(ss_loop *loop, ss_object *obj, const char *signal,
+                       local_batch *lb, bool queue_own)
+{
+    targets t;
+    if (find_targets(obj, signal, &t) != 0)
+        return;
+    bool here = false;
+    for (size_t k = 0; k < t.n; k++) {
+        if (t.loops[k] == loop) {
+            t.loops[k] = t.loops[--t.n];
+            here = true;
+            break;
+        }
+    }
+    ss_msg m = {t.s->hdr, t.s->hlen};
+    if (t.n)
+        deliver(&t, NULL, 0, &m, 1, NULL);
+    if (here && queue_own) {
+        ss__put how = {.reserve = t.s->ctrl ? 0 : loop->reserve,
+                       .timeout_ns = SS_NO_WAIT,
+                       .patience_ns = loop->emit_wait_ns};
+        if (ss__queue_put_rt(loop->q, &m, 1, &how) == 0) {
+            notify(loop);
+            here = false;
+        }
+    }
+    if (here) {
+        memcpy(lb->hdr[lb->n], t.s->hdr, t.s->hlen);
+        lb->msgs[lb->n].data = lb->hdr[lb->n];
+        lb->msgs[lb->n].len = t.s->hlen;
+        lb->n++;
+    }
+    targets_done(obj->id_, signal, &t);
+    if (lb->n == LOCAL_BATCH)
+        local_flush(loop, lb);
 }
 
 /* ---- arguments ---- */
@@ -1349,8 +1415,7 @@ SS_API int ss_timer_init(ss_timer *timer, ss_loop *loop, int64_t interval_ns,
     if (rc != 0)
         return rc;
     timer->object.flags_ |= OBJ_TIMER;
-    if ((rc = signal_add(&timer->object, "timeout", "", false,
-                         CTRL_OWN_LOOP)) != 0) {
+    if ((rc = ss_signal_add(&timer->object, "timeout", "")) != 0) {
         ss_object_destroy(&timer->object);
         return rc;
     }
@@ -1404,6 +1469,8 @@ static void fire_timers(ss_loop *loop, int64_t now)
 {
     /* Popped in order, chained through parent, oldest first. */
     ss__heap_node *due = NULL, **last = &due;
+    local_batch lb;
+    lb.n = 0;
     ss__heap_node *min;
     while ((min = ss__heap_min(&loop->timers)) &&
            TIMER_OF(min)->deadline_ns_ <= now) {
@@ -1426,9 +1493,10 @@ static void fire_timers(ss_loop *loop, int64_t now)
                 d = now + 1; /* every iteration, not twice in one */
             timer_schedule(t, d);
         }
-        ss_emit(&t->object, "timeout");
+        emit_local(loop, &t->object, "timeout", &lb, false);
         n = next;
     }
+    local_flush(loop, &lb);
 }
 
 /* ---- loops ---- */
@@ -1556,9 +1624,8 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
     g_loops = loop;
     unlock_tables();
     if ((rc = ss_object_init(&loop->self, loop, name)) != 0 ||
-        (rc = signal_add(&loop->self, "started", "", false, CTRL_ALL)) != 0 ||
-        (rc = signal_add(&loop->self, "terminated", "", false, CTRL_ALL)) !=
-            0) {
+        (rc = signal_add(&loop->self, "started", "", false, true)) != 0 ||
+        (rc = signal_add(&loop->self, "terminated", "", false, true)) != 0) {
         ss_loop_free(loop);
         return rc;
     }
@@ -1737,7 +1804,10 @@ SS_API int ss_loop_run(ss_loop *loop)
     tl_loop = loop;
     ss__log_set_context(loop->name);
     sigint_acquire();
-    ss_emit(&loop->self, "started");
+    local_batch lb;
+    lb.n = 0;
+    emit_local(loop, &loop->self, "started", &lb, true);
+    local_flush(loop, &lb);
     int rc;
     for (;;) {
         rc = run_once(loop, SS_WAIT_FOREVER);
@@ -1748,7 +1818,8 @@ SS_API int ss_loop_run(ss_loop *loop)
             break;
         }
     }
-    ss_emit(&loop->self, "terminated");
+    emit_local(loop, &loop->self, "terminated", &lb, false);
+    local_flush(loop, &lb);
     sigint_release();
     tl_loop = outer;
     ss__log_set_context(outer ? outer->name : NULL);

@@ -1601,22 +1601,28 @@ static int32_t fill(ss_object *e, int32_t from)
     return k - from;
 }
 
-/* The stop, and the timeout of the loop's own timer, get into a queue that
- * data has filled (data leaves room for them): the stop from another
- * thread used to fail with SS_ETIMEDOUT after a second, and the timer's
- * firing was dropped like data. */
+/* A queue that data has filled still takes the stop (data leaves room for
+ * it), and the loop's own timer and "terminated" reach its slots without
+ * the queue (the loop calls them itself): the stop from another thread
+ * used to fail with SS_ETIMEDOUT after a second, and the timer's firing was
+ * dropped like data. "started" is queued behind what was queued before the
+ * run, as in the seed: here behind the stop, for the next run. */
 static void test_control_into_full_queue(void **state)
 {
     (void)state;
     static ss_object e, r;
     static ss_timer t;
     static struct seqrec got;
-    static int fired;
+    static int fired, started, terminated;
     ss_loop *l = new_loop("ctlfull", 64 * 1024);
     obj_init(&e, l, "e");
     obj_init(&r, l, "r");
     CHECK_RC(ss_signal_add(&e, "n", "i"), 0);
     CHECK_RC(ss_connect(&e, "n", &r, seq_slot, "i", &got), 0);
+    ss_object *lo = ss_loop_object(l);
+    CHECK_RC(ss_connect(lo, "started", &r, count_slot, "", &started), 0);
+    CHECK_RC(ss_connect(lo, "terminated", &r, count_slot, "", &terminated),
+             0);
     int32_t accepted = fill(&e, 0);
     assert_true(accepted > 100);
     timer_init(&t, l, 0, true, "t");
@@ -1626,20 +1632,24 @@ static void test_control_into_full_queue(void **state)
     CHECK_RC(ss_loop_stop(l), 0);
     /* Data still finds the queue full. */
     CHECK_RC(ss_emit(&e, "n", accepted), SS_EAGAIN);
-    /* The run fires the timer into the full queue, behind the stop. */
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
     CHECK_NO_FAILS(&got.f);
     assert_int_equal(got.n, accepted);
-    assert_int_equal(fired, 0);
-    assert_int_equal(ss_queue_size(ss_loop_queue(l)), 1);
-    /* Full again, and stopped again: the next run has the timeout. */
+    assert_int_equal(fired, 1);
+    assert_int_equal(terminated, 1);
+    assert_int_equal(started, 0);
+    assert_int_equal(ss_queue_size(ss_loop_queue(l)), 1); /* "started" */
+    /* Full again, and stopped again: the next run begins with "started". */
     accepted += fill(&e, accepted);
     CHECK_RC(ss_loop_stop(l), 0);
     CHECK_RC(ss_loop_run(l), SS_LOOP_STOPPED);
     CHECK_NO_FAILS(&got.f);
     assert_int_equal(got.n, accepted);
+    assert_int_equal(started, 1);
+    assert_int_equal(terminated, 2);
     assert_int_equal(fired, 1);
     assert_int_equal(ss_signal_dropped(&t.object, "timeout"), 0);
+    assert_int_equal(ss_signal_dropped(lo, "started"), 0);
     assert_int_equal(ss_loop_dropped(l), 3); /* data refused, 3 times */
 }
 

@@ -58,6 +58,13 @@ static void on_v(ss_object *receiver, const ss_args *args, void *ud)
         r->bad++;
 }
 
+static void count_tick(ss_object *receiver, const ss_args *args, void *ud)
+{
+    (void)receiver;
+    (void)args;
+    (*(int *)ud)++;
+}
+
 static ss_object *g_emitter;
 
 /* The stuck child: its next commit stops or sleeps, producer lock held. */
@@ -151,7 +158,22 @@ static void stuck_case(int sig)
     }
     /* So does the loop's stop, instead of waiting a second per try. */
     int stop_rc = ss_loop_stop(l);
+    /* The loop's own timer does not go through the queue: it still fires,
+     * once per iteration, none dropped. */
+    static ss_timer tick;
+    static int ticks;
+    ticks = 0;
+    assert_int_equal(ss_timer_init(&tick, l, 0, false, "tick"), 0);
+    assert_int_equal(ss_connect(&tick.object, "timeout", &r.obj, count_tick,
+                                "", &ticks),
+                     0);
+    for (int k = 0; k < 5; k++)
+        assert_int_equal(ss_loop_run_once(l, SS_NO_WAIT), 0);
+    uint64_t tick_drops = ss_signal_dropped(&tick.object, "timeout");
+    ss_timer_destroy(&tick);
     rescue_stop(&res);
+    assert_int_equal(ticks, 5);
+    assert_int_equal(tick_drops, 0);
     if (other)
         fail_msg("%d of %d emissions did not give up (first: %s)", other, N,
                  ss_errname(other_rc));
