@@ -61,13 +61,13 @@ static void slot_failed(const char *what, int rc)
     _exit(EXIT_FAILURE);
 }
 
-/* Emitting never blocks: if the receiving loop's queue is full, or its
- * process has ended (the last answer of a run may find it gone), the
- * message is dropped and counted, and ss_emit() returns SS_EAGAIN. That is
- * no error here; any other code is. */
+/* Emitting never blocks: if the receiving loop's queue is full
+ * (SS_EAGAIN), or its process has ended (SS_ECLOSED: the last answer of a
+ * run may find it gone), the message is dropped and counted. That is no
+ * error here; any other code is. */
 static void check_emit(const char *what, int rc)
 {
-    if (rc != 0 && rc != SS_EAGAIN)
+    if (rc != 0 && rc != SS_EAGAIN && rc != SS_ECLOSED)
         slot_failed(what, rc);
 }
 

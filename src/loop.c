@@ -1683,6 +1683,16 @@ SS_API ss_queue *ss_loop_queue(ss_loop *loop)
     return loop ? loop->q : NULL;
 }
 
+SS_API size_t ss_loop_max_msg_size(const ss_loop *loop)
+{
+    if (!loop)
+        return 0;
+    size_t ring = ss_queue_capacity(loop->q);
+    size_t max = ss_queue_max_msg_size(loop->q);
+    size_t data = ring - loop->reserve - SS_QUEUE_RECORD_OVERHEAD;
+    return data < max ? data & ~(size_t)7 : max;
+}
+
 SS_API uint64_t ss_loop_dropped(const ss_loop *loop)
 {
     return loop ? atomic_load(&loop->dropped) : 0;
@@ -1899,9 +1909,46 @@ SS_API int64_t ss_loop_next_timeout(ss_loop *loop)
     return until > 0 ? until : 0;
 }
 
-void ss__loop_add_dropped(ss_loop *loop, uint64_t n)
+/* Signals a message carries: 1, a batch's count, 0 for a stop (or a
+ * malformed message, which dispatch would drop too). */
+static uint64_t signals_in(const unsigned char *m, size_t len)
 {
-    atomic_fetch_add(&loop->dropped, n);
+    if (len < MSG_HDR)
+        return 0;
+    size_t hlen = MSG_HDR + (size_t)m[1] + m[2] + m[3];
+    if (m[0] == MSG_SIGNAL)
+        return len >= hlen;
+    if (m[0] == MSG_BATCH && len >= hlen + 4)
+        return ss__ld_le32(m + hlen);
+    return 0;
+}
+
+uint64_t ss__loop_drop_queued(ss_loop *loop)
+{
+    size_t size = LOOP_BUF_INITIAL;
+    unsigned char *buf = malloc(size);
+    ss_msg msgs[LOOP_BATCH];
+    uint64_t n_signals = 0;
+    while (buf) {
+        size_t n = 0;
+        int rc = ss_queue_get_many(loop->q, buf, size, msgs, LOOP_BATCH, &n,
+                                   SS_NO_WAIT);
+        if (rc == SS_ENOBUFS) {
+            size = msgs[0].len + 8;
+            unsigned char *bigger = realloc(buf, size);
+            if (!bigger)
+                break;
+            buf = bigger;
+            continue;
+        }
+        if (rc != 0)
+            break; /* drained (SS_ECLOSED), or damaged */
+        for (size_t k = 0; k < n; k++)
+            n_signals += signals_in(msgs[k].data, msgs[k].len);
+    }
+    free(buf);
+    atomic_fetch_add(&loop->dropped, n_signals);
+    return n_signals;
 }
 
 void ss__loop_set_pid(ss_loop *loop, pid_t pid)

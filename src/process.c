@@ -25,6 +25,10 @@
 
 #include "signal_slot/process.h"
 
+/* How long the watcher waits for a producer that is putting into the
+ * ended child's queue before it closes it anyway. */
+#define PROC_CLOSE_PATIENCE_NS SS_SEC(1)
+
 struct ss_process {
     ss_loop *loop;
     pid_t pid;
@@ -165,15 +169,13 @@ static void *watcher_main(void *arg)
      * instead of filling it, and wake anyone blocked on it. What it holds
      * then (queued behind its stop, or not read before it died) will never
      * be handled: counted as dropped, here, before join returns. */
-    ss_queue *q = ss_loop_queue(p->loop);
-    ss_queue_close(q);
-    size_t left = ss_queue_size(q);
-    if (left) {
-        ss__loop_add_dropped(p->loop, left);
-        SS_LOG_WARNING("process", "%s (pid %d) ended with %zu messages "
+    ss__queue_close_within(ss_loop_queue(p->loop), PROC_CLOSE_PATIENCE_NS);
+    uint64_t left = ss__loop_drop_queued(p->loop);
+    if (left)
+        SS_LOG_WARNING("process", "%s (pid %d) ended with %llu signals "
                        "not handled in its queue; counted as dropped",
-                       ss_process_name(p), (int)p->pid, left);
-    }
+                       ss_process_name(p), (int)p->pid,
+                       (unsigned long long)left);
     pthread_mutex_lock(&p->mu);
     p->status = status;
     p->ended = true;

@@ -43,8 +43,6 @@
  * stopped or asleep, and trusts a finding this long before probing again. */
 #define SSQ_HALT_PROBE_NS SS_USEC(500)
 #define SSQ_STUCK_TRUST_NS SS_MSEC(2)
-/* How long ss_queue_close() waits for a busy producer side. */
-#define SSQ_CLOSE_PATIENCE_NS SS_SEC(1)
 #define SSQ_POLL_PAUSES 8
 #define SSQ_SETTLE_ROUNDS 16
 #define SSQ_SETTLE_BYTES 4096
@@ -472,9 +470,17 @@ static bool really_me(uint64_t *me)
     return false;
 }
 
+/* Ways of waiting for a lock (side_lock_until()). */
+enum {
+    SSQ_IMPATIENT = 1, /* give up on a stuck holder (SS_EBUSY) */
+    SSQ_UNTIL_CLOSED = 2, /* give up (SS_ECLOSED) once the queue is closed
+                             or corrupt: a waiter registering as sleeper */
+};
+
 static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline,
-                           bool impatient)
+                           unsigned how)
 {
+    bool impatient = how & SSQ_IMPATIENT;
     ssq_side *sd = side_of(q, s);
     uint64_t me = self_ident(), seen;
     for (int i = 0; i < SSQ_LOCK_YIELDS; i++) {
@@ -491,7 +497,8 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline,
     }
     bool sleeper = false, fenced = false;
     int64_t next_probe = 0, next_full = 0; /* at once, first */
-    uint64_t asleep = 0; /* a holder seen asleep at the last probe */
+    /* A holder seen asleep at the last probe, and held since. */
+    uint64_t asleep = 0;
     int rc;
     for (;;) {
         if (lock_try(sd, me, &seen)) {
@@ -505,15 +512,33 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline,
             }
             continue;
         }
+        if (seen != asleep)
+            asleep = 0; /* released and taken again since */
+        if ((how & SSQ_UNTIL_CLOSED) &&
+            (atomic_load_explicit(&q->hdr->closed, memory_order_acquire) ||
+             is_corrupt(q))) {
+            rc = SS_ECLOSED;
+            break;
+        }
         /* By the clock, not by how the sleep ended: signals that keep
          * interrupting it must not keep a dead holder's lock held. */
         int64_t now = ss__now_ns();
         if (now >= next_probe) {
             /* Whether it still maps the queue (exec()) is the costly part
-             * of a probe: every SSQ_LOCK_SLICE_NS only. */
-            bool full = now >= next_full;
+             * of a probe, and may wait for the holder's process (its
+             * memory map lock): every SSQ_LOCK_SLICE_NS only, and never
+             * for an impatient caller, which must not block (a holder
+             * that exec()ed is robbed by the others). */
+            bool full = !impatient && now >= next_full;
             ss_thread_state st = ss__thread_probe(
                 (uint32_t)seen, (uint32_t)(seen >> 32), full ? &q->file : NULL);
+            /* The probe speaks of the holder seen before it: if the lock
+             * changed hands meanwhile, it says nothing of the new one. */
+            if (atomic_load_explicit(&sd->lock, memory_order_acquire) !=
+                seen) {
+                asleep = 0;
+                continue;
+            }
             if (st == SS_THREAD_GONE) {
                 rc = lock_take_over(q, s, seen, me);
                 if (rc != SS_EBUSY)
@@ -588,10 +613,10 @@ static inline int side_lock(ss_queue *q, enum ssq_side_id s,
      * a holder that stays (preempted, stopped, a long zero-copy read) makes
      * the call give up. */
     if (timeout_ns == 0)
-        return side_lock_until(q, s, SSQ_NO_BLOCK, false);
+        return side_lock_until(q, s, SSQ_NO_BLOCK, 0);
     if (*deadline == -2)
         *deadline = ss__deadline_ns(timeout_ns);
-    return side_lock_until(q, s, *deadline, false);
+    return side_lock_until(q, s, *deadline, 0);
 }
 
 /* Publish a side's new position and counters: arm the journal, store the
@@ -602,7 +627,8 @@ static inline void side_commit(ss_queue *q, enum ssq_side_id s, uint64_t pos,
     ssq_side *sd = side_of(q, s);
     ssq_pub *pub = pub_of(q, s);
     ssq_journal *j = &pub->journal;
-    SSQ_FAULT(s, SS__FAULT_COPIED);
+    if (s == SSQ_CONS) /* a put's is before its last check of the flag */
+        SSQ_FAULT(s, SS__FAULT_COPIED);
     j->pos = pos;
     j->msgs = msgs;
     j->bytes = bytes;
@@ -722,7 +748,9 @@ static int wait_change(ss_queue *q, ssq_waitq *w, enum ssq_side_id other,
     }
     for (;;) {
         uint32_t s = atomic_load_explicit(&w->seq, memory_order_acquire);
-        int rc = side_lock_until(q, other, deadline, false);
+        /* Closed meanwhile (its holder stuck, say): stop waiting for the
+         * lock too; the caller then sees why. */
+        int rc = side_lock_until(q, other, deadline, SSQ_UNTIL_CLOSED);
         if (rc != 0) {
             if (spinning) {
                 atomic_fetch_sub_explicit(&w->spinners, 1, memory_order_seq_cst);
@@ -732,7 +760,7 @@ static int wait_change(ss_queue *q, ssq_waitq *w, enum ssq_side_id other,
                     must_wake(w))
                     wake(w, 1);
             }
-            return rc;
+            return rc == SS_ECLOSED ? 0 : rc;
         }
         atomic_fetch_add_explicit(&w->waiters, 1, memory_order_relaxed);
         if (spinning)
@@ -1039,20 +1067,18 @@ int ss__queue_put_rt(ss_queue *q, const ss_msg *msgs, size_t n,
 
 /* The producer lock for a put: a public put waits for it as its timeout
  * says; the runtime's, patience_ns at most and not for a stuck holder. */
-static inline int put_lock(ss_queue *q, const ss__put *how, int64_t *deadline,
-                           int64_t *lock_deadline)
+static inline int put_lock(ss_queue *q, const ss__put *how, int64_t *deadline)
 {
     if (how->patience_ns < 0)
         return side_lock(q, SSQ_PROD, how->timeout_ns, deadline);
     uint64_t seen;
     if (SS_LIKELY(lock_try(side_of(q, SSQ_PROD), self_ident(), &seen)))
         return 0;
-    if (*lock_deadline == -2) {
-        *lock_deadline = ss__deadline_ns(how->patience_ns);
-        if (*lock_deadline < 0)
-            *lock_deadline = INT64_MAX;
-    }
-    int rc = side_lock_until(q, SSQ_PROD, *lock_deadline, true);
+    /* Patience counts from this wait for the lock, not from the call's
+     * start (a stop may have waited for room before). */
+    int64_t until = ss__deadline_ns(how->patience_ns);
+    int rc = side_lock_until(q, SSQ_PROD, until < 0 ? INT64_MAX : until,
+                             SSQ_IMPATIENT);
     return rc == SS_ETIMEDOUT ? SS_EBUSY : rc;
 }
 
@@ -1102,11 +1128,11 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
     uint64_t room_need = need + reserve; /* what stays free is not used */
 
     ssq_header *h = q->hdr;
-    int64_t deadline = -2, lock_deadline = -2; /* computed on first need */
+    int64_t deadline = -2; /* computed on the first wait */
     for (;;) {
         if (SS_UNLIKELY(is_corrupt(q)))
             return SS_ECORRUPT;
-        int rc = put_lock(q, how, &deadline, &lock_deadline);
+        int rc = put_lock(q, how, &deadline);
         if (SS_UNLIKELY(rc != 0))
             return rc;
         if (SS_UNLIKELY(atomic_load_explicit(&h->closed, memory_order_relaxed))) {
@@ -1178,6 +1204,14 @@ static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
                                msgs[i].data, msgs[i].len);
                     ring_advance(q, &pos, &off, rec_size(len));
                 }
+            }
+            SSQ_FAULT(SSQ_PROD, SS__FAULT_COPIED);
+            /* Closed while copying, without the lock (a close that did
+             * not wait for us, ss__queue_close_within()): not committed. */
+            if (SS_UNLIKELY(atomic_load_explicit(&h->closed,
+                                                 memory_order_acquire))) {
+                side_unlock(q, SSQ_PROD);
+                return SS_ECLOSED;
             }
             uint64_t bytes = atomic_load_explicit(&h->prod_pub.bytes,
                                                   memory_order_relaxed);
@@ -1491,22 +1525,39 @@ SS_API int ss_queue_read_end(ss_queue *q, size_t consumed)
 
 /* ---- close and introspection ---- */
 
-SS_API int ss_queue_close(ss_queue *q)
+/* Close, waiting for the producer lock until deadline as how says. */
+static int queue_close(ss_queue *q, int64_t deadline, unsigned how)
 {
     if (!q)
         return SS_EINVAL;
     ssq_header *h = q->hdr;
-    /* Under the producer lock, so that every put either committed before the
-     * close or sees it. A holder that does not let go (stopped, asleep,
-     * SSQ_CLOSE_PATIENCE_NS) is not waited for: its put, if it goes on,
-     * commits after the close, which consumers still drain. */
-    int rc = side_lock_until(q, SSQ_PROD,
-                             ss__deadline_ns(SSQ_CLOSE_PATIENCE_NS), true);
+    int rc = side_lock_until(q, SSQ_PROD, deadline, how);
     atomic_store_explicit(&h->closed, 1, memory_order_release);
     if (rc == 0)
         side_unlock(q, SSQ_PROD);
     wake_all(q);
+    /* Waiters asleep on a lock to register as sleepers stop waiting for
+     * it (the holder may be stuck); the others go back to sleep. */
+    ss__futex_wake(lock_futex(&h->prod), INT_MAX);
+    ss__futex_wake(lock_futex(&h->cons), INT_MAX);
     return rc == SS_ECORRUPT ? rc : 0;
+}
+
+SS_API int ss_queue_close(ss_queue *q)
+{
+    /* Under the producer lock, so that every put either committed before
+     * the close or sees it: a put in progress is waited for, however long
+     * it takes (its holder, if it dies, is taken over). */
+    return queue_close(q, -1, 0);
+}
+
+int ss__queue_close_within(ss_queue *q, int64_t patience_ns)
+{
+    /* A holder that does not let go (stopped, asleep, or past the
+     * patience) is not waited for: the flag is set without the lock, and
+     * a put it then finishes may commit after the close. */
+    int64_t until = ss__deadline_ns(patience_ns);
+    return queue_close(q, until < 0 ? INT64_MAX : until, SSQ_IMPATIENT);
 }
 
 SS_API bool ss_queue_is_closed(const ss_queue *q)

@@ -129,6 +129,13 @@ typedef struct ss__put {
  * ss__put). Errors as ss_queue_put_many(), and SS_EBUSY. */
 int ss__queue_put_rt(ss_queue *q, const ss_msg *msgs, size_t n,
                      const ss__put *how);
+/* ss__queue_close_within - ss_queue_close() that waits for a busy
+ * producer side at most patience_ns, and not at all for a holder that is
+ * stopped or asleep: the watcher of a dead loop process must go on. Such a
+ * holder's put, if it is past its last check of the flag, commits after
+ * the close. */
+int ss__queue_close_within(ss_queue *q, int64_t patience_ns);
+
 /* ss__queue_get_many_until - ss_queue_get_many() that also stops after a
  * message whose first byte is until (-1: never), leaving what follows it
  * in the queue: a loop takes nothing past its stop message. */
@@ -139,9 +146,11 @@ int ss__queue_get_many_until(ss_queue *q, void *buf, size_t buf_size,
 /* Loops and processes (loop.c for process.c). */
 #include <sys/types.h>
 void ss__loop_set_pid(ss_loop *loop, pid_t pid);
-/* ss__loop_add_dropped - count n messages lost for loop in this process's
- * ss_loop_dropped() (a loop process ended with them in its queue). */
-void ss__loop_add_dropped(ss_loop *loop, uint64_t n);
+/* ss__loop_drop_queued - take what loop's queue still holds and count
+ * the signals in it (a batch counts its signals, a stop none) in this
+ * process's ss_loop_dropped(): a loop process ended with them unhandled.
+ * Returns that count. */
+uint64_t ss__loop_drop_queued(ss_loop *loop);
 /* The runtime tables' lock (tables_lock.c): shared reads without atomic
  * read-modify-writes, exclusive writes; holds nest, and a forked child
  * starts with it free (unless its own thread held it). */

@@ -1653,6 +1653,35 @@ static void test_control_into_full_queue(void **state)
     assert_int_equal(ss_loop_dropped(l), 3); /* data refused, 3 times */
 }
 
+/* ss_loop_max_msg_size tells the largest signal a loop takes: the ring
+ * minus the room kept for control and the record header. A blob signal of
+ * exactly that size fits an empty queue; one byte more never does. */
+static void test_loop_max_msg_size(void **state)
+{
+    (void)state;
+    static ss_object e, r;
+    static int n;
+    ss_loop *l = new_loop("maxmsg", 4096);
+    obj_init(&e, l, "e");
+    obj_init(&r, l, "r");
+    CHECK_RC(ss_signal_add(&e, "b", "y"), 0);
+    CHECK_RC(ss_connect(&e, "b", &r, count_slot, "y", &n), 0);
+    size_t max = ss_loop_max_msg_size(l);
+    assert_true(max > 0 && max < ss_queue_max_msg_size(ss_loop_queue(l)));
+    assert_int_equal(ss_loop_max_msg_size(NULL), 0);
+    /* header: kind, three lengths, "maxmsg" "e" "b"; payload: u32 length */
+    size_t overhead = 4 + strlen("maxmsg") + 1 + 1 + 4;
+    static unsigned char blob[4096];
+    CHECK_RC(ss_emit(&e, "b", (const void *)blob, max - overhead), 0);
+    drain(l);
+    assert_int_equal(n, 1);
+    log_set_quiet(true);
+    CHECK_RC(ss_emit(&e, "b", (const void *)blob, max - overhead + 1),
+             SS_EMSGSIZE);
+    log_set_quiet(false);
+    assert_int_equal(ss_loop_dropped(l), 1);
+}
+
 /* A loop on its thread, flooded by another thread that keeps its queue
  * full: its single-shot stop timer still fires and stops it, and nothing
  * is lost uncounted. Before, the timer's firing was dropped and the loop
@@ -2794,6 +2823,7 @@ int main(void)
         T(test_stop_keeps_the_rest),
         T(test_emit_arg_types),
         T(test_control_into_full_queue),
+        T(test_loop_max_msg_size),
         T(test_control_through_flood),
         T(test_disconnect_in_slot),
         T(test_destroy_receiver_in_slot),

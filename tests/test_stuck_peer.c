@@ -263,14 +263,86 @@ static void test_exit_notice_past_stuck_holder(void **state)
     int status = -1;
     assert_int_equal(ss_process_join(p, SS_SEC(20), &status), 0);
     assert_int_equal(status, 128 + SIGKILL);
-    /* Let the stopped one go: its put meets a closed queue. */
+    /* Let the stopped one go: its put finds the queue closed and does not
+     * commit (a message nobody would ever count). */
     assert_int_equal(kill(pid, SIGCONT), 0);
-    tu_wait(pid, 20000);
+    assert_int_equal(tu_wait(pid, 20000), 10);
+    assert_int_equal(ss_queue_size(ss_loop_queue(ss_process_loop(p))), 0);
     tu_exits_free(ex);
     ss_object_destroy(&e);
     ss_object_destroy(&r);
     tu_process_free(p);
     ss_loop_free(el);
+}
+
+/* ---- a close that does not wait for a stuck producer ---- */
+
+static ss_queue *g_q;
+
+static int stuck_put_child(void *arg)
+{
+    (void)arg;
+    ss__fault_signal = SIGSTOP;
+    ss__fault_point = ss__fault_code(0, SS__FAULT_COPIED);
+    return ss_queue_put(g_q, "late", 4, SS_NO_WAIT) == SS_ECLOSED ? 0 : 10;
+}
+
+typedef struct getter {
+    int rc;
+    _Atomic int done;
+    _Atomic pid_t tid;
+} getter;
+
+static void *getter_main(void *arg)
+{
+    getter *g = arg;
+    char buf[16];
+    size_t len;
+    atomic_store(&g->tid, tu_gettid());
+    g->rc = ss_queue_get(g_q, buf, sizeof buf, &len, SS_WAIT_FOREVER);
+    atomic_store(&g->done, 1);
+    return NULL;
+}
+
+/* The watcher's close (ss__queue_close_within) gives up on a producer
+ * stopped in its put; a consumer asleep on the empty queue, waiting for
+ * that producer's lock to register, wakes and sees the close; and the
+ * stopped put, let go, finds the queue closed and commits nothing (it used
+ * to commit after consumers had been told the queue was drained). */
+static void test_close_past_stuck_producer(void **state)
+{
+    (void)state;
+    ss_queue_options o;
+    ss_queue_options_init(&o);
+    o.spin_ns = 0;
+    assert_int_equal(ss_queue_create(&g_q, &o), 0);
+    pid_t pid = tu_fork(stuck_put_child, NULL);
+    assert_true(pid > 0);
+    assert_true(tu_wait_proc_state(pid, 'T', 20000));
+    rescue res;
+    rescue_start(&res, pid, SIGCONT);
+    static getter g;
+    atomic_store(&g.done, 0);
+    atomic_store(&g.tid, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, getter_main, &g), 0);
+    while (atomic_load(&g.tid) == 0)
+        tu_sleep_us(200);
+    /* asleep: on the stopped producer's lock, to register as a sleeper */
+    assert_true(tu_wait_asleep(atomic_load(&g.tid), 20000));
+    assert_int_equal(ss__queue_close_within(g_q, SS_MSEC(100)), 0);
+    int64_t end = tu_now_ns() + SS_SEC(20);
+    while (!atomic_load(&g.done) && tu_now_ns() < end)
+        tu_sleep_us(1000);
+    bool woke = atomic_load(&g.done);
+    rescue_stop(&res);
+    assert_int_equal(kill(pid, SIGCONT), 0);
+    pthread_join(th, NULL);
+    assert_true(woke);
+    assert_int_equal(g.rc, SS_ECLOSED);
+    assert_int_equal(tu_wait(pid, 20000), 0); /* its put: SS_ECLOSED */
+    assert_int_equal(ss_queue_size(g_q), 0);
+    ss_queue_destroy(g_q);
 }
 
 /* ---- ordinary contention: running producers are waited for ---- */
@@ -360,6 +432,7 @@ int main(void)
         cmocka_unit_test_teardown(test_asleep_holder, teardown),
         cmocka_unit_test_teardown(test_exit_notice_past_stuck_holder,
                                   teardown),
+        cmocka_unit_test_teardown(test_close_past_stuck_producer, teardown),
         cmocka_unit_test_teardown(test_contention_does_not_give_up, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

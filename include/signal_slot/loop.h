@@ -78,7 +78,9 @@ typedef struct ss_loop_options {
      * for a copy): beyond it, the emission drops its message for this loop
      * (counted, SS_EBUSY). A holder that is stopped (SIGSTOP, a debugger)
      * or asleep (frozen) is not waited for: found so within about a
-     * millisecond, then given up on at once. 0: SS_EMIT_WAIT_DEFAULT_NS. */
+     * millisecond, then given up on at once (where /proc can tell; where
+     * it cannot, or a freezer shows it running, after emit_wait_ns).
+     * 0: SS_EMIT_WAIT_DEFAULT_NS. */
     int64_t emit_wait_ns;
 } ss_loop_options;
 
@@ -97,9 +99,9 @@ SS_API void ss_loop_options_init(ss_loop_options *opts);
  * the process) with its inbound queue. The loop is also an object on itself
  * (ss_loop_object()), whose id is its name and which has the signals
  * "started" and "terminated" (signature ""). *out is owned by the caller:
- * ss_loop_free(). Errors: SS_EINVAL (NULL out, empty name),
- * SS_ENAMETOOLONG (name over SS_NAME_MAX), SS_EEXIST (name taken),
- * SS_ENOMEM, the errors of ss_queue_create().
+ * ss_loop_free(). Errors: SS_EINVAL (NULL out, empty name, negative
+ * emit_wait_ns), SS_ENAMETOOLONG (name over SS_NAME_MAX), SS_EEXIST (name
+ * taken), SS_ENOMEM, the errors of ss_queue_create().
  */
 SS_API int ss_loop_new(ss_loop **out, const char *name,
                        const ss_loop_options *opts);
@@ -118,6 +120,16 @@ SS_API ss_object *ss_loop_object(ss_loop *loop);
 
 /* ss_loop_queue - the loop's inbound queue (for introspection). */
 SS_API ss_queue *ss_loop_queue(ss_loop *loop);
+
+/*
+ * ss_loop_max_msg_size - the largest signal message this loop's queue
+ * takes: its ring minus the room kept for control (ss_loop_options) and
+ * the record header. A message holds the emitter's loop, object and
+ * signal names (3 bytes plus their lengths, plus 1) and the encoded
+ * arguments; ss_emit() of a larger one is dropped with SS_EMSGSIZE. 0 for
+ * NULL. Never blocks; any thread.
+ */
+SS_API size_t ss_loop_max_msg_size(const ss_loop *loop);
 
 /*
  * ss_loop_run - run the loop on the calling thread until it is stopped.
@@ -153,7 +165,9 @@ SS_API int ss_loop_fd(ss_loop *loop);
 
 /*
  * ss_loop_next_timeout - nanoseconds until the loop's next timer is due
- * (0 if one is due now), or -1 if it has no active timer. Loop thread.
+ * (0 if one is due now), or -1 if it has no active timer. A timer whose
+ * deadline saturated (ss_timer_init()) gives about INT64_MAX: treat any
+ * value beyond your wait's range as "no timer". Loop thread.
  */
 SS_API int64_t ss_loop_next_timeout(ss_loop *loop);
 
@@ -169,8 +183,10 @@ SS_API int64_t ss_loop_next_timeout(ss_loop *loop);
  * notices. Callable from any thread, also before the loop runs; from
  * another thread it waits up to a second for room, and for a busy
  * producer side as an emission does. Errors: SS_EAGAIN / SS_ETIMEDOUT
- * (no room even for control), SS_EBUSY (its queue held by a stuck
- * process), SS_ECLOSED (a loop process that has ended), SS_EINVAL.
+ * (no room even for control), SS_EBUSY (its queue held by a process that
+ * is stopped or frozen in the middle of a put: try again once it goes
+ * on), SS_ECLOSED (a loop process that has ended), SS_ECORRUPT, SS_ESTATE
+ * (this thread holds a zero-copy read on the loop's queue), SS_EINVAL.
  */
 SS_API int ss_loop_stop(ss_loop *loop);
 
@@ -295,7 +311,8 @@ SS_API int ss_disconnect(ss_object *emitter, const char *signal,
  * long, or is stopped while holding it), SS_ECLOSED (that loop has ended:
  * a loop process that exited). Or an encoding error (SS_ETYPE,
  * SS_ESIGNATURE...) with nothing sent; or SS_ENOENT (no such signal),
- * SS_EINVAL. Any thread.
+ * SS_EINVAL, SS_ENOMEM (more than 16 receiving loops, and no memory for
+ * the list). Holds the tables' lock for reading meanwhile. Any thread.
  */
 SS_API int ss_emit(ss_object *emitter, const char *signal, ...);
 
@@ -390,7 +407,8 @@ typedef struct ss_timer {
  * years) saturates: such a timer never fires. Its "timeout" reaches the
  * slots on its own loop even when that loop's queue is full of data
  * (docs/guide.md, "Delivery guarantees").
- * Errors: SS_EINVAL (NULL, interval_ns < 0), as ss_object_init().
+ * Errors: SS_EINVAL (NULL, interval_ns < 0), as ss_object_init(),
+ * SS_ENOMEM.
  */
 SS_API int ss_timer_init(ss_timer *timer, ss_loop *loop, int64_t interval_ns,
                          bool single_shot, const char *id);

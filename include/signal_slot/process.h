@@ -106,8 +106,9 @@ SS_API int ss_process_terminate(ss_process *process);
  * ss_process_join - wait at most timeout_ns (SS_WAIT_FOREVER: no limit) for
  * the child to end. *status (may be NULL) receives its exit code (0..255),
  * or 128 + the signal that killed it. Joining again returns the same
- * status at once. Errors: SS_ETIMEDOUT (still running), SS_ESTATE (not
- * started).
+ * status at once. A timeout beyond the clock's range (INT64_MAX) waits
+ * forever. Errors: SS_EINVAL (NULL), SS_ETIMEDOUT (still running),
+ * SS_ESTATE (not started).
  */
 SS_API int ss_process_join(ss_process *process, int64_t timeout_ns,
                            int *status);

@@ -214,7 +214,9 @@ SS_API int ss_queue_read_begin(ss_queue *q, ss_msg *msgs, size_t max_msgs, size_
  * the others stay for the next reader. Must be called by the thread that
  * called ss_queue_read_begin().
  * Errors: SS_ESTATE (no read in progress on this thread), SS_EINVAL
- * (consumed > n); in both cases nothing changes.
+ * (consumed > n); in both cases nothing changes. SS_ECORRUPT (the records
+ * or the consumer's position were changed meanwhile: nothing consumed,
+ * the read ended, the queue marked corrupt).
  */
 SS_API int ss_queue_read_end(ss_queue *q, size_t consumed);
 
@@ -222,7 +224,11 @@ SS_API int ss_queue_read_end(ss_queue *q, size_t consumed);
  * ss_queue_close - close the queue for every process: every waiter wakes,
  * later puts fail with SS_ECLOSED, gets drain what is left and then fail
  * with SS_ECLOSED. A put that committed before the close is never lost.
+ * Takes the producer side, so that every put either commits before the
+ * close or sees it: waits for a put in progress, however long its thread
+ * takes (stopped in a debugger, say; one that died is taken over).
  * Idempotent: closing a closed queue returns 0. Thread- and process-safe.
+ * Errors: SS_EINVAL (NULL), SS_ECORRUPT (closed all the same).
  */
 SS_API int ss_queue_close(ss_queue *q);
 
@@ -232,7 +238,8 @@ SS_API bool ss_queue_is_closed(const ss_queue *q);
 /*
  * ss_queue_get_stats - a snapshot of q's levels and counters into *out. The
  * fields are read without locking: each is exact, but the set may mix
- * instants while other processes run. Never blocks.
+ * instants while other processes run. Never blocks. Errors: SS_EINVAL,
+ * SS_ECORRUPT (the queue is marked corrupt; *out is filled all the same).
  */
 SS_API int ss_queue_get_stats(const ss_queue *q, ss_queue_stats *out);
 
