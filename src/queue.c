@@ -1049,8 +1049,15 @@ SS_API void ss_queue_destroy(ss_queue *q)
 
 /* ---- put ---- */
 
-static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
-                    const ss__put *how);
+/* Inlined in its two callers, so that the public put, whose ss__put is a
+ * constant, loses the runtime's framing, reserve and patience branches. */
+#if defined(__GNUC__)
+#define SSQ_INLINE static inline __attribute__((always_inline))
+#else
+#define SSQ_INLINE static inline
+#endif
+SSQ_INLINE int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
+                        const ss__put *how);
 
 SS_API int ss_queue_put_many(ss_queue *q, const ss_msg *msgs, size_t n,
                              int64_t timeout_ns)
@@ -1086,8 +1093,8 @@ static inline int put_lock(ss_queue *q, const ss__put *how, int64_t *deadline)
  * msgs[i]: the runtime puts a header before payloads without copying.
  * framed: one message instead, prefix, then n as a u32, then each msgs[i]
  * as a u32 length and its bytes (a batch of signals in one record). */
-static int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
-                    const ss__put *how)
+SSQ_INLINE int put_many(ss_queue *q, const ss_msg *msgs, size_t n,
+                        const ss__put *how)
 {
     const void *prefix = how->prefix;
     size_t prefix_len = how->prefix_len;
