@@ -437,8 +437,11 @@ static void stuck_note(ss_queue *q, enum ssq_side_id s, uint64_t seen,
                        (unsigned)(uint32_t)seen,
                        st == SS_THREAD_STOPPED
                            ? "stopped (a signal or a debugger)"
-                           : "asleep (frozen, or blocked in a signal "
-                             "handler)");
+                       : st == SS_THREAD_ASLEEP
+                           ? "asleep (frozen, or blocked in a signal "
+                             "handler)"
+                           : "not letting go (preempted for long, or "
+                             "frozen)");
 }
 
 /* Take side s's lock, waiting until deadline (-1: forever; SSQ_NO_BLOCK:
@@ -483,6 +486,7 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline,
     bool impatient = how & SSQ_IMPATIENT;
     ssq_side *sd = side_of(q, s);
     uint64_t me = self_ident(), seen;
+    uint64_t first = 0;
     for (int i = 0; i < SSQ_LOCK_YIELDS; i++) {
         if (lock_try(sd, me, &seen))
             return 0;
@@ -490,10 +494,20 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline,
             return held_by_caller(s);
         if (impatient && stuck_known(q, seen))
             return SS_EBUSY;
+        if (i == 0)
+            first = seen;
         ss__yield();
-        /* A yield can last a time slice when others want the core. */
-        if (deadline >= 0 && (i & 7) == 7 && ss__now_ns() >= deadline)
-            break;
+        if ((i & 7) == 7) {
+            /* A yield can last a time slice when others want the core. */
+            if (deadline >= 0 && ss__now_ns() >= deadline)
+                break;
+            /* Impatient: a holder that has not let go in 8 yields is
+             * probed now, not after 64 (on a loaded machine those can
+             * take the whole patience); one that has is contention. */
+            if (impatient && seen == first)
+                break;
+            first = seen;
+        }
     }
     bool sleeper = false, fenced = false;
     int64_t next_probe = 0, next_full = 0; /* at once, first */
@@ -567,6 +581,11 @@ static int side_lock_until(ss_queue *q, enum ssq_side_id s, int64_t deadline,
             until = now + SSQ_LOCK_SLICE_UNFENCED_NS;
         if (deadline >= 0) {
             if (now >= deadline) {
+                /* Impatient: a holder that kept the lock the whole
+                 * patience is as good as stuck for the calls that follow
+                 * (a moment: see stuck_known()). */
+                if (impatient)
+                    stuck_note(q, s, seen, SS_THREAD_RUNS, now);
                 rc = SS_ETIMEDOUT;
                 break;
             }

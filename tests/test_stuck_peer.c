@@ -192,14 +192,23 @@ static void stuck_case(int sig)
         assert_int_equal(kill(pid, SIGKILL), 0);
         assert_int_equal(tu_wait(pid, 20000), 128 + SIGKILL);
     }
-    for (int32_t k = 0; k < M; k++)
+    /* A finding of "stuck" is trusted for a moment (2 ms) before the
+     * holder is probed again: the first emission may still give up, and
+     * is retried. Then the lock is free (or taken over), for good. */
+    int retried = 0, rc;
+    int64_t end = tu_now_ns() + SS_SEC(20);
+    while ((rc = ss_emit(&e, "v", (int32_t)0)) == SS_EBUSY &&
+           tu_now_ns() < end)
+        retried++;
+    assert_int_equal(rc, 0);
+    for (int32_t k = 1; k < M; k++)
         assert_int_equal(ss_emit(&e, "v", k), 0);
     assert_int_equal(ss_loop_stop(l), 0);
     assert_int_equal(ss_loop_run(l), SS_LOOP_STOPPED);
     assert_int_equal(r.bad, 0);
     assert_int_equal(r.next, M);
     assert_int_equal(r.specials, sig == SIGSTOP ? 1 : 0);
-    assert_int_equal(ss_loop_dropped(l), N);
+    assert_int_equal(ss_loop_dropped(l), N + retried);
 
     ss_object_destroy(&e);
     ss_object_destroy(&r.obj);
