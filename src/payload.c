@@ -1012,55 +1012,57 @@ static const char *kinds_ok(char c, int part, bool out, const char **want)
     }
 }
 
-/* Whether argument code k fits type letter c (part 1: a blob's length):
- * kinds_ok() as a few comparisons, for the common signatures of basic
- * types, which are checked on every call. -1: c is not a basic type. */
-static inline int kind_fits(char c, int part, bool out, char k)
+/* The fast check, for signatures of basic types, which is made on every
+ * call: each argument code (SS__ARGKIND) is a bit, and each letter has the
+ * set of bits it accepts, as values and as outputs (y: the data; its
+ * length takes YLEN_*). The same sets as kinds_ok(), which explains a
+ * mismatch. */
+enum {
+    K_I = 1 << 0, K_L = 1 << 1, K_D = 1 << 2, K_E = 1 << 3, K_S = 1 << 4,
+    K_P = 1 << 5, K_V = 1 << 6, K_Q = 1 << 7, K_b = 1 << 8, K_i = 1 << 9,
+    K_u = 1 << 10, K_x = 1 << 11, K_t = 1 << 12, K_d = 1 << 13,
+    K_s = 1 << 14, K_q = 1 << 15,
+    K_PTRS = K_S | K_P | K_V | K_Q | K_b | K_i | K_u | K_x | K_t | K_d |
+             K_s | K_q,
+    YLEN_IN = K_L, YLEN_OUT = K_t | K_P,
+};
+
+static const uint16_t kind_bit[128] = {
+    ['I'] = K_I, ['L'] = K_L, ['D'] = K_D, ['E'] = K_E, ['S'] = K_S,
+    ['P'] = K_P, ['V'] = K_V, ['?'] = K_Q, ['b'] = K_b, ['i'] = K_i,
+    ['u'] = K_u, ['x'] = K_x, ['t'] = K_t, ['d'] = K_d, ['s'] = K_s,
+    ['q'] = K_q,
+};
+
+static const uint16_t fits_in[128] = {
+    ['b'] = K_I, ['i'] = K_I, ['u'] = K_I, ['x'] = K_L, ['t'] = K_L,
+    ['d'] = K_D, ['s'] = K_S | K_P | K_Q, ['y'] = K_PTRS, ['p'] = K_PTRS,
+};
+
+static const uint16_t fits_out[128] = {
+    ['b'] = K_b | K_P, ['i'] = K_i | K_u | K_P, ['u'] = K_i | K_u | K_P,
+    ['x'] = K_x | K_t | K_P, ['t'] = K_x | K_t | K_P, ['d'] = K_d | K_P,
+    ['s'] = K_s | K_P, ['y'] = K_q | K_s | K_Q | K_P, ['p'] = K_q | K_Q | K_P,
+};
+
+/* Whether the arguments kinds (after the signature's own code) fit sig,
+ * a signature of basic types; false also for anything else (containers),
+ * which the slow way then judges. */
+static inline bool args_fit(const char *sig, const char *kinds, bool out)
 {
-    if (!out) {
-        switch (c) {
-        case 'b':
-        case 'i':
-        case 'u':
-            return k == 'I';
-        case 'x':
-        case 't':
-            return k == 'L';
-        case 'd':
-            return k == 'D';
-        case 's':
-            return k == 'S' || k == 'P' || k == '?';
-        case 'y': /* the data, any pointer; then a size_t */
-        case 'p':
-            if (part)
-                return k == 'L';
-            return k != 'I' && k != 'L' && k != 'D' && k != 'E' && k != 0;
-        default:
-            return -1;
+    const uint16_t *fits = out ? fits_out : fits_in;
+    const unsigned char *s = (const unsigned char *)sig;
+    const unsigned char *k = (const unsigned char *)kinds + 1;
+    for (; *s; s++, k++) {
+        if (*s >= 128 || *k >= 128 || !(fits[*s] & kind_bit[*k]))
+            return false;
+        if (*s == 'y') {
+            k++;
+            if (*k >= 128 || !((out ? YLEN_OUT : YLEN_IN) & kind_bit[*k]))
+                return false;
         }
     }
-    if (k == 'P')
-        return c != '\0'; /* NULL skips any output */
-    switch (c) {
-    case 'b':
-        return k == 'b';
-    case 'i':
-    case 'u':
-        return k == 'i' || k == 'u';
-    case 'x':
-    case 't':
-        return k == 'x' || k == 't';
-    case 'd':
-        return k == 'd';
-    case 's':
-        return k == 's';
-    case 'y':
-        return part ? k == 't' : k == 'q' || k == 's' || k == '?';
-    case 'p':
-        return k == 'q' || k == '?';
-    default:
-        return -1;
-    }
+    return *k == 0;
 }
 
 int ss__args_check(const char *sig, const char *kinds, bool out, char *why,
@@ -1071,15 +1073,7 @@ int ss__args_check(const char *sig, const char *kinds, bool out, char *why,
     /* Fast path: basic types that all fit. Anything else (a container, a
      * mismatch, a count that differs) takes the way below, which also
      * says what is wrong. */
-    const char *fk = kinds + 1, *fs = sig;
-    for (; *fs != '\0'; fs++, fk++) {
-        int f = kind_fits(*fs, 0, out, *fk);
-        if (f == 1 && *fs == 'y')
-            f = kind_fits('y', 1, out, *++fk);
-        if (f != 1)
-            break;
-    }
-    if (*fs == '\0' && *fk == '\0')
+    if (args_fit(sig, kinds, out))
         return 0;
     const char *k = kinds + 1; /* kinds[0] is the signature's own */
     size_t arg = 0, nk = strlen(k);
@@ -1119,7 +1113,8 @@ SS_API int ss__pack_checked(ss_writer *w, const char *kinds, const char *sig,
                             ...)
 {
     char why[256];
-    if (w && !w->err && ss__args_check(sig, kinds, false, why, sizeof why)) {
+    if (w && !w->err && sig && kinds && !args_fit(sig, kinds, false) &&
+        ss__args_check(sig, kinds, false, why, sizeof why)) {
         SS_LOG_ERR("payload", "ss_pack: %s; nothing written", why);
         return w_fail(w, SS_ETYPE);
     }
