@@ -1,0 +1,246 @@
+/*
+ * connect.c - connections, broadcast and subscriptions: who gets a
+ * signal (signal_slot/loop.h).
+ */
+#include "runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Whether a connection between two loops may be made here (tables locked):
+ * both must be loops of this process that run here, or loop processes not
+ * started yet (their children inherit the connection at start); and an
+ * in-process pointer (p) cannot travel to another process. */
+static int cross_check(const ss_object *emitter, const ss__signal *s,
+                       const ss_object *receiver)
+{
+    const char *signal = s->name, *sig = s->sig;
+    pid_t me = getpid(), pr = receiver->loop_->pid;
+    pid_t pe = s->here ? me : emitter->loop_->pid;
+    bool e_here = pe == me, r_here = pr == me;
+    if ((!e_here && pe != 0) || (!r_here && pr != 0)) {
+        SS_LOG_ERR("loop",
+                   "connect %s.%s to %s: %s runs in another process "
+                   "already; connect before starting it (connecting to a "
+                   "running process is not supported yet)",
+                   emitter->id_, signal, receiver->id_,
+                   !e_here && pe != 0 ? emitter->id_ : receiver->id_);
+        return SS_ENOTSUP;
+    }
+    /* One process: the same loop, or loops whose process is known and
+     * equal. Each loop process not started yet (pid 0) is a process of
+     * its own, whatever other unstarted ones say. */
+    bool same = (pe == pr && pe != 0) ||
+                (!s->here && emitter->loop_ == receiver->loop_);
+    if (!same && strchr(sig, 'p')) {
+        SS_LOG_ERR("loop",
+                   "connect %s.%s to %s: the signal carries a pointer "
+                   "(\"%s\"), which means nothing in another process",
+                   emitter->id_, signal, receiver->id_, sig);
+        return SS_ENOTSUP;
+    }
+    return 0;
+}
+
+SS_API int ss_connect(ss_object *emitter, const char *signal,
+                      ss_object *receiver, ss_slot_fn slot,
+                      const char *slot_signature, void *user_data)
+{
+    if (!emitter || !signal || !receiver || !slot || !slot_signature)
+        return SS_EINVAL;
+    ss__conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return SS_ENOMEM;
+    c->receiver = receiver;
+    c->slot = slot;
+    c->user_data = user_data;
+    atomic_init(&c->refs, 1);
+    ss__rt_write_lock();
+    int rc = 0;
+    ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                        ? ss__find_signal(emitter, signal, strlen(signal))
+                        : NULL;
+    if (!s || !(receiver->flags_ & OBJ_LIVE)) {
+        rc = s ? SS_EINVAL : SS_ENOENT;
+        SS_LOG_ERR("loop", "connect %s.%s: %s", emitter->id_, signal,
+                   s ? "receiver is not a live object" : "no such signal");
+    } else if ((rc = cross_check(emitter, s, receiver)) != 0) {
+        /* logged by cross_check */
+    } else if (!ss_signature_equal(s->sig, slot_signature)) {
+        rc = SS_ESIGNATURE;
+        SS_LOG_ERR("loop",
+                   "connect %s.%s to %s: the signal carries \"%s\", "
+                   "the slot takes \"%s\"",
+                   emitter->id_, signal, receiver->id_, s->sig, slot_signature);
+    } else {
+        for (ss__conn *o = s->conns; o; o = o->next) {
+            if (o->receiver == receiver && o->slot == slot &&
+                o->user_data == user_data) {
+                ss__rt_unlock();
+                free(c);
+                return 0; /* connected already: delivered once */
+            }
+        }
+        memcpy(c->sig, s->sig, strlen(s->sig) + 1);
+        /* Appended, so that slots run in the order they were connected. */
+        ss__conn **pp = &s->conns;
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = c;
+        c = NULL;
+    }
+    ss__rt_unlock();
+    free(c);
+    return rc;
+}
+
+SS_API int ss_disconnect(ss_object *emitter, const char *signal,
+                         ss_object *receiver, ss_slot_fn slot, void *user_data)
+{
+    if (!emitter || !signal || !receiver || !slot)
+        return SS_EINVAL;
+    ss__rt_write_lock();
+    ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                        ? ss__find_signal(emitter, signal, strlen(signal))
+                        : NULL;
+    for (ss__conn **pp = s ? &s->conns : NULL; pp && *pp; pp = &(*pp)->next) {
+        ss__conn *c = *pp;
+        if (c->receiver == receiver && c->slot == slot &&
+            c->user_data == user_data) {
+            *pp = c->next;
+            atomic_store(&c->dead, 1);
+            ss__conn_release(c);
+            ss__rt_unlock();
+            return 0;
+        }
+    }
+    ss__rt_unlock();
+    SS_LOG_WARNING("loop", "disconnect %s.%s from %s: not connected",
+                   emitter->id_, signal, receiver->id_);
+    return SS_ENOENT;
+}
+
+SS_API uint64_t ss_signal_dropped(ss_object *emitter, const char *signal)
+{
+    if (!emitter || !signal)
+        return 0;
+    ss__rt_read_lock();
+    ss__signal *s = ss__find_signal(emitter, signal, strlen(signal));
+    uint64_t d = s ? atomic_load(&s->dropped) : 0;
+    ss__rt_unlock();
+    return d;
+}
+
+SS_API int ss_signal_broadcast_on(ss_object *emitter, const char *signal,
+                                  ss_loop *loop)
+{
+    if (!emitter || !signal || !loop)
+        return SS_EINVAL;
+    int rc = 0;
+    ss__rt_write_lock();
+    ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                        ? ss__find_signal(emitter, signal, strlen(signal))
+                        : NULL;
+    if (!s) {
+        rc = SS_ENOENT;
+    } else if ((rc = cross_check(emitter, s, &loop->self)) != 0) {
+        ss__rt_unlock();
+        return rc; /* logged by cross_check */
+    } else {
+        bool there = false;
+        for (size_t k = 0; k < s->n_bcast; k++)
+            there |= s->bcast[k] == loop;
+        if (!there) {
+            if (s->n_bcast == BCAST_MAX)
+                rc = SS_ENOMEM;
+            else
+                s->bcast[s->n_bcast++] = loop;
+        }
+    }
+    ss__rt_unlock();
+    if (rc != 0)
+        SS_LOG_ERR("loop", "broadcast %s.%s on %s: %s", emitter->id_, signal,
+                   loop->name,
+                   rc == SS_ENOENT ? "no such signal" : "too many loops");
+    return rc;
+}
+
+SS_API int ss_subscribe(ss_object *receiver, const char *signal,
+                        ss_slot_fn slot, const char *slot_signature,
+                        void *user_data)
+{
+    if (!receiver || !slot || !slot_signature)
+        return SS_EINVAL;
+    int rc = ss__check_name(signal);
+    if (rc != 0)
+        return rc;
+    if ((rc = ss_signature_validate(slot_signature, NULL)) != 0)
+        return rc;
+    ss__conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return SS_ENOMEM;
+    c->receiver = receiver;
+    c->slot = slot;
+    c->user_data = user_data;
+    atomic_init(&c->refs, 1);
+    snprintf(c->name, sizeof c->name, "%s", signal);
+    snprintf(c->sig, sizeof c->sig, "%s", slot_signature);
+    ss__rt_write_lock();
+    ss_loop *loop = receiver->loop_;
+    if (!loop || !(receiver->flags_ & OBJ_LIVE)) {
+        ss__rt_unlock();
+        free(c);
+        return SS_EINVAL;
+    }
+    if (loop->pid != 0 && loop->pid != getpid()) {
+        ss__rt_unlock();
+        free(c);
+        SS_LOG_ERR("loop",
+                   "subscribe %s to %s: its loop %s runs in another "
+                   "process already; subscribe before starting it "
+                   "(not supported yet)",
+                   receiver->id_, signal, loop->name);
+        return SS_ENOTSUP;
+    }
+    for (ss__conn *o = loop->subs; o; o = o->next) {
+        if (o->receiver == receiver && o->slot == slot &&
+            o->user_data == user_data && strcmp(o->name, signal) == 0) {
+            ss__rt_unlock();
+            free(c);
+            return 0; /* subscribed already: called once */
+        }
+    }
+    ss__conn **pp = &loop->subs;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = c;
+    ss__rt_unlock();
+    return 0;
+}
+
+SS_API int ss_unsubscribe(ss_object *receiver, const char *signal,
+                          ss_slot_fn slot, void *user_data)
+{
+    if (!receiver || !signal || !slot)
+        return SS_EINVAL;
+    ss__rt_write_lock();
+    ss_loop *loop = receiver->loop_;
+    for (ss__conn **pp = loop ? &loop->subs : NULL; pp && *pp;
+         pp = &(*pp)->next) {
+        ss__conn *c = *pp;
+        if (c->receiver == receiver && c->slot == slot &&
+            c->user_data == user_data && strcmp(c->name, signal) == 0) {
+            *pp = c->next;
+            atomic_store(&c->dead, 1);
+            ss__conn_release(c);
+            ss__rt_unlock();
+            return 0;
+        }
+    }
+    ss__rt_unlock();
+    SS_LOG_WARNING("loop", "unsubscribe %s from %s: not subscribed",
+                   receiver->id_, signal);
+    return SS_ENOENT;
+}

@@ -1,0 +1,358 @@
+/*
+ * dispatch.c - a slot's view of its arguments, and dispatch: resolving
+ * the messages a loop takes from its queue and calling their slots.
+ */
+#include "runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- arguments ---- */
+
+/* NUL-terminated copies of the emitter's names, made on first request
+ * (args is the dispatcher's, on its stack: writable). */
+static void args_names(const ss_args *cargs)
+{
+    ss_args *args = (ss_args *)cargs;
+    if (args->names_ready)
+        return;
+    const unsigned char *p = args->names;
+    char *dst[3] = {args->loop, args->object, args->signal};
+    for (int i = 0; i < 3; i++) {
+        memcpy(dst[i], p, args->nl[i]);
+        dst[i][args->nl[i]] = 0;
+        p += args->nl[i];
+    }
+    args->names_ready = true;
+}
+
+SS_API int ss_args_reader(const ss_args *args, ss_reader *r)
+{
+    if (!args || !r)
+        return SS_EINVAL;
+    ss__reader_init_valid(r, args->sig, args->n_types, args->data, args->len);
+    return 0;
+}
+
+static int args_vunpack(const ss_args *args, const char *kinds, const char *sig,
+                        va_list ap);
+
+SS_API int(ss_args_unpack)(const ss_args *args, const char *sig, ...)
+{
+    va_list ap;
+    va_start(ap, sig);
+    int rc = args_vunpack(args, NULL, sig, ap);
+    va_end(ap);
+    return rc;
+}
+
+SS_API int ss__args_unpack_checked(const ss_args *args, const char *kinds,
+                                   const char *sig, ...)
+{
+    va_list ap;
+    va_start(ap, sig);
+    int rc = args_vunpack(args, kinds, sig, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int args_vunpack(const ss_args *args, const char *kinds, const char *sig,
+                        va_list ap)
+{
+    if (!args || !sig)
+        return SS_EINVAL;
+    /* args->sig is valid: equal strings are equal signatures. */
+    if (strcmp(sig, args->sig) != 0) {
+        args_names(args);
+        SS_LOG_ERR("loop", "slot reads %s.%s as \"%s\", but it carries \"%s\"",
+                   args->object, args->signal, sig, args->sig);
+        return SS_ETYPE;
+    }
+    char why[256];
+    if (kinds && ss__args_check(sig, kinds, true, why, sizeof why)) {
+        args_names(args);
+        SS_LOG_ERR("loop", "slot reads %s.%s: %s; nothing read", args->object,
+                   args->signal, why);
+        return SS_ETYPE;
+    }
+    return ss__unpack_valid(args->sig, args->n_types, args->data, args->len,
+                            ap);
+}
+
+SS_API const char *ss_args_signature(const ss_args *args)
+{
+    return args ? args->sig : NULL;
+}
+
+SS_API void ss_args_sender(const ss_args *args, const char **loop,
+                           const char **object, const char **signal)
+{
+    if (args)
+        args_names(args);
+    if (loop)
+        *loop = args ? args->loop : NULL;
+    if (object)
+        *object = args ? args->object : NULL;
+    if (signal)
+        *signal = args ? args->signal : NULL;
+}
+
+/* ---- dispatch ---- */
+
+/* Take a reference on cn for this dispatch; false if out of memory. */
+static bool add_call(ss_loop *loop, ss__conn *cn, size_t *n)
+{
+    if (*n == loop->calls_cap) {
+        size_t nc = loop->calls_cap ? 2 * loop->calls_cap : 16;
+        ss__conn **bigger = realloc(loop->calls, nc * sizeof *bigger);
+        if (!bigger)
+            return false;
+        loop->calls = bigger;
+        loop->calls_cap = nc;
+    }
+    atomic_fetch_add(&cn->refs, 1);
+    loop->calls[(*n)++] = cn;
+    return true;
+}
+
+/* Find the signal a header names (tables locked), through the loop's cache
+ * of the last header when the tables have not changed since. */
+static ss__signal *resolve_signal(ss_loop *loop, const unsigned char *m,
+                                  size_t hlen)
+{
+    /* From byte 1: a batch and a single emission share their names. */
+    if (loop->cache_gen == ss__rt_gen && loop->cache_len == hlen &&
+        memcmp(loop->cache_hdr + 1, m + 1, hlen - 1) == 0)
+        return loop->cache_sig;
+    size_t a = m[1], b = m[2], c = m[3];
+    const char *names = (const char *)m + MSG_HDR;
+    ss_loop *el = ss__find_loop(names, a);
+    ss_object *eo = el ? ss__find_object(el, names + a, b) : NULL;
+    ss__signal *s = eo ? ss__find_signal(eo, names + a + b, c) : NULL;
+    memcpy(loop->cache_hdr, m, hlen);
+    loop->cache_len = hlen;
+    loop->cache_sig = s;
+    loop->cache_gen = ss__rt_gen;
+    return s;
+}
+
+/* Resolve message m (tables locked): find the emitter by its names and take a
+ * reference on each live connection or subscription on this loop; a
+ * message of the same signal as the one before it (prev) shares its
+ * references. False if the header is malformed. */
+static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
+                    pending *p, const pending *prev, ss__signal **prev_sig,
+                    size_t *n)
+{
+    size_t a = m[1], b = m[2], c = m[3];
+    if (a > SS_NAME_MAX || b > SS_NAME_MAX || c > SS_NAME_MAX ||
+        len < MSG_HDR + a + b + c)
+        return false;
+    p->hdr = m;
+    p->hlen = MSG_HDR + a + b + c;
+    p->len = len;
+    p->first = p->last = *n;
+    ss__signal *s = resolve_signal(loop, m, p->hlen);
+    p->found = s != NULL;
+    if (!s) {
+        *prev_sig = NULL; /* p has no calls to share */
+        return true;
+    }
+    p->foreign = !s->here && s->owner->loop_->pid != loop->pid;
+    if (prev && *prev_sig == s) {
+        p->first = prev->first;
+        p->last = prev->last;
+        return true;
+    }
+    *prev_sig = s;
+    for (ss__conn *cn = s->conns; cn; cn = cn->next)
+        if (cn->receiver->loop_ == loop && !add_call(loop, cn, n))
+            break;
+    /* Broadcast on this loop: every subscriber to the name. */
+    bool bcast = false;
+    for (size_t k = 0; k < s->n_bcast; k++)
+        bcast |= s->bcast[k] == loop;
+    for (ss__conn *cn = bcast ? loop->subs : NULL; cn; cn = cn->next) {
+        if (strcmp(cn->name, s->name) != 0)
+            continue;
+        if (strcmp(cn->sig, s->sig) != 0) {
+            if (!atomic_exchange(&cn->warned, true))
+                SS_LOG_ERR("loop",
+                           "loop %s: %s subscribed to %s as \"%s\", "
+                           "but %.*s.%s carries \"%s\"; not called (logged "
+                           "once)",
+                           loop->name, cn->receiver->id_, s->name, cn->sig,
+                           (int)b, (const char *)m + MSG_HDR + a, s->name,
+                           s->sig);
+            continue;
+        }
+        if (!add_call(loop, cn, n))
+            break;
+    }
+    p->last = *n;
+    return true;
+}
+
+/* Validate one payload of resolved message p and call its slots. */
+static void deliver_one(ss_loop *loop, const pending *p, ss_args *args,
+                        const unsigned char *data, size_t len)
+{
+    args->data = data;
+    args->len = len;
+    int rc = ss__payload_validate_n(args->sig, data, len,
+                                    p->foreign ? SS_PAYLOAD_NO_POINTER : 0,
+                                    &args->n_types);
+    if (rc != 0) {
+        args_names(args);
+        SS_LOG_ERR("loop",
+                   "loop %s: %s.%s with a payload that is not "
+                   "\"%s\": %s; dropped",
+                   loop->name, args->object, args->signal, args->sig,
+                   ss_strerror(rc));
+        return;
+    }
+    for (size_t i = p->first; i < p->last; i++) {
+        ss__conn *cn = loop->calls[i];
+        /* Disconnected or destroyed by a slot called before it? */
+        if (!atomic_load_explicit(&cn->dead, memory_order_acquire))
+            cn->slot(cn->receiver, args, cn->user_data);
+    }
+}
+
+/* Dispatch a batch of messages: resolve them all under one hold of the
+ * lock, call their slots without it, in order, then release the
+ * references. Stops at a stop message (what follows it is not handled).
+ * Returns whether a stop was seen. */
+bool ss__dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
+{
+    pending *pend = loop->pend;
+    size_t np = 0, n = 0;
+    bool stop = false;
+    ss__signal *prev_sig = NULL;
+
+    ss__rt_read_lock();
+    for (size_t i = 0; i < n_msgs; i++) {
+        const unsigned char *m = msgs[i].data;
+        if (msgs[i].len < MSG_HDR) {
+            SS_LOG_ERR("loop", "loop %s: message of %zu bytes dropped",
+                       loop->name, msgs[i].len);
+            continue;
+        }
+        if (m[0] == MSG_STOP) {
+            stop = true;
+            break;
+        }
+        if (m[0] != MSG_SIGNAL && m[0] != MSG_BATCH) {
+            SS_LOG_ERR("loop", "loop %s: message of unknown kind %u dropped",
+                       loop->name, m[0]);
+            continue;
+        }
+        if (resolve(loop, m, msgs[i].len, &pend[np], np ? &pend[np - 1] : NULL,
+                    &prev_sig, &n))
+            np++;
+        else
+            SS_LOG_ERR("loop", "loop %s: malformed message header dropped",
+                       loop->name);
+    }
+    ss__rt_unlock();
+
+    for (size_t k = 0; k < np; k++) {
+        pending *p = &pend[k];
+        ss_args args;
+        args.names = p->hdr + MSG_HDR;
+        memcpy(args.nl, p->hdr + 1, 3);
+        args.names_ready = false;
+        if (!p->found) {
+            args_names(&args);
+            SS_LOG_DBG("loop",
+                       "loop %s: %s.%s from loop %s no longer exists; "
+                       "dropped",
+                       loop->name, args.object, args.signal, args.loop);
+            continue;
+        }
+        if (p->first == p->last)
+            continue; /* nobody here takes it (any more) */
+        /* Each call holds a reference: its signature stays valid. */
+        args.sig = loop->calls[p->first]->sig;
+        const unsigned char *body = p->hdr + p->hlen;
+        size_t left = p->len - p->hlen;
+        if (p->hdr[0] == MSG_SIGNAL) {
+            deliver_one(loop, p, &args, body, left);
+            continue;
+        }
+        /* A batch: a u32 count, then length-prefixed payloads. */
+        if (left < 4) {
+            args_names(&args);
+            SS_LOG_ERR("loop",
+                       "loop %s: batch of %s.%s without its count; "
+                       "dropped",
+                       loop->name, args.object, args.signal);
+            continue;
+        }
+        uint64_t count = ss__ld_le32(body);
+        body += 4;
+        left -= 4;
+        for (uint64_t e = 0; e < count; e++) {
+            size_t plen = left >= 4 ? ss__ld_le32(body) : 0;
+            if (left < 4 || plen > left - 4) {
+                args_names(&args);
+                SS_LOG_ERR("loop",
+                           "loop %s: batch of %s.%s with a broken "
+                           "frame at payload %llu of %llu; the rest dropped",
+                           loop->name, args.object, args.signal,
+                           (unsigned long long)e, (unsigned long long)count);
+                break;
+            }
+            deliver_one(loop, p, &args, body + 4, plen);
+            body += 4 + plen;
+            left -= 4 + plen;
+        }
+    }
+
+    for (size_t i = 0; i < n; i++)
+        ss__conn_release(loop->calls[i]);
+    return stop;
+}
+
+/* Signals a message carries: 1, a batch's count, 0 for a stop (or a
+ * malformed message, which dispatch would drop too). */
+static uint64_t signals_in(const unsigned char *m, size_t len)
+{
+    if (len < MSG_HDR)
+        return 0;
+    size_t hlen = MSG_HDR + (size_t)m[1] + m[2] + m[3];
+    if (m[0] == MSG_SIGNAL)
+        return len >= hlen;
+    if (m[0] == MSG_BATCH && len >= hlen + 4)
+        return ss__ld_le32(m + hlen);
+    return 0;
+}
+
+uint64_t ss__loop_drop_queued(ss_loop *loop)
+{
+    size_t size = LOOP_BUF_INITIAL;
+    unsigned char *buf = malloc(size);
+    ss_msg msgs[LOOP_BATCH];
+    uint64_t n_signals = 0;
+    while (buf) {
+        size_t n = 0;
+        int rc = ss_queue_get_many(loop->q, buf, size, msgs, LOOP_BATCH, &n,
+                                   SS_NO_WAIT);
+        if (rc == SS_ENOBUFS) {
+            size = msgs[0].len + 8;
+            unsigned char *bigger = realloc(buf, size);
+            if (!bigger)
+                break;
+            buf = bigger;
+            continue;
+        }
+        if (rc != 0)
+            break; /* drained (SS_ECLOSED), or damaged */
+        for (size_t k = 0; k < n; k++)
+            n_signals += signals_in(msgs[k].data, msgs[k].len);
+    }
+    free(buf);
+    atomic_fetch_add(&loop->dropped, n_signals);
+    return n_signals;
+}

@@ -1,0 +1,234 @@
+/*
+ * runtime.h - what the runtime's files share (not exported): the tables'
+ * structures (loops, objects' signals, connections), the message header,
+ * the tables' lock, and the functions one component offers the others.
+ * docs/runtime.md describes the design.
+ *
+ *   objects.c   names, lookups, objects, declaring signals
+ *   connect.c   connections, broadcast, subscriptions
+ *   emit.c      emission and delivery into queues; a loop's own signals
+ *   dispatch.c  a slot's arguments; resolving and dispatching messages
+ *   timer.c     timers
+ *   sigint.c    SIGINT while loops run
+ *   loop.c      loops: creation, running, stopping, embedding
+ *
+ * Tables: every loop, object, signal and connection of the process hangs
+ * off one list of loops, guarded by the tables' lock (tables_lock.c:
+ * shared reads, exclusive writes; "tables locked" below). Slots
+ * are never called with it held: dispatch takes a counted reference on each
+ * connection it is about to call, drops the lock, calls, and takes the lock
+ * again to release the references. Disconnecting or destroying marks a
+ * connection dead and unlinks it at once; its memory goes with the last
+ * reference (deferred removal), so a slot may disconnect or destroy anything.
+ *
+ * A signal travels as a message in the receiving loop's queue that names
+ * its emitter (loop name, object id, signal name), never as a pointer, so
+ * that the receiving loop may live in another process.
+ */
+#ifndef SS_RUNTIME_H
+#define SS_RUNTIME_H
+
+#include "ss_internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "heap.h"
+
+#define LOOP_BATCH 64
+#define LOOP_BUF_INITIAL (64u << 10)
+#define LOOP_SIGINT_POLL_NS SS_MSEC(50)
+/* Drops of a signal are logged once every DROP_LOG_EVERY, and at most
+ * once every DROP_LOG_PERIOD_NS (an overloaded receiver must not flood
+ * the log: one line per 100 drops was 180,000 lines in 5 s). */
+#define DROP_LOG_EVERY 100
+#define DROP_LOG_PERIOD_NS SS_SEC(1)
+/* How long ss_loop_stop() from another thread waits for room. */
+#define LOOP_STOP_WAIT_NS SS_SEC(1)
+#define OBJ_LIVE 1u
+#define OBJ_TIMER 2u
+
+enum msg_kind { MSG_SIGNAL = 1, MSG_STOP = 2, MSG_BATCH = 3 };
+
+/* Message header: kind, then the lengths of the three names, then the
+ * names (no NUL), then the payload; for a batch (one emit_many for one
+ * loop), a u32 count, then each payload as a u32 length and its bytes. */
+#define MSG_HDR 4u
+
+/* A connection (on a signal's list) or a subscription (on a loop's list,
+ * with the signal name and signature it takes). */
+typedef struct ss__conn {
+    struct ss__conn *next;
+    ss_object *receiver;
+    ss_slot_fn slot;
+    void *user_data;
+    _Atomic int dead;
+    _Atomic int refs;           /* 1 while linked + 1 per dispatch holding it */
+    char name[SS_NAME_MAX + 1]; /* subscriptions only */
+    char sig[SS_SIGNATURE_MAX_LEN + 1]; /* what the slot takes */
+    _Atomic bool warned; /* a signature mismatch was logged once */
+} ss__conn;
+
+#define BCAST_MAX 8
+
+struct ss__signal {
+    struct ss__signal *next;
+    char name[SS_NAME_MAX + 1];
+    char sig[SS_SIGNATURE_MAX_LEN + 1];
+    ss__conn *conns;
+    _Atomic uint64_t dropped;
+    /* The last drop line: when, and the drop count it gave. */
+    _Atomic int64_t drop_logged_ns;
+    _Atomic uint64_t drop_logged_at;
+    ss_loop *bcast[BCAST_MAX]; /* loops it is broadcast on */
+    size_t n_bcast;
+    /* Emitted by the process that declared it, whichever loop its object
+     * lives on (a loop process's "exited", emitted by the parent). */
+    bool here;
+    /* Control traffic (loop and process notices), which may use the room
+     * a queue keeps free for it (ss__put.reserve). */
+    bool ctrl;
+    ss_object *owner; /* the emitter */
+    size_t name_len;
+    /* The header of its messages (kind, names), built once. */
+    size_t hlen;
+    unsigned char hdr[MSG_HDR + 3 * SS_NAME_MAX];
+};
+
+struct ss_loop {
+    struct ss_loop *next; /* ss__rt_loops */
+    char name[SS_NAME_MAX + 1];
+    ss_queue *q;
+    /* Ring bytes data messages leave free for control ones (its stop, the
+     * timeouts of its own timers, loop and process notices), and the
+     * longest an emitter waits for a busy producer side (options). */
+    size_t reserve;
+    int64_t emit_wait_ns;
+    ss_object self;
+    ss_object *objects; /* tables lock */
+    ss__conn *subs;     /* tables lock: subscriptions of its objects */
+    ss__heap timers;    /* loop thread only */
+    uint64_t timer_seq; /* loop thread only: scheduling order of timers */
+    uint64_t next_id;   /* tables lock */
+    _Atomic uint64_t dropped;
+    _Atomic int running;
+    _Atomic bool stopped;
+    bool thread_started;
+    pthread_t thread;
+    int thread_status;
+    unsigned char *buf;
+    size_t buf_size;
+    _Atomic int efd; /* eventfd made readable by deliveries, or -1 */
+    /* The process the loop runs in: getpid() of its creator for an
+     * ordinary loop; for a loop process, 0 until it starts, then its pid. */
+    pid_t pid;
+    struct pending *pend; /* dispatch scratch: LOOP_BATCH entries */
+    /* The last message header resolved (tables lock): names -> signal. */
+    uint64_t cache_gen;
+    ss__signal *cache_sig;
+    size_t cache_len;
+    unsigned char cache_hdr[MSG_HDR + 3 * SS_NAME_MAX];
+    ss__conn **calls; /* dispatch scratch */
+    size_t calls_cap;
+};
+
+/* The signal being delivered. The emitter's names stay in the message (not
+ * NUL-terminated) until a slot asks for them. */
+struct ss_args {
+    const char *sig;
+    const unsigned char *data;
+    size_t len;
+    size_t n_types; /* data was validated against sig: this many values */
+    const unsigned char *names; /* loop, object, signal names, back to back */
+    unsigned char nl[3];        /* their lengths */
+    bool names_ready;
+    char loop[SS_NAME_MAX + 1], object[SS_NAME_MAX + 1],
+        signal[SS_NAME_MAX + 1];
+};
+
+/* Bumped by every writer: a loop's cached name resolution is valid while
+ * the generation it was made in lasts (tables lock). */
+
+/* A signal message of the batch being dispatched, resolved. */
+typedef struct pending {
+    const unsigned char *hdr; /* the message: header, names, payload */
+    size_t hlen;              /* header and names */
+    size_t len;
+    size_t first, last; /* its calls in loop->calls; none: nothing to do */
+    bool found;         /* the emitter's signal exists */
+    bool foreign;       /* emitted in another process: no pointers */
+} pending;
+
+/* ---- the tables ---- */
+
+/* Bumped by every writer: a loop's cached name resolution is valid while
+ * the generation it was made in lasts (tables lock). */
+extern uint64_t ss__rt_gen;
+/* Every loop of the process (tables lock). */
+extern ss_loop *ss__rt_loops;
+/* The loop running on this thread, if any. */
+extern _Thread_local ss_loop *ss__rt_tl_loop;
+
+/* The tables' lock (tables_lock.c): emission and dispatch read, set-up
+ * and tear-down write (which bumps the generation). */
+static inline void ss__rt_write_lock(void)
+{
+    ss__tables_write_lock();
+    ss__rt_gen++;
+}
+
+static inline void ss__rt_read_lock(void)
+{
+    ss__tables_read_lock();
+}
+
+static inline void ss__rt_unlock(void)
+{
+    ss__tables_unlock();
+}
+
+/* objects.c */
+int ss__check_name(const char *name);
+ss_loop *ss__find_loop(const char *name, size_t len);
+ss_object *ss__find_object(ss_loop *loop, const char *id, size_t len);
+ss__signal *ss__find_signal(ss_object *obj, const char *name, size_t len);
+void ss__conn_release(ss__conn *c);
+void ss__unlink_list(ss__conn **head, const ss_object *receiver);
+void ss__object_destroy_locked(ss_object *obj);
+size_t ss__put_header(unsigned char *buf, enum msg_kind kind, const char *loop,
+                      const char *obj, const char *sig);
+int ss__signal_add(ss_object *obj, const char *name, const char *signature,
+                   bool here, bool ctrl);
+
+/* emit.c: a loop's signals to itself (see there). */
+#define SS__LOCAL_BATCH 16
+
+typedef struct ss__local_batch {
+    ss_msg msgs[SS__LOCAL_BATCH];
+    unsigned char hdr[SS__LOCAL_BATCH][MSG_HDR + 3 * SS_NAME_MAX];
+    size_t n;
+} ss__local_batch;
+
+void ss__loop_notify(ss_loop *loop);
+void ss__emit_local(ss_loop *loop, ss_object *obj, const char *signal,
+                    ss__local_batch *lb, bool queue_own);
+void ss__local_flush(ss_loop *loop, ss__local_batch *lb);
+
+/* dispatch.c: handle a batch of messages; whether a stop was among them
+ * (it is the last one: nothing past a stop is taken). */
+bool ss__dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs);
+
+/* timer.c */
+void ss__timers_init(ss_loop *loop);
+void ss__timer_unschedule(ss_timer *t);
+void ss__fire_timers(ss_loop *loop, int64_t now);
+
+/* sigint.c: loops catch SIGINT while they run, unless the program handles
+ * it; ss__sigint_flag says it came. */
+extern _Atomic int ss__sigint_flag;
+extern _Atomic int ss__sigint_users;
+void ss__sigint_acquire(void);
+void ss__sigint_release(void);
+
+#endif /* SS_RUNTIME_H */
