@@ -143,7 +143,7 @@ int ss__queue_get_many_until(ss_queue *q, void *buf, size_t buf_size,
                              ss_msg *msgs, size_t max_msgs, size_t *n,
                              int64_t timeout_ns, int until);
 
-/* Loops and processes (loop.c for process.c). */
+/* Loops and processes (the runtime, for process.c). */
 #include <sys/types.h>
 void ss__loop_set_pid(ss_loop *loop, pid_t pid);
 /* ss__loop_drop_queued - take what loop's queue still holds and count
