@@ -168,5 +168,7 @@ int bench_signal_main(int argc, char **argv);
 void bench_signal_usage(FILE *f);
 int bench_memory_main(int argc, char **argv);
 void bench_memory_usage(FILE *f);
+int bench_scale_main(int argc, char **argv);
+void bench_scale_usage(FILE *f);
 
 #endif /* SS_BENCH_H */

@@ -31,6 +31,8 @@ static const subcommand subcommands[] = {
      bench_signal_main, bench_signal_usage},
     {"memory", "private memory of an idle loop process vs a plain fork",
      bench_memory_main, bench_memory_usage},
+    {"scale", "set-up and dispatch cost at 10 to 100,000 objects on a loop",
+     bench_scale_main, bench_scale_usage},
 };
 
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])

@@ -17,7 +17,7 @@ static int cross_check(const ss_object *emitter, const ss__signal *s,
                        const ss_object *receiver)
 {
     const char *signal = s->name, *sig = s->sig;
-    pid_t me = getpid(), pr = receiver->loop_->pid;
+    pid_t me = ss__getpid(), pr = receiver->loop_->pid;
     pid_t pe = s->here ? me : emitter->loop_->pid;
     bool e_here = pe == me, r_here = pr == me;
     if ((!e_here && pe != 0) || (!r_here && pr != 0)) {
@@ -50,13 +50,10 @@ SS_API int ss_connect(ss_object *emitter, const char *signal,
 {
     if (!emitter || !signal || !receiver || !slot || !slot_signature)
         return SS_EINVAL;
-    ss__conn *c = calloc(1, sizeof *c);
+    /* With the slot's signature; equal to the signal's once connected. */
+    ss__conn *c = ss__conn_new(receiver, slot, user_data, slot_signature, NULL);
     if (!c)
         return SS_ENOMEM;
-    c->receiver = receiver;
-    c->slot = slot;
-    c->user_data = user_data;
-    atomic_init(&c->refs, 1);
     ss__rt_write_lock();
     int rc = 0;
     ss__signal *s = (emitter->flags_ & OBJ_LIVE)
@@ -83,12 +80,8 @@ SS_API int ss_connect(ss_object *emitter, const char *signal,
                 return 0; /* connected already: delivered once */
             }
         }
-        memcpy(c->sig, s->sig, strlen(s->sig) + 1);
         /* Appended, so that slots run in the order they were connected. */
-        ss__conn **pp = &s->conns;
-        while (*pp)
-            pp = &(*pp)->next;
-        *pp = c;
+        ss__conn_link(c, &s->conns);
         c = NULL;
     }
     ss__rt_unlock();
@@ -105,13 +98,10 @@ SS_API int ss_disconnect(ss_object *emitter, const char *signal,
     ss__signal *s = (emitter->flags_ & OBJ_LIVE)
                         ? ss__find_signal(emitter, signal, strlen(signal))
                         : NULL;
-    for (ss__conn **pp = s ? &s->conns : NULL; pp && *pp; pp = &(*pp)->next) {
-        ss__conn *c = *pp;
+    for (ss__conn *c = s ? s->conns : NULL; c; c = c->next) {
         if (c->receiver == receiver && c->slot == slot &&
             c->user_data == user_data) {
-            *pp = c->next;
-            atomic_store(&c->dead, 1);
-            ss__conn_release(c);
+            ss__conn_unlink(c);
             ss__rt_unlock();
             return 0;
         }
@@ -178,15 +168,10 @@ SS_API int ss_subscribe(ss_object *receiver, const char *signal,
         return rc;
     if ((rc = ss_signature_validate(slot_signature, NULL)) != 0)
         return rc;
-    ss__conn *c = calloc(1, sizeof *c);
+    ss__conn *c = ss__conn_new(receiver, slot, user_data, slot_signature,
+                               signal);
     if (!c)
         return SS_ENOMEM;
-    c->receiver = receiver;
-    c->slot = slot;
-    c->user_data = user_data;
-    atomic_init(&c->refs, 1);
-    snprintf(c->name, sizeof c->name, "%s", signal);
-    snprintf(c->sig, sizeof c->sig, "%s", slot_signature);
     ss__rt_write_lock();
     ss_loop *loop = receiver->loop_;
     if (!loop || !(receiver->flags_ & OBJ_LIVE)) {
@@ -194,7 +179,7 @@ SS_API int ss_subscribe(ss_object *receiver, const char *signal,
         free(c);
         return SS_EINVAL;
     }
-    if (loop->pid != 0 && loop->pid != getpid()) {
+    if (loop->pid != 0 && loop->pid != ss__getpid()) {
         ss__rt_unlock();
         free(c);
         SS_LOG_ERR("loop",
@@ -212,10 +197,7 @@ SS_API int ss_subscribe(ss_object *receiver, const char *signal,
             return 0; /* subscribed already: called once */
         }
     }
-    ss__conn **pp = &loop->subs;
-    while (*pp)
-        pp = &(*pp)->next;
-    *pp = c;
+    ss__conn_link(c, &loop->subs);
     ss__rt_unlock();
     return 0;
 }
@@ -227,14 +209,10 @@ SS_API int ss_unsubscribe(ss_object *receiver, const char *signal,
         return SS_EINVAL;
     ss__rt_write_lock();
     ss_loop *loop = receiver->loop_;
-    for (ss__conn **pp = loop ? &loop->subs : NULL; pp && *pp;
-         pp = &(*pp)->next) {
-        ss__conn *c = *pp;
+    for (ss__conn *c = loop ? loop->subs : NULL; c; c = c->next) {
         if (c->receiver == receiver && c->slot == slot &&
             c->user_data == user_data && strcmp(c->name, signal) == 0) {
-            *pp = c->next;
-            atomic_store(&c->dead, 1);
-            ss__conn_release(c);
+            ss__conn_unlink(c);
             ss__rt_unlock();
             return 0;
         }

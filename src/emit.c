@@ -285,7 +285,7 @@ SS_API int ss_emit_many(ss_object *emitter, const char *signal,
     }
     /* The queue writes the header (once for a batch message, or before
      * each payload) while copying the payloads in: no copy here. */
-    unsigned char bhdr[sizeof s->hdr];
+    unsigned char bhdr[MSG_HDR_MAX];
     if (n > 1) {
         memcpy(bhdr, s->hdr, s->hlen);
         bhdr[0] = MSG_BATCH;

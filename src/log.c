@@ -82,7 +82,7 @@ static void default_handler(ss_log_level level, const char *component,
     /* One fprintf per line: stdio locks the stream, so lines from threads
      * do not interleave. */
     fprintf(stderr, "%s.%06ld [%d:%ld%s%s] %s %s: %s\n", when,
-            ts.tv_nsec / 1000, (int)getpid(), (long)syscall(SYS_gettid),
+            ts.tv_nsec / 1000, (int)ss__getpid(), (long)syscall(SYS_gettid),
             log_context[0] ? " " : "", log_context, level_names[level],
             component, message);
 }

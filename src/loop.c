@@ -51,7 +51,7 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
         return SS_ENOMEM;
     snprintf(loop->name, sizeof loop->name, "%s", name);
     atomic_init(&loop->efd, -1);
-    loop->pid = getpid();
+    loop->pid = ss__getpid();
     ss__timers_init(loop);
     ss_queue_options qo;
     ss_queue_options_init(&qo);
@@ -80,18 +80,17 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
         return SS_ENOMEM;
     }
     ss__rt_write_lock();
-    if (ss__find_loop(name, strlen(name))) {
-        ss__rt_unlock();
+    rc = ss__loop_table_add(loop);
+    ss__rt_unlock();
+    if (rc != 0) {
         free(loop->buf);
         free(loop->pend);
         ss_queue_destroy(loop->q);
         free(loop);
-        SS_LOG_ERR("loop", "a loop named %s exists already", name);
-        return SS_EEXIST;
+        if (rc == SS_EEXIST)
+            SS_LOG_ERR("loop", "a loop named %s exists already", name);
+        return rc;
     }
-    loop->next = ss__rt_loops;
-    ss__rt_loops = loop;
-    ss__rt_unlock();
     if ((rc = ss_object_init(&loop->self, loop, name)) != 0 ||
         (rc = ss__signal_add(&loop->self, "started", "", false, true)) != 0 ||
         (rc = ss__signal_add(&loop->self, "terminated", "", false, true)) !=
@@ -115,18 +114,13 @@ SS_API void ss_loop_free(ss_loop *loop)
     ss__rt_write_lock();
     /* Its objects, under the lock (other threads may be adding some or
      * connecting to them); timers leave the loop's heap first. */
-    while (loop->objects) {
-        ss_object *o = loop->objects;
+    for (ss_object *o; (o = ss__loop_any_object(loop)) != NULL;) {
         if (o->flags_ & OBJ_TIMER)
             ss__timer_unschedule((ss_timer *)o);
         ss__object_destroy_locked(o);
     }
-    for (ss_loop **pp = &ss__rt_loops; *pp; pp = &(*pp)->next) {
-        if (*pp == loop) {
-            *pp = loop->next;
-            break;
-        }
-    }
+    ss__loop_objects_free(loop);
+    ss__loop_table_remove(loop);
     ss__rt_unlock();
     ss_queue_destroy(loop->q);
     int efd = atomic_load(&loop->efd);
@@ -172,7 +166,7 @@ SS_API int ss_loop_stop(ss_loop *loop)
 {
     if (!loop)
         return SS_EINVAL;
-    unsigned char m[MSG_HDR + 3 * SS_NAME_MAX];
+    unsigned char m[MSG_HDR_MAX];
     size_t len = ss__put_header(m, MSG_STOP, loop->name, "", "");
     /* Control: it may use the room data leaves free, so that a queue full
      * of data does not keep it out. From the loop's own thread the queue

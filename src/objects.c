@@ -25,20 +25,164 @@ int ss__check_name(const char *name)
     return 0;
 }
 
+/* ---- hash tables ---- */
+
+/* FNV-1a of a name, whatever its length. */
+static inline uint32_t name_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* ---- loops by name ---- */
+
+static ss_loop **g_loop_buckets;
+static size_t g_loop_nb, g_loop_count;
+
 ss_loop *ss__find_loop(const char *name, size_t len)
 {
-    for (ss_loop *l = ss__rt_loops; l; l = l->next)
+    if (!g_loop_nb)
+        return NULL;
+    ss_loop *l = g_loop_buckets[name_hash(name, len) & (g_loop_nb - 1)];
+    for (; l; l = l->hnext)
         if (strlen(l->name) == len && memcmp(l->name, name, len) == 0)
             return l;
     return NULL;
 }
 
+/* Rehash a chained table into nb buckets (a power of two); false if out
+ * of memory (the table stays as it was). */
+static bool loops_grow(size_t nb)
+{
+    ss_loop **b = calloc(nb, sizeof *b);
+    if (!b)
+        return false;
+    for (size_t i = 0; i < g_loop_nb; i++) {
+        for (ss_loop *l = g_loop_buckets[i], *next; l; l = next) {
+            next = l->hnext;
+            ss_loop **head = &b[name_hash(l->name, strlen(l->name)) & (nb - 1)];
+            l->hnext = *head;
+            *head = l;
+        }
+    }
+    free(g_loop_buckets);
+    g_loop_buckets = b;
+    g_loop_nb = nb;
+    return true;
+}
+
+int ss__loop_table_add(ss_loop *loop)
+{
+    size_t len = strlen(loop->name);
+    if (ss__find_loop(loop->name, len))
+        return SS_EEXIST;
+    if (g_loop_count >= g_loop_nb && !loops_grow(g_loop_nb ? 2 * g_loop_nb : 16))
+        return SS_ENOMEM;
+    ss_loop **head = &g_loop_buckets[name_hash(loop->name, len) & (g_loop_nb - 1)];
+    loop->hnext = *head;
+    *head = loop;
+    g_loop_count++;
+    loop->next = ss__rt_loops;
+    ss__rt_loops = loop;
+    return 0;
+}
+
+void ss__loop_table_remove(ss_loop *loop)
+{
+    size_t len = strlen(loop->name);
+    for (ss_loop **pp = g_loop_nb ? &g_loop_buckets[name_hash(loop->name, len) &
+                                                     (g_loop_nb - 1)]
+                                  : NULL;
+         pp && *pp; pp = &(*pp)->hnext) {
+        if (*pp == loop) {
+            *pp = loop->hnext;
+            g_loop_count--;
+            break;
+        }
+    }
+    for (ss_loop **pp = &ss__rt_loops; *pp; pp = &(*pp)->next) {
+        if (*pp == loop) {
+            *pp = loop->next;
+            break;
+        }
+    }
+}
+
+/* ---- each loop's objects by id ---- */
+
 ss_object *ss__find_object(ss_loop *loop, const char *id, size_t len)
 {
-    for (ss_object *o = loop->objects; o; o = o->next_)
-        if (strlen(o->id_) == len && memcmp(o->id_, id, len) == 0)
+    if (!loop->obj_nb)
+        return NULL;
+    ss_object *o = loop->obj_buckets[name_hash(id, len) & (loop->obj_nb - 1)];
+    for (; o; o = o->next_)
+        if (memcmp(o->id_, id, len) == 0 && o->id_[len] == '\0')
             return o;
     return NULL;
+}
+
+static bool objects_grow(ss_loop *loop, size_t nb)
+{
+    ss_object **b = calloc(nb, sizeof *b);
+    if (!b)
+        return false;
+    for (size_t i = 0; i < loop->obj_nb; i++) {
+        for (ss_object *o = loop->obj_buckets[i], *next; o; o = next) {
+            next = o->next_;
+            ss_object **head = &b[name_hash(o->id_, strlen(o->id_)) & (nb - 1)];
+            o->next_ = *head;
+            *head = o;
+        }
+    }
+    free(loop->obj_buckets);
+    loop->obj_buckets = b;
+    loop->obj_nb = nb;
+    return true;
+}
+
+static bool objects_add(ss_loop *loop, ss_object *obj)
+{
+    if (loop->obj_count >= loop->obj_nb &&
+        !objects_grow(loop, loop->obj_nb ? 2 * loop->obj_nb : 16))
+        return false;
+    ss_object **head = &loop->obj_buckets[name_hash(obj->id_, strlen(obj->id_)) &
+                                          (loop->obj_nb - 1)];
+    obj->next_ = *head;
+    *head = obj;
+    loop->obj_count++;
+    return true;
+}
+
+static void objects_remove(ss_loop *loop, ss_object *obj)
+{
+    if (!loop->obj_nb)
+        return;
+    ss_object **pp = &loop->obj_buckets[name_hash(obj->id_, strlen(obj->id_)) &
+                                        (loop->obj_nb - 1)];
+    for (; *pp; pp = &(*pp)->next_) {
+        if (*pp == obj) {
+            *pp = obj->next_;
+            loop->obj_count--;
+            return;
+        }
+    }
+}
+
+ss_object *ss__loop_any_object(ss_loop *loop)
+{
+    for (size_t i = 0; loop->obj_count && i < loop->obj_nb; i++)
+        if (loop->obj_buckets[i])
+            return loop->obj_buckets[i];
+    return NULL;
+}
+
+void ss__loop_objects_free(ss_loop *loop)
+{
+    free(loop->obj_buckets);
+    loop->obj_buckets = NULL;
+    loop->obj_nb = loop->obj_count = 0;
 }
 
 ss__signal *ss__find_signal(ss_object *obj, const char *name, size_t len)
@@ -47,6 +191,91 @@ ss__signal *ss__find_signal(ss_object *obj, const char *name, size_t len)
         if (s->name_len == len && memcmp(s->name, name, len) == 0)
             return s;
     return NULL;
+}
+
+/* ---- live objects by address ---- */
+
+/* Open addressing with linear probing: key NULL is empty, TOMB a removed
+ * entry. Each live object has its entry, which holds the head of the list
+ * of what reaches it (connections to it, its subscriptions). */
+typedef struct objent {
+    const ss_object *key;
+    ss__conn *incoming;
+} objent;
+
+#define TOMB ((const ss_object *)1)
+
+static objent *g_objs;
+static size_t g_objs_cap, g_objs_live, g_objs_used; /* used: live + tombs */
+
+static inline size_t addr_hash(const ss_object *o)
+{
+    uint64_t x = (uint64_t)(uintptr_t)o;
+    x ^= x >> 29;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 32;
+    return (size_t)x;
+}
+
+static objent *objs_find(const ss_object *o)
+{
+    if (!g_objs_cap)
+        return NULL;
+    for (size_t i = addr_hash(o) & (g_objs_cap - 1);; i = (i + 1) & (g_objs_cap - 1)) {
+        if (g_objs[i].key == o)
+            return &g_objs[i];
+        if (!g_objs[i].key)
+            return NULL;
+    }
+}
+
+static bool objs_rehash(size_t cap)
+{
+    objent *t = calloc(cap, sizeof *t);
+    if (!t)
+        return false;
+    for (size_t j = 0; j < g_objs_cap; j++) {
+        const ss_object *k = g_objs[j].key;
+        if (!k || k == TOMB)
+            continue;
+        size_t i = addr_hash(k) & (cap - 1);
+        while (t[i].key)
+            i = (i + 1) & (cap - 1);
+        t[i] = g_objs[j];
+    }
+    free(g_objs);
+    g_objs = t;
+    g_objs_cap = cap;
+    g_objs_used = g_objs_live;
+    return true;
+}
+
+static bool objs_add(const ss_object *o)
+{
+    if ((g_objs_used + 1) * 2 > g_objs_cap) {
+        /* At most a quarter full after the rehash, tombs gone. */
+        size_t cap = g_objs_cap ? g_objs_cap : 64;
+        while ((g_objs_live + 1) * 4 > cap)
+            cap *= 2;
+        if (!objs_rehash(cap))
+            return false;
+    }
+    size_t i = addr_hash(o) & (g_objs_cap - 1);
+    while (g_objs[i].key && g_objs[i].key != TOMB)
+        i = (i + 1) & (g_objs_cap - 1);
+    if (!g_objs[i].key)
+        g_objs_used++;
+    g_objs[i].key = o;
+    g_objs[i].incoming = NULL;
+    g_objs_live++;
+    return true;
+}
+
+static void objs_remove(objent *e)
+{
+    e->key = TOMB;
+    e->incoming = NULL;
+    g_objs_live--;
 }
 
 /* ---- connections ---- */
@@ -59,40 +288,78 @@ void ss__conn_release(ss__conn *c)
         free(c);
 }
 
-static void unlink_conns(ss__signal *s, const ss_object *receiver)
+ss__conn *ss__conn_new(ss_object *receiver, ss_slot_fn slot, void *user_data,
+                       const char *sig, const char *name)
 {
-    ss__unlink_list(&s->conns, receiver);
+    size_t sl = strlen(sig), nl = name ? strlen(name) + 1 : 0;
+    ss__conn *c = calloc(1, sizeof *c + sl + 1 + nl);
+    if (!c)
+        return NULL;
+    c->receiver = receiver;
+    c->slot = slot;
+    c->user_data = user_data;
+    memcpy(c->data, sig, sl + 1);
+    c->sig = c->data;
+    if (name) {
+        memcpy(c->data + sl + 1, name, nl);
+        c->name = c->data + sl + 1;
+    }
+    atomic_init(&c->refs, 1);
+    return c;
 }
 
-/* Unlink every entry of a list whose receiver is receiver (NULL: all);
- * tables locked. */
-void ss__unlink_list(ss__conn **head, const ss_object *receiver)
+/* The head's prev is the tail: appending is O(1), and the list keeps the
+ * order of connection (slots run in that order). */
+void ss__conn_link(ss__conn *c, ss__conn **head)
 {
-    ss__conn **pp = head;
-    while (*pp) {
-        ss__conn *c = *pp;
-        if (!receiver || c->receiver == receiver) {
-            *pp = c->next;
-            atomic_store(&c->dead, 1);
-            ss__conn_release(c);
-        } else {
-            pp = &c->next;
-        }
+    c->headp = head;
+    c->next = NULL;
+    if (*head) {
+        ss__conn *tail = (*head)->prev;
+        tail->next = c;
+        c->prev = tail;
+        (*head)->prev = c;
+    } else {
+        c->prev = c;
+        *head = c;
     }
+    objent *e = objs_find(c->receiver);
+    c->rprev = NULL;
+    c->rnext = e ? e->incoming : NULL;
+    if (c->rnext)
+        c->rnext->rprev = c;
+    if (e)
+        e->incoming = c;
+}
+
+void ss__conn_unlink(ss__conn *c)
+{
+    ss__conn **head = c->headp;
+    if (*head == c) {
+        *head = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+    } else {
+        c->prev->next = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        else
+            (*head)->prev = c->prev; /* c was the tail */
+    }
+    if (c->rprev) {
+        c->rprev->rnext = c->rnext;
+    } else {
+        objent *e = objs_find(c->receiver);
+        if (e && e->incoming == c)
+            e->incoming = c->rnext;
+    }
+    if (c->rnext)
+        c->rnext->rprev = c->rprev;
+    atomic_store(&c->dead, 1);
+    ss__conn_release(c);
 }
 
 /* ---- objects ---- */
-
-/* The loop obj is linked on, or NULL (tables locked). Compares addresses
- * only: obj's own fields may be uninitialised. */
-static ss_loop *object_home(const ss_object *obj)
-{
-    for (ss_loop *l = ss__rt_loops; l; l = l->next)
-        for (ss_object *o = l->objects; o; o = o->next_)
-            if (o == obj)
-                return l;
-    return NULL;
-}
 
 SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id)
 {
@@ -105,15 +372,14 @@ SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id)
     }
     ss__rt_write_lock();
     /* Live already (initialised, not destroyed)? Its memory cannot tell
-     * (the caller's, maybe never written): the tables can. Re-linking it
-     * would make a loop's object list a cycle. */
-    ss_loop *home = object_home(obj);
-    if (home) {
+     * (the caller's, maybe never written): the table of live objects,
+     * by address, can. Re-linking it would corrupt a loop's table. */
+    if (objs_find(obj)) {
         ss__rt_unlock();
         SS_LOG_ERR("loop",
                    "ss_object_init: object \"%s\" lives on loop %s "
                    "already; destroy it first",
-                   obj->id_, home->name);
+                   obj->id_, obj->loop_ ? obj->loop_->name : "?");
         return SS_EBUSY;
     }
     memset(obj, 0, sizeof *obj);
@@ -131,10 +397,17 @@ SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id)
                      (unsigned long long)++loop->next_id);
         } while (ss__find_object(loop, obj->id_, strlen(obj->id_)));
     }
+    if (!objs_add(obj)) {
+        ss__rt_unlock();
+        return SS_ENOMEM;
+    }
+    if (!objects_add(loop, obj)) {
+        objs_remove(objs_find(obj));
+        ss__rt_unlock();
+        return SS_ENOMEM;
+    }
     obj->loop_ = loop;
     obj->flags_ = OBJ_LIVE;
-    obj->next_ = loop->objects;
-    loop->objects = obj;
     ss__rt_unlock();
     return 0;
 }
@@ -143,32 +416,32 @@ SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id)
 void ss__object_destroy_locked(ss_object *obj)
 {
     ss_loop *loop = obj->loop_;
-    if (!loop || !(obj->flags_ & OBJ_LIVE))
+    objent *e = objs_find(obj);
+    if (!loop || !(obj->flags_ & OBJ_LIVE) || !e)
         return;
-    for (ss_object **pp = &loop->objects; *pp; pp = &(*pp)->next_) {
-        if (*pp == obj) {
-            *pp = obj->next_;
-            break;
-        }
-    }
+    objects_remove(loop, obj);
     /* Its signals, with their connections. */
     while (obj->signals_) {
         ss__signal *s = obj->signals_;
         obj->signals_ = s->next;
-        unlink_conns(s, NULL);
+        while (s->conns)
+            ss__conn_unlink(s->conns);
         free(s);
     }
-    /* Connections to it, on every signal of the process; broadcasts on its
-     * loop, if it is a loop's own object, and its subscriptions. */
-    for (ss_loop *l = ss__rt_loops; l; l = l->next)
-        for (ss_object *o = l->objects; o; o = o->next_)
-            for (ss__signal *s = o->signals_; s; s = s->next) {
-                unlink_conns(s, obj);
-                for (size_t k = 0; obj == &loop->self && k < s->n_bcast; k++)
-                    if (s->bcast[k] == loop)
-                        s->bcast[k--] = s->bcast[--s->n_bcast];
-            }
-    ss__unlink_list(&loop->subs, obj);
+    /* What reaches it: connections to it, its subscriptions. The entry
+     * does not move meanwhile (nothing is added to the table). */
+    while (e->incoming)
+        ss__conn_unlink(e->incoming);
+    /* A loop's own object: the broadcasts on that loop. */
+    if (obj == &loop->self)
+        for (ss_loop *l = ss__rt_loops; l; l = l->next)
+            for (size_t i = 0; i < l->obj_nb; i++)
+                for (ss_object *o = l->obj_buckets[i]; o; o = o->next_)
+                    for (ss__signal *s = o->signals_; s; s = s->next)
+                        for (size_t k = 0; k < s->n_bcast; k++)
+                            if (s->bcast[k] == loop)
+                                s->bcast[k--] = s->bcast[--s->n_bcast];
+    objs_remove(e);
     obj->flags_ &= ~OBJ_LIVE;
     obj->loop_ = NULL;
 }
@@ -223,7 +496,7 @@ SS_API ss_loop *ss_object_loop(const ss_object *obj)
 /* ---- signals and connections ---- */
 
 /* Write the message header for emitter's signal into buf (at least
- * MSG_HDR + 3 * SS_NAME_MAX bytes); returns its length. */
+ * MSG_HDR_MAX bytes); returns its length. */
 size_t ss__put_header(unsigned char *buf, enum msg_kind kind, const char *loop,
                       const char *obj, const char *sig)
 {
@@ -251,24 +524,31 @@ int ss__signal_add(ss_object *obj, const char *name, const char *signature,
                    obj->id_, signature);
         return rc;
     }
-    ss__signal *s = calloc(1, sizeof *s);
+    /* One allocation: the structure, then its name, signature and the
+     * header of its messages. */
+    size_t nl = strlen(name), sl = strlen(signature);
+    ss__signal *s = calloc(1, sizeof *s + nl + 1 + sl + 1 + MSG_HDR_MAX);
     if (!s)
         return SS_ENOMEM;
-    snprintf(s->name, sizeof s->name, "%s", name);
-    snprintf(s->sig, sizeof s->sig, "%s", signature);
+    char *d = s->data;
+    memcpy(d, name, nl + 1);
+    s->name = d;
+    memcpy(d + nl + 1, signature, sl + 1);
+    s->sig = d + nl + 1;
+    unsigned char *hdr = (unsigned char *)d + nl + 1 + sl + 1;
+    s->hdr = hdr;
     s->here = here;
     s->ctrl = ctrl;
     s->owner = obj;
-    s->name_len = strlen(s->name);
+    s->name_len = nl;
     ss__rt_write_lock();
-    if (!(obj->flags_ & OBJ_LIVE) || ss__find_signal(obj, name, strlen(name))) {
+    if (!(obj->flags_ & OBJ_LIVE) || ss__find_signal(obj, name, nl)) {
         bool live = obj->flags_ & OBJ_LIVE;
         ss__rt_unlock();
         free(s);
         return live ? SS_EEXIST : SS_EINVAL;
     }
-    s->hlen =
-        ss__put_header(s->hdr, MSG_SIGNAL, obj->loop_->name, obj->id_, s->name);
+    s->hlen = ss__put_header(hdr, MSG_SIGNAL, obj->loop_->name, obj->id_, name);
     s->next = obj->signals_;
     obj->signals_ = s;
     ss__rt_unlock();

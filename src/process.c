@@ -112,7 +112,7 @@ static _Noreturn void child_main(ss_process *p, pid_t parent,
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(1);
-    ss__loop_set_pid(p->loop, getpid());
+    ss__loop_set_pid(p->loop, ss__getpid());
     ss__sigint_after_fork(p->sigint == SS_SIGINT_IGNORE);
     pthread_sigmask(SIG_SETMASK, mask, NULL);
     if (init)
@@ -229,7 +229,7 @@ SS_API int ss_process_start(ss_process *p, ss_process_init_fn init,
     if (p->started)
         return SS_ESTATE;
     start_req rq = {.p = p, .init = init, .user_data = user_data,
-                    .parent = getpid()};
+                    .parent = ss__getpid()};
     fflush(NULL);
     /* Hold the tables across fork(): the child must not inherit them
      * half-changed by another thread. */
@@ -273,7 +273,7 @@ SS_API int ss_process_start(ss_process *p, ss_process_init_fn init,
 /* Whether this handle's child can be acted on from the calling process. */
 static bool owned_here(const ss_process *p)
 {
-    return p->started && p->parent == getpid();
+    return p->started && p->parent == ss__getpid();
 }
 
 /* Whether the watcher has seen the child end. */

@@ -59,24 +59,39 @@ enum msg_kind { MSG_SIGNAL = 1, MSG_STOP = 2, MSG_BATCH = 3 };
 /* A connection (on a signal's list) or a subscription (on a loop's list,
  * with the signal name and signature it takes). */
 typedef struct ss__conn {
-    struct ss__conn *next;
+    /* What dispatch reads, on the first cache line. */
+    struct ss__conn *next; /* on its list, in order */
     ss_object *receiver;
     ss_slot_fn slot;
     void *user_data;
+    const char *sig;  /* what the slot takes (in data) */
     _Atomic int dead;
-    _Atomic int refs;           /* 1 while linked + 1 per dispatch holding it */
-    char name[SS_NAME_MAX + 1]; /* subscriptions only */
-    char sig[SS_SIGNATURE_MAX_LEN + 1]; /* what the slot takes */
+    _Atomic int refs; /* 1 while linked + 1 per dispatch holding it */
     _Atomic bool warned; /* a signature mismatch was logged once */
+    /* The rest of its list (a signal's connections, or a loop's
+     * subscriptions), whose head *headp is: doubly linked, the head's
+     * prev being the tail. */
+    struct ss__conn *prev, **headp;
+    /* On its receiver's list of what reaches it (rprev NULL: the head,
+     * kept in the table of live objects). */
+    struct ss__conn *rnext, *rprev;
+    const char *name; /* subscriptions: the signal's name (in data) */
+    char data[];      /* sig, then name */
 } ss__conn;
 
 #define BCAST_MAX 8
 
 struct ss__signal {
+    /* What lookups and dispatch read first. */
     struct ss__signal *next;
-    char name[SS_NAME_MAX + 1];
-    char sig[SS_SIGNATURE_MAX_LEN + 1];
+    size_t name_len;
+    const char *name; /* in data */
     ss__conn *conns;
+    const char *sig; /* in data */
+    ss_object *owner; /* the emitter */
+    /* The header of its messages (kind, names), built once (in data). */
+    const unsigned char *hdr;
+    size_t hlen;
     _Atomic uint64_t dropped;
     /* The last drop line: when, and the drop count it gave. */
     _Atomic int64_t drop_logged_ns;
@@ -89,15 +104,15 @@ struct ss__signal {
     /* Control traffic (loop and process notices), which may use the room
      * a queue keeps free for it (ss__put.reserve). */
     bool ctrl;
-    ss_object *owner; /* the emitter */
-    size_t name_len;
-    /* The header of its messages (kind, names), built once. */
-    size_t hlen;
-    unsigned char hdr[MSG_HDR + 3 * SS_NAME_MAX];
+    char data[]; /* name, sig, hdr */
 };
 
+/* The longest message header: kind, three lengths, three names. */
+#define MSG_HDR_MAX (MSG_HDR + 3 * SS_NAME_MAX)
+
 struct ss_loop {
-    struct ss_loop *next; /* ss__rt_loops */
+    struct ss_loop *next;  /* ss__rt_loops */
+    struct ss_loop *hnext; /* its bucket of the table of loops by name */
     char name[SS_NAME_MAX + 1];
     ss_queue *q;
     /* Ring bytes data messages leave free for control ones (its stop, the
@@ -106,7 +121,9 @@ struct ss_loop {
     size_t reserve;
     int64_t emit_wait_ns;
     ss_object self;
-    ss_object *objects; /* tables lock */
+    /* Its objects by id (tables lock): buckets chained through next_. */
+    ss_object **obj_buckets;
+    size_t obj_nb, obj_count;
     ss__conn *subs;     /* tables lock: subscriptions of its objects */
     ss__heap timers;    /* loop thread only */
     uint64_t timer_seq; /* loop thread only: scheduling order of timers */
@@ -128,7 +145,7 @@ struct ss_loop {
     uint64_t cache_gen;
     ss__signal *cache_sig;
     size_t cache_len;
-    unsigned char cache_hdr[MSG_HDR + 3 * SS_NAME_MAX];
+    unsigned char cache_hdr[MSG_HDR_MAX];
     ss__conn **calls; /* dispatch scratch */
     size_t calls_cap;
 };
@@ -188,13 +205,32 @@ static inline void ss__rt_unlock(void)
     ss__tables_unlock();
 }
 
-/* objects.c */
+/* objects.c: the tables are hash tables (loops by name, each loop's
+ * objects by id, live objects by address), so that lookups, creation and
+ * destruction cost the same at 10 objects and at 100,000. All under the
+ * tables' lock (reads or writes, as the name says). */
 int ss__check_name(const char *name);
 ss_loop *ss__find_loop(const char *name, size_t len);
 ss_object *ss__find_object(ss_loop *loop, const char *id, size_t len);
 ss__signal *ss__find_signal(ss_object *obj, const char *name, size_t len);
+/* Add loop to the table of loops (SS_EEXIST: its name is taken,
+ * SS_ENOMEM), or take it out. Write-locked. */
+int ss__loop_table_add(ss_loop *loop);
+void ss__loop_table_remove(ss_loop *loop);
+/* One object of loop, NULL if none (to destroy them all); the loop's
+ * table's memory. */
+ss_object *ss__loop_any_object(ss_loop *loop);
+void ss__loop_objects_free(ss_loop *loop);
+/* A connection or subscription: link it last on the list *head and on
+ * its receiver's list (which must be live); unlink it from both, mark it
+ * dead and drop the lists' reference. O(1). Write-locked. */
+/* A new connection (name NULL) or subscription to signal name, for slot
+ * of signature sig; one reference. NULL if out of memory. */
+ss__conn *ss__conn_new(ss_object *receiver, ss_slot_fn slot, void *user_data,
+                       const char *sig, const char *name);
+void ss__conn_link(ss__conn *c, ss__conn **head);
+void ss__conn_unlink(ss__conn *c);
 void ss__conn_release(ss__conn *c);
-void ss__unlink_list(ss__conn **head, const ss_object *receiver);
 void ss__object_destroy_locked(ss_object *obj);
 size_t ss__put_header(unsigned char *buf, enum msg_kind kind, const char *loop,
                       const char *obj, const char *sig);
@@ -206,7 +242,7 @@ int ss__signal_add(ss_object *obj, const char *name, const char *signature,
 
 typedef struct ss__local_batch {
     ss_msg msgs[SS__LOCAL_BATCH];
-    unsigned char hdr[SS__LOCAL_BATCH][MSG_HDR + 3 * SS_NAME_MAX];
+    unsigned char hdr[SS__LOCAL_BATCH][MSG_HDR_MAX];
     size_t n;
 } ss__local_batch;
 

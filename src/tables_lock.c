@@ -35,6 +35,7 @@ typedef struct tl_slot {
     _Atomic int active;    /* 1 while its thread reads the tables */
     int depth;             /* nested reads (its thread only) */
     _Atomic bool in_use;   /* owned by a live thread */
+    bool fresh;            /* just taken: its first read fences itself */
     struct tl_slot *next;  /* g_slots; slots are never freed */
 } __attribute__((aligned(64))) tl_slot;
 
@@ -142,6 +143,7 @@ static tl_slot *slot_acquire(void)
         while (!atomic_compare_exchange_weak(&g_slots, &s->next, s))
             ;
     }
+    s->fresh = true;
     pthread_setspecific(g_key, s);
     tl_my = s;
     return s;
@@ -165,8 +167,15 @@ void ss__tables_read_lock(void)
     for (;;) {
         atomic_store_explicit(&s->active, 1, memory_order_relaxed);
         /* The CPU-level fence between this store and the next load is the
-         * writer's membarrier; only the compiler must be kept in order. */
-        atomic_signal_fence(memory_order_seq_cst);
+         * writer's membarrier; only the compiler must be kept in order.
+         * Except on a slot's first read: a writer that found the slot not
+         * in use skipped the barrier (see ss__tables_write_lock()). */
+        if (SS_UNLIKELY(s->fresh)) {
+            atomic_thread_fence(memory_order_seq_cst);
+            s->fresh = false;
+        } else {
+            atomic_signal_fence(memory_order_seq_cst);
+        }
         if (!atomic_load_explicit(&g_writer, memory_order_acquire))
             return;
         /* A writer is coming: step back and wait for it. */
@@ -199,7 +208,16 @@ void ss__tables_write_lock(void)
     }
     pthread_mutex_lock(&g_wmutex);
     atomic_store(&g_writer, 1);
-    if (ss__membarrier(SS_MB_PROCESS) != 0) {
+    /* The barrier is for readers that may be between setting `active` and
+     * reading `g_writer` without a fence: threads that own a slot. With no
+     * slot in use but this thread's (a single-threaded set-up, the common
+     * case), none can: a thread that takes a slot after this scan fences
+     * its first read (fresh), and sees g_writer, stored before the scan
+     * (both sequentially consistent). The barrier costs microseconds. */
+    bool others = false;
+    for (tl_slot *s = atomic_load(&g_slots); s && !others; s = s->next)
+        others = s != tl_my && atomic_load(&s->in_use);
+    if (others && ss__membarrier(SS_MB_PROCESS) != 0) {
         static _Atomic bool logged;
         if (!atomic_exchange(&logged, true))
             SS_LOG_ERR("loop", "membarrier failed: the tables' lock relies on "

@@ -5,6 +5,7 @@
 #include "ss_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -21,6 +22,31 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+/* 0 until first asked; a forked child forgets its parent's. */
+static _Atomic pid_t g_pid;
+static pthread_once_t g_pid_once = PTHREAD_ONCE_INIT;
+
+static void pid_forget(void)
+{
+    atomic_store_explicit(&g_pid, 0, memory_order_relaxed);
+}
+
+static void pid_once(void)
+{
+    pthread_atfork(NULL, NULL, pid_forget);
+}
+
+pid_t ss__getpid(void)
+{
+    pid_t p = atomic_load_explicit(&g_pid, memory_order_relaxed);
+    if (SS_LIKELY(p != 0))
+        return p;
+    pthread_once(&g_pid_once, pid_once);
+    p = getpid();
+    atomic_store_explicit(&g_pid, p, memory_order_relaxed);
+    return p;
+}
 
 int64_t ss__now_ns(void)
 {

@@ -11,6 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ss__getpid - the calling process's id, without a system call after the
+ * first (cached, and forgotten in a child made by fork()). */
+#include <sys/types.h>
+pid_t ss__getpid(void);
+
 /* ss__now_ns - CLOCK_MONOTONIC in nanoseconds. */
 int64_t ss__now_ns(void);
 
