@@ -13,5 +13,6 @@
 #include "signal_slot/loop.h"
 #include "signal_slot/process.h"
 #include "signal_slot/payload.h"
+#include "signal_slot/registry.h"
 
 #endif /* SIGNAL_SLOT_H */

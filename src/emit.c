@@ -159,6 +159,10 @@ static int deliver(targets *t, const void *prefix, size_t prefix_len,
                    const ss_msg *msgs, size_t n, const unsigned char *batch_hdr)
 {
     int result = 0;
+    ss_loop *from = t->s->owner->loop_;
+    if (from && from->counters)
+        atomic_fetch_add_explicit(&from->counters->signals_out, n,
+                                  memory_order_relaxed);
     for (size_t k = 0; k < t->n; k++) {
         ss_loop *to = t->loops[k];
         int prc = SS_EMSGSIZE;
@@ -185,6 +189,9 @@ static int deliver(targets *t, const void *prefix, size_t prefix_len,
             continue;
         }
         atomic_fetch_add(&t->loops[k]->dropped, n);
+        if (t->loops[k]->counters)
+            atomic_fetch_add_explicit(&t->loops[k]->counters->drops, n,
+                                      memory_order_relaxed);
         uint64_t d = atomic_fetch_add(&t->s->dropped, n) + n;
         if (t->drop_rc == 0) {
             t->drop_rc = prc;

@@ -18,6 +18,7 @@ SS_API void ss_loop_options_init(ss_loop_options *opts)
         opts->queue_capacity = 0;
         opts->spin_ns = SS_QUEUE_DEFAULT_SPIN_NS;
         opts->emit_wait_ns = SS_EMIT_WAIT_DEFAULT_NS;
+        opts->publish = false;
     }
 }
 
@@ -32,6 +33,38 @@ static size_t control_reserve(size_t ring)
     if (r > (64u << 10))
         r = 64u << 10;
     return r > ring / 4 ? ring / 4 : r;
+}
+
+/* Take loop's name in the domain's registry and create its queue under
+ * the name the registry gives it (removing a stale one a crash left). It
+ * goes live (others find it) once the loop is complete. */
+static int publish(ss_loop *loop, const ss_queue_options *qo)
+{
+    ss__rt_read_lock();
+    bool taken = ss__find_loop(loop->name, strlen(loop->name)) != NULL;
+    ss__rt_unlock();
+    if (taken) {
+        SS_LOG_ERR("loop", "a loop named %s exists already", loop->name);
+        return SS_EEXIST;
+    }
+    int rc = ss__reg_publish(loop->name, &loop->reg);
+    if (rc != 0)
+        return rc;
+    char qn[SS__REG_QNAME_MAX];
+    ss__reg_queue_name(loop->name, loop->reg.incarnation, qn, sizeof qn);
+    rc = ss_queue_create_named(&loop->q, qn, qo);
+    if (rc == SS_EEXIST) {
+        ss_queue_unlink(qn);
+        rc = ss_queue_create_named(&loop->q, qn, qo);
+    }
+    if (rc != 0) {
+        ss__reg_unpublish(loop->reg);
+        return rc;
+    }
+    loop->published = true;
+    loop->reg_pid = ss__getpid();
+    loop->counters = ss__reg_counters_of(loop->reg);
+    return 0;
 }
 
 SS_API int ss_loop_new(ss_loop **out, const char *name,
@@ -64,7 +97,8 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
     }
     loop->emit_wait_ns =
         o.emit_wait_ns ? o.emit_wait_ns : SS_EMIT_WAIT_DEFAULT_NS;
-    if ((rc = ss_queue_create(&loop->q, &qo)) != 0) {
+    rc = o.publish ? publish(loop, &qo) : ss_queue_create(&loop->q, &qo);
+    if (rc != 0) {
         free(loop);
         return rc;
     }
@@ -72,23 +106,27 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
     loop->buf_size = LOOP_BUF_INITIAL;
     loop->buf = malloc(loop->buf_size);
     loop->pend = malloc(LOOP_BATCH * sizeof *loop->pend);
-    if (!loop->buf || !loop->pend) {
-        free(loop->buf);
-        free(loop->pend);
-        ss_queue_destroy(loop->q);
-        free(loop);
-        return SS_ENOMEM;
-    }
-    ss__rt_write_lock();
-    rc = ss__loop_table_add(loop);
-    ss__rt_unlock();
-    if (rc != 0) {
-        free(loop->buf);
-        free(loop->pend);
-        ss_queue_destroy(loop->q);
-        free(loop);
+    rc = loop->buf && loop->pend ? 0 : SS_ENOMEM;
+    if (rc == 0) {
+        ss__rt_write_lock();
+        rc = ss__loop_table_add(loop);
+        ss__rt_unlock();
         if (rc == SS_EEXIST)
             SS_LOG_ERR("loop", "a loop named %s exists already", name);
+    }
+    if (rc == 0 && loop->published)
+        rc = ss__reg_go_live(loop->reg, ss_queue_capacity(loop->q));
+    if (rc != 0) {
+        if (loop->published) {
+            ss__rt_write_lock();
+            ss__loop_table_remove(loop);
+            ss__rt_unlock();
+            ss__reg_unpublish(loop->reg);
+        }
+        free(loop->buf);
+        free(loop->pend);
+        ss_queue_destroy(loop->q);
+        free(loop);
         return rc;
     }
     if ((rc = ss_object_init(&loop->self, loop, name)) != 0 ||
@@ -122,6 +160,10 @@ SS_API void ss_loop_free(ss_loop *loop)
     ss__loop_objects_free(loop);
     ss__loop_table_remove(loop);
     ss__rt_unlock();
+    /* Its owner takes its name back (and retires its queue: emitters
+     * elsewhere then drop). A copy in another process does not. */
+    if (loop->published && loop->reg_pid == ss__getpid())
+        ss__reg_unpublish(loop->reg);
     ss_queue_destroy(loop->q);
     int efd = atomic_load(&loop->efd);
     if (efd >= 0)
@@ -246,6 +288,9 @@ static int run_once(ss_loop *loop, int64_t timeout_ns)
         return 0;
     if (rc != 0)
         return rc;
+    if (loop->counters)
+        atomic_fetch_add_explicit(&loop->counters->msgs_in, n,
+                                  memory_order_relaxed);
     if (ss__dispatch_batch(loop, msgs, n)) {
         /* Everything queued before the stop was handled; what follows it
          * waits in the queue. */
@@ -355,8 +400,21 @@ SS_API int ss_loop_fd(ss_loop *loop)
     return fd;
 }
 
+void ss__loop_ended(ss_loop *loop, int code, int sig)
+{
+    if (loop->published)
+        ss__reg_mark_ended(loop->reg, code, sig);
+}
+
 void ss__loop_set_pid(ss_loop *loop, pid_t pid)
 {
+    /* A published loop process: its child owns the registry entry from
+     * now on (set in the child; the parent's copy follows). */
+    if (loop->published && pid > 0) {
+        loop->reg_pid = pid;
+        if (pid == ss__getpid())
+            ss__reg_set_owner(loop->reg, pid, ss__process_start());
+    }
     ss__rt_write_lock();
     loop->pid = pid;
     ss__rt_unlock();

@@ -176,6 +176,8 @@ static void *watcher_main(void *arg)
                        "not handled in its queue; counted as dropped",
                        ss_process_name(p), (int)p->pid,
                        (unsigned long long)left);
+    /* Published: the registry says so, with how it ended. */
+    ss__loop_ended(p->loop, code, sig);
     pthread_mutex_lock(&p->mu);
     p->status = status;
     p->ended = true;

@@ -35,6 +35,7 @@
 #include <sys/types.h>
 
 #include "heap.h"
+#include "registry.h"
 
 #define LOOP_BATCH 64
 #define LOOP_BUF_INITIAL (64u << 10)
@@ -120,6 +121,12 @@ struct ss_loop {
      * longest an emitter waits for a busy producer side (options). */
     size_t reserve;
     int64_t emit_wait_ns;
+    /* Published in the domain's registry: its entry, the process that owns
+     * the entry, and the entry's counters (NULL if not published). */
+    bool published;
+    ss__reg_ref reg;
+    pid_t reg_pid;
+    ss__reg_counters *counters;
     ss_object self;
     /* Its objects by id (tables lock): buckets chained through next_. */
     ss_object **obj_buckets;

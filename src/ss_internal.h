@@ -151,6 +151,9 @@ void ss__loop_set_pid(ss_loop *loop, pid_t pid);
  * process's ss_loop_dropped(): a loop process ended with them unhandled.
  * Returns that count. */
 uint64_t ss__loop_drop_queued(ss_loop *loop);
+/* ss__loop_ended - a loop process's loop has ended (code, sig as its
+ * "exited" says): if published, its registry entry says so. */
+void ss__loop_ended(ss_loop *loop, int code, int sig);
 /* The runtime tables' lock (tables_lock.c): shared reads without atomic
  * read-modify-writes, exclusive writes; holds nest, and a forked child
  * starts with it free (unless its own thread held it). */

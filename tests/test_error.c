@@ -52,7 +52,8 @@ static void test_enum_values_stable(void **state)
     assert_int_equal(SS_EMALFORMED, -19);
     assert_int_equal(SS_ESIGNATURE, -20);
     assert_int_equal(SS_ENOTSUP, -21);
-    assert_int_equal(N_ERRORS, 21);
+    assert_int_equal(SS_EREGISTRY, -22);
+    assert_int_equal(N_ERRORS, 22);
     /* Values are dense and negative: -1 .. -N. */
     for (size_t i = 0; i < N_ERRORS; i++)
         assert_int_equal(all_errors[i].code, -(int)(i + 1));
@@ -104,6 +105,7 @@ static void test_errname_matches_table(void **state)
     assert_string_equal(ss_errname(SS_EMALFORMED), "SS_EMALFORMED");
     assert_string_equal(ss_errname(SS_ESIGNATURE), "SS_ESIGNATURE");
     assert_string_equal(ss_errname(SS_ENOTSUP), "SS_ENOTSUP");
+    assert_string_equal(ss_errname(SS_EREGISTRY), "SS_EREGISTRY");
     assert_string_equal(ss_strerror(SS_ETIMEDOUT), "timed out");
     assert_string_equal(ss_strerror(SS_ECLOSED), "queue closed");
 }
@@ -132,7 +134,7 @@ static void test_ok(void **state)
 static void test_unknown_codes(void **state)
 {
     (void)state;
-    const int unknown[] = {1, 2, 17, -22, -23, -100, -1000, 12345,
+    const int unknown[] = {1, 2, 17, -23, -24, -100, -1000, 12345,
                            INT_MIN, INT_MAX, INT_MIN + 1};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *s = ss_strerror(unknown[i]);

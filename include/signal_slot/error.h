@@ -43,7 +43,8 @@ extern "C" {
     X(ETYPE, -18, "argument of another type than expected")                    \
     X(EMALFORMED, -19, "malformed encoded payload")                            \
     X(ESIGNATURE, -20, "invalid or mismatched type signature")                 \
-    X(ENOTSUP, -21, "not supported (between these processes, or yet)")
+    X(ENOTSUP, -21, "not supported (between these processes, or yet)")     \
+    X(EREGISTRY, -22, "the registry or a stats block is damaged")
 
 /* Negative error codes, SS_EINVAL and friends. SS_OK is 0. */
 enum ss_errno {

@@ -82,6 +82,11 @@ typedef struct ss_loop_options {
      * it cannot, or a freezer shows it running, after emit_wait_ns).
      * 0: SS_EMIT_WAIT_DEFAULT_NS. */
     int64_t emit_wait_ns;
+    /* Publish the loop in this process's domain (signal_slot/registry.h)
+     * under its name, which must then be unique in the domain and made of
+     * [A-Za-z0-9._-]: any process of this user can then find it
+     * (ss_loop_open()), ss-ls lists it, and its queue is a named one. */
+    bool publish;
 } ss_loop_options;
 
 /* What ss_loop_run() returns when it did not fail. */

@@ -130,6 +130,22 @@ int ss__shm_create_named(const char *name, unsigned mode, size_t size)
     return fd;
 }
 
+int ss__fd_private(int fd, const char *what)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return sys_err("fstat", what);
+    if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+        SS_LOG_ERR("platform",
+                   "%s belongs to uid %u with mode %03o: refused (it must be "
+                   "this user's, uid %u, and private to it)",
+                   what, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777),
+                   (unsigned)geteuid());
+        return SS_EACCES;
+    }
+    return 0;
+}
+
 int64_t ss__shm_size(int fd)
 {
     struct stat st;
@@ -375,6 +391,14 @@ void ss__thread_ident(uint32_t *tid, uint32_t *start)
     *start = read_stat("/proc/thread-self/stat", &state, &st, &missing)
                  ? (uint32_t)st
                  : 0;
+}
+
+uint64_t ss__process_start(void)
+{
+    char state;
+    uint64_t st;
+    bool missing;
+    return read_stat("/proc/self/stat", &state, &st, &missing) ? st : 0;
 }
 
 uint32_t ss__thread_tid(void)

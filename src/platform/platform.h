@@ -58,6 +58,11 @@ int ss__shm_create_named(const char *name, unsigned mode, size_t size);
  * receives its current size. Returns an fd or a negative SS_E* code. */
 int ss__shm_open_named(const char *name, size_t *size);
 
+/* ss__fd_private - whether the file behind fd belongs to this process's
+ * effective user and no one else may read or write it (mode & 077 == 0):
+ * 0, SS_EACCES (logged, naming what), or an SS_E* code. */
+int ss__fd_private(int fd, const char *what);
+
 /* ss__shm_size - current size of an shm fd, or a negative SS_E* code. */
 int64_t ss__shm_size(int fd);
 
@@ -119,6 +124,11 @@ int ss__membarrier(enum ss_mb_scope scope);
  * cannot tell). Call again in a child after fork(): both change.
  */
 void ss__thread_ident(uint32_t *tid, uint32_t *start);
+
+/* ss__process_start - the calling process's start time, in clock ticks
+ * since boot (what ss__thread_probe() compares, for a process's main
+ * thread, whose id is the pid); 0 if /proc cannot tell. */
+uint64_t ss__process_start(void);
 
 /* ss__thread_tid - the calling thread's kernel thread id (a system call). */
 uint32_t ss__thread_tid(void);

@@ -1,0 +1,86 @@
+/*
+ * signal_slot/registry.h - loops that any process of the host can reach by
+ * name: domains, published loops, and the registry that lists them.
+ *
+ * A domain is a per-user namespace of loop names, held in one shared
+ * memory object (/dev/shm/ss-<uid>-<domain>, mode 0600): unrelated
+ * applications, or test runs, that use different domains never see each
+ * other, and another user cannot attach to it. A loop created with
+ * ss_loop_options.publish registers its name there (unique in the domain),
+ * with its owner process (pid and start time, so that a reused pid is not
+ * mistaken for it), its state and counters, and gets a named queue that
+ * other processes open. ss_loop_open() gives any process a handle on it.
+ * The registry survives any process being killed at any instant: a dead
+ * owner's loops are marked ended by whoever notices, and their names can
+ * be taken again.
+ *
+ * docs/registry.md describes the layout and the protocol.
+ */
+#ifndef SIGNAL_SLOT_REGISTRY_H
+#define SIGNAL_SLOT_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "signal_slot/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest domain name, in bytes: letters, digits, '.', '_' and '-'. */
+#define SS_DOMAIN_MAX 32
+/* Loops a domain holds at once (published and not yet reclaimed). */
+#define SS_DOMAIN_LOOPS 1024
+
+/*
+ * ss_domain_set - the domain this process publishes and finds loops in,
+ * from now on (domain: 1..SS_DOMAIN_MAX of [A-Za-z0-9._-]). Without a
+ * call, the environment variable SS_DOMAIN, else "default". Set it before
+ * the first loop is published or opened: once the process has attached to
+ * a domain, changing it returns SS_ESTATE. Thread-safe.
+ * Errors: SS_EINVAL (NULL), SS_ENAMETOOLONG (too long or other
+ * characters), SS_ESTATE.
+ */
+SS_API int ss_domain_set(const char *domain);
+
+/* ss_domain_name - the domain in use (or that will be), never NULL. */
+SS_API const char *ss_domain_name(void);
+
+/* The state of a registered loop. */
+typedef enum ss_loop_state {
+    SS_LOOP_STATE_LIVE = 1,  /* its owner process lives */
+    SS_LOOP_STATE_ENDED = 2, /* its owner ended (or freed the loop) */
+} ss_loop_state;
+
+/* What the registry says of one loop (ss_registry_list()). */
+typedef struct ss_loop_info {
+    char name[64];
+    ss_loop_state state;
+    pid_t pid;               /* owner process */
+    uint32_t incarnation;    /* bumped each time the name is taken */
+    int exit_code, exit_sig; /* ENDED: how, if known (-1, 0 if not) */
+    uint64_t queue_msgs;     /* messages in its queue now */
+    uint64_t queue_bytes;    /* their bytes */
+    uint64_t queue_capacity; /* ring bytes */
+    uint64_t msgs_in;        /* messages its loop handled */
+    uint64_t signals_out;    /* signals its process emitted from it */
+    uint64_t drops;          /* messages for it that were dropped */
+} ss_loop_info;
+
+/*
+ * ss_registry_list - what the domain's registry holds: up to max entries
+ * into out (may be NULL with max 0), *n receives how many there are.
+ * Reads without stopping anything (counters are snapshots). Owners found
+ * dead are marked ended on the way. Any thread.
+ * Errors: SS_EINVAL, SS_ENOENT (no such domain yet), SS_EACCES (another
+ * user's), SS_EREGISTRY (the registry's memory is damaged), SS_ESYS.
+ */
+SS_API int ss_registry_list(ss_loop_info *out, size_t max, size_t *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIGNAL_SLOT_REGISTRY_H */

@@ -1,0 +1,428 @@
+/*
+ * test_registry.c - the domain's registry of published loops
+ * (signal_slot/registry.h): publishing, names unique in a domain across
+ * processes, owners that die (noticed by whoever looks, their names taken
+ * again), loop processes (the child owns the entry, the watcher records
+ * how it ended), domains that never see each other, another user refused,
+ * and damaged registry memory reported with SS_EREGISTRY, never followed.
+ *
+ * Each test runs in a domain of its own ("t<pid>-<n>"), removed at the
+ * end, so that parallel test runs never meet.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <signal_slot.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char g_domain[40];
+
+/* The registry's file of the current domain. */
+static void reg_path(char *buf, size_t size)
+{
+    snprintf(buf, size, "/dev/shm/ss-%u-%s", (unsigned)geteuid(), g_domain);
+}
+
+/* Find name in the registry's list: its copy, or false. */
+static bool listed(const char *name, ss_loop_info *out)
+{
+    ss_loop_info li[64];
+    size_t n = 0;
+    if (ss_registry_list(li, 64, &n) != 0)
+        return false;
+    for (size_t i = 0; i < n && i < 64; i++) {
+        if (strcmp(li[i].name, name) == 0) {
+            if (out)
+                *out = li[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+static ss_loop *publish(const char *name, int expect)
+{
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.publish = true;
+    o.queue_capacity = 64 * 1024;
+    ss_loop *l = NULL;
+    int rc = ss_loop_new(&l, name, &o);
+    if (rc != expect)
+        fail_msg("publish %s: %s, expected %s", name, ss_errname(rc),
+                 ss_errname(expect));
+    return l;
+}
+
+/* ---- children ---- */
+
+/* Publish argument name and report: 0 done, 10 + -rc otherwise. */
+static int child_publish(void *arg)
+{
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.publish = true;
+    ss_loop *l;
+    int rc = ss_loop_new(&l, arg, &o);
+    if (rc != 0)
+        return 10 - rc;
+    ss_loop_free(l);
+    return 0;
+}
+
+/* Publish, say so, then wait to be killed. */
+typedef struct holder {
+    _Atomic int ready;
+    char name[32];
+} holder;
+
+static int child_publish_and_wait(void *arg)
+{
+    holder *h = arg;
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.publish = true;
+    ss_loop *l;
+    if (ss_loop_new(&l, h->name, &o) != 0)
+        return 1;
+    atomic_store(&h->ready, 1);
+    for (;;)
+        pause();
+}
+
+/* ---- tests ---- */
+
+static void test_publish_and_list(void **state)
+{
+    (void)state;
+    size_t n = 99;
+    /* Nothing published yet: the domain does not exist. */
+    assert_int_equal(ss_registry_list(NULL, 0, &n), SS_ENOENT);
+    ss_loop *a = publish("alpha", 0);
+    ss_loop *b = publish("beta-2.x_y", 0);
+    assert_int_equal(ss_registry_list(NULL, 0, &n), 0);
+    assert_int_equal(n, 2);
+    ss_loop_info li;
+    assert_true(listed("alpha", &li));
+    assert_int_equal(li.state, SS_LOOP_STATE_LIVE);
+    assert_int_equal(li.pid, getpid());
+    assert_int_equal(li.queue_capacity, 64 * 1024);
+    assert_true(li.incarnation > 0);
+    /* Names: unique in the domain, and fit for a queue's name. */
+    publish("alpha", SS_EEXIST);
+    publish("has space", SS_ENAMETOOLONG);
+    publish("slash/name", SS_ENAMETOOLONG);
+    /* Unique across processes too. */
+    pid_t pid = tu_fork(child_publish, (void *)"alpha");
+    assert_int_equal(tu_wait(pid, 20000), 10 - SS_EEXIST);
+    pid = tu_fork(child_publish, (void *)"gamma");
+    assert_int_equal(tu_wait(pid, 20000), 0);
+    assert_false(listed("gamma", NULL)); /* freed: its name is free */
+    /* Freed by its owner: gone, and its queue with it. */
+    uint32_t inc = li.incarnation;
+    ss_loop_free(a);
+    assert_false(listed("alpha", NULL));
+    char qpath[128];
+    snprintf(qpath, sizeof qpath, "/dev/shm/ss-%u-%s-alpha-%u",
+             (unsigned)geteuid(), g_domain, (unsigned)inc);
+    assert_int_equal(access(qpath, F_OK), -1);
+    a = publish("alpha", 0); /* taken again */
+    assert_true(listed("alpha", &li));
+    assert_true(li.incarnation != inc);
+    ss_loop_free(a);
+    ss_loop_free(b);
+    /* The domain can no longer be changed once attached. */
+    assert_int_equal(ss_domain_set("another"), SS_ESTATE);
+    assert_int_equal(ss_domain_set(g_domain), 0);
+    assert_string_equal(ss_domain_name(), g_domain);
+}
+
+/* An owner killed with SIGKILL: whoever looks next finds it dead, marks
+ * its loop ended, retires its queue, and its name can be taken again. */
+static void test_dead_owner(void **state)
+{
+    (void)state;
+    holder *h = tu_shared_alloc(sizeof *h);
+    snprintf(h->name, sizeof h->name, "victim");
+    pid_t pid = tu_fork(child_publish_and_wait, h);
+    int64_t end = tu_now_ns() + SS_SEC(20);
+    while (!atomic_load(&h->ready) && tu_now_ns() < end)
+        tu_sleep_us(1000);
+    assert_true(atomic_load(&h->ready));
+    ss_loop_info li;
+    assert_true(listed("victim", &li));
+    assert_int_equal(li.state, SS_LOOP_STATE_LIVE);
+    assert_int_equal(li.pid, pid);
+    publish("victim", SS_EEXIST); /* it lives */
+    kill(pid, SIGKILL);
+    assert_int_equal(tu_wait(pid, 20000), 128 + SIGKILL);
+    assert_true(listed("victim", &li));
+    assert_int_equal(li.state, SS_LOOP_STATE_ENDED);
+    char qpath[128];
+    snprintf(qpath, sizeof qpath, "/dev/shm/ss-%u-%s-victim-%u",
+             (unsigned)geteuid(), g_domain, (unsigned)li.incarnation);
+    assert_int_equal(access(qpath, F_OK), -1);
+    ss_loop *l = publish("victim", 0);
+    assert_true(listed("victim", &li));
+    assert_int_equal(li.state, SS_LOOP_STATE_LIVE);
+    assert_int_equal(li.pid, getpid());
+    ss_loop_free(l);
+    tu_shared_free(h, sizeof *h);
+}
+
+/* A published loop process: its child owns the entry once started; when
+ * it is killed, the parent's watcher records how it ended. */
+static void test_loop_process(void **state)
+{
+    (void)state;
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.publish = true;
+    ss_process *p;
+    assert_int_equal(tu_process_new(&p, "worker", &o), 0);
+    ss_loop_info li;
+    assert_true(listed("worker", &li));
+    assert_int_equal(li.pid, getpid()); /* not started: the parent's */
+    assert_int_equal(ss_process_start(p, NULL, NULL), 0);
+    /* The child takes the entry over as it starts. */
+    int64_t end = tu_now_ns() + SS_SEC(20);
+    while (listed("worker", &li) && li.pid != ss_process_pid(p) &&
+           tu_now_ns() < end)
+        tu_sleep_us(1000);
+    assert_int_equal(li.pid, ss_process_pid(p));
+    assert_int_equal(li.state, SS_LOOP_STATE_LIVE);
+    assert_int_equal(ss_process_kill(p, SIGKILL), 0);
+    int status;
+    assert_int_equal(ss_process_join(p, SS_SEC(20), &status), 0);
+    assert_true(listed("worker", &li));
+    assert_int_equal(li.state, SS_LOOP_STATE_ENDED);
+    assert_int_equal(li.exit_code, -1);
+    assert_int_equal(li.exit_sig, SIGKILL);
+    tu_process_free(p);
+    /* Ended, its name can be taken again. */
+    ss_loop *l = publish("worker", 0);
+    ss_loop_free(l);
+}
+
+/* ---- checks run in a fresh program (this one, exec'd again): a forked
+ * child would share the parent's attachment to the registry ---- */
+
+static const char *g_self;
+
+/* Run this program again with mode and arguments; its exit code. */
+static int run_self(const char *mode, const char *a1, const char *a2)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(g_self, g_self, mode, a1 ? a1 : "", a2 ? a2 : "", (char *)NULL);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* In another domain: nothing there; a name taken in ours is free there. */
+static int mode_other_domain(const char *domain)
+{
+    char other[48];
+    snprintf(other, sizeof other, "%s-other", domain);
+    if (ss_domain_set(other) != 0)
+        return 1;
+    size_t n = 99;
+    if (ss_registry_list(NULL, 0, &n) != SS_ENOENT)
+        return 2; /* never created */
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.publish = true;
+    ss_loop *l;
+    if (ss_loop_new(&l, "shared-name", &o) != 0)
+        return 3;
+    ss_loop_info li;
+    if (ss_registry_list(&li, 1, &n) != 0 || n != 1 || li.pid != getpid())
+        return 4;
+    ss_loop_free(l);
+    char path[96];
+    snprintf(path, sizeof path, "/dev/shm/ss-%u-%s", (unsigned)geteuid(),
+             other);
+    unlink(path);
+    return 0;
+}
+
+/* As nobody: this user's queue is refused; so is a registry under
+ * nobody's name that another user made. */
+static int mode_nobody(const char *domain, const char *qname)
+{
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+        return 1;
+    if (ss_domain_set(domain) != 0)
+        return 2;
+    size_t n = 99;
+    if (ss_registry_list(NULL, 0, &n) != SS_EACCES)
+        return 3;
+    ss_queue *q;
+    if (ss_queue_open(&q, qname) != SS_EACCES)
+        return 4;
+    return 0;
+}
+
+/* Listing a damaged registry: SS_EREGISTRY. */
+static int mode_list(const char *domain)
+{
+    if (ss_domain_set(domain) != 0)
+        return 1;
+    size_t n;
+    int rc = ss_registry_list(NULL, 0, &n);
+    return rc == SS_EREGISTRY ? 0 : 10 - rc;
+}
+
+static void test_domains(void **state)
+{
+    (void)state;
+    ss_loop *l = publish("shared-name", 0);
+    assert_int_equal(run_self("--other-domain", g_domain, NULL), 0);
+    ss_loop_info li;
+    assert_true(listed("shared-name", &li));
+    assert_int_equal(li.pid, getpid());
+    ss_loop_free(l);
+    /* Bad names. */
+    assert_int_equal(ss_domain_set(NULL), SS_EINVAL);
+    assert_int_equal(ss_domain_set(""), SS_ENAMETOOLONG);
+    assert_int_equal(ss_domain_set("a/b"), SS_ENAMETOOLONG);
+    assert_int_equal(
+        ss_domain_set("0123456789012345678901234567890123456789"),
+        SS_ENAMETOOLONG);
+}
+
+/* Another user cannot use this user's domain or loops: as nobody, a
+ * probe cannot open this user's queues, and refuses a registry file
+ * planted under its own name by someone else. Needs root (to become
+ * nobody). */
+static void test_other_user(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    ss_loop *l = publish("private", 0);
+    ss_loop_info li;
+    assert_true(listed("private", &li));
+    char qname[128];
+    snprintf(qname, sizeof qname, "/ss-%u-%s-private-%u", (unsigned)geteuid(),
+             g_domain, (unsigned)li.incarnation);
+    /* Planted: a file under nobody's registry name that root owns, which
+     * anyone may write (so that the kernel lets nobody open it: the
+     * library must refuse it itself, for its owner). */
+    char planted[128];
+    snprintf(planted, sizeof planted, "/dev/shm/ss-65534-%s", g_domain);
+    int fd = open(planted, O_CREAT | O_EXCL | O_RDWR, 0666);
+    assert_true(fd >= 0);
+    assert_int_equal(fchmod(fd, 0666), 0);
+    close(fd);
+    int rc = run_self("--nobody", g_domain, qname);
+    unlink(planted);
+    assert_int_equal(rc, 0);
+    ss_loop_free(l);
+}
+
+/* Damaged registry memory: a clear error, nothing followed. */
+static void test_damaged(void **state)
+{
+    (void)state;
+    ss_loop *l = publish("intact", 0);
+    char path[96];
+    reg_path(path, sizeof path);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    unsigned char *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+                            MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(p != MAP_FAILED);
+    /* An entry's state out of range (entries start at 4096, 256 bytes
+     * each; state is their second word): this process's list refuses. */
+    uint32_t saved;
+    unsigned char *first = p + 4096;
+    size_t which = 0;
+    while (which < 1024 && memcmp(first + 256 * which + 16, "intact", 7) != 0)
+        which++;
+    assert_true(which < 1024);
+    unsigned char *ent = first + 256 * which;
+    memcpy(&saved, ent + 4, 4);
+    uint32_t bad = 77;
+    memcpy(ent + 4, &bad, 4);
+    size_t n;
+    assert_int_equal(ss_registry_list(NULL, 0, &n), SS_EREGISTRY);
+    ss_loop_info li[4];
+    assert_int_equal(ss_registry_list(li, 4, &n), SS_EREGISTRY);
+    publish("more", SS_EREGISTRY);
+    memcpy(ent + 4, &saved, 4);
+    assert_int_equal(ss_registry_list(NULL, 0, &n), 0);
+    /* The header's magic, then its hash: a fresh process refuses to
+     * attach. */
+    uint64_t magic;
+    memcpy(&magic, p, 8);
+    p[0] ^= 1;
+    assert_int_equal(run_self("--list", g_domain, NULL), 0);
+    p[0] ^= 1;
+    p[8] ^= 0x10; /* the version */
+    assert_int_equal(run_self("--list", g_domain, NULL), 0);
+    p[8] ^= 0x10;
+    p[40] ^= 0x01; /* in the hashed header fields */
+    assert_int_equal(run_self("--list", g_domain, NULL), 0);
+    p[40] ^= 0x01;
+    munmap(p, (size_t)st.st_size);
+    ss_loop_free(l);
+}
+
+static int teardown(void **state)
+{
+    tu_reap_all();
+    tu_process_teardown(state);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    g_self = "/proc/self/exe";
+    if (argc == 4 && strcmp(argv[1], "--other-domain") == 0)
+        return mode_other_domain(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "--nobody") == 0)
+        return mode_nobody(argv[2], argv[3]);
+    if (argc == 4 && strcmp(argv[1], "--list") == 0)
+        return mode_list(argv[2]);
+    tu_watchdog(120);
+    /* One domain for the whole program (a process attaches once). */
+    snprintf(g_domain, sizeof g_domain, "t%d", (int)getpid());
+    if (ss_domain_set(g_domain) != 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_publish_and_list, teardown),
+        cmocka_unit_test_teardown(test_dead_owner, teardown),
+        cmocka_unit_test_teardown(test_loop_process, teardown),
+        cmocka_unit_test_teardown(test_domains, teardown),
+        cmocka_unit_test_teardown(test_other_user, teardown),
+        cmocka_unit_test_teardown(test_damaged, teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    char path[96];
+    reg_path(path, sizeof path);
+    unlink(path);
+    return rc;
+}
