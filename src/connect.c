@@ -21,10 +21,12 @@ static int cross_check(const ss_object *emitter, const ss__signal *s,
     pid_t pe = s->here ? me : emitter->loop_->pid;
     bool e_here = pe == me, r_here = pr == me;
     if ((!e_here && pe != 0) || (!r_here && pr != 0)) {
+        /* (An emitter elsewhere went through ss__connect_remote().) */
         SS_LOG_ERR("loop",
                    "connect %s.%s to %s: %s runs in another process "
-                   "already; connect before starting it (connecting to a "
-                   "running process is not supported yet)",
+                   "already: connect to its slots by name "
+                   "(ss_slot_add(), ss_connect_slot()), or connect before "
+                   "starting it",
                    emitter->id_, signal, receiver->id_,
                    !e_here && pe != 0 ? emitter->id_ : receiver->id_);
         return SS_ENOTSUP;
@@ -44,12 +46,36 @@ static int cross_check(const ss_object *emitter, const ss__signal *s,
     return 0;
 }
 
+/* Whether emitter's signal is emitted in another process (then its half
+ * of a connection is asked of that process): an emitter on a loop that
+ * runs elsewhere, unless the signal is one this process emits for it (a
+ * loop process's "exited", a proxy's "ended"). */
+static bool emitted_elsewhere(ss_object *emitter, const char *signal)
+{
+    if (!emitter->loop_ || !ss__elsewhere(emitter->loop_))
+        return false;
+    ss__rt_read_lock();
+    ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                        ? ss__find_signal(emitter, signal, strlen(signal))
+                        : NULL;
+    bool here = s && s->here;
+    ss__rt_unlock();
+    return !here;
+}
+
 SS_API int ss_connect(ss_object *emitter, const char *signal,
                       ss_object *receiver, ss_slot_fn slot,
                       const char *slot_signature, void *user_data)
 {
     if (!emitter || !signal || !receiver || !slot || !slot_signature)
         return SS_EINVAL;
+    if (emitted_elsewhere(emitter, signal) && receiver->loop_ &&
+        !ss__elsewhere(receiver->loop_)) {
+        if (ss_signature_validate(slot_signature, NULL) != 0)
+            return SS_ESIGNATURE;
+        return ss__connect_remote(emitter, signal, receiver, slot,
+                                  slot_signature, user_data, true);
+    }
     /* With the slot's signature; equal to the signal's once connected. */
     ss__conn *c = ss__conn_new(receiver, slot, user_data, slot_signature, NULL);
     if (!c)
@@ -94,6 +120,12 @@ SS_API int ss_disconnect(ss_object *emitter, const char *signal,
 {
     if (!emitter || !signal || !receiver || !slot)
         return SS_EINVAL;
+    if (emitted_elsewhere(emitter, signal) && receiver->loop_ &&
+        !ss__elsewhere(receiver->loop_)) {
+        /* The signature the binding was made with: its connection's. */
+        return ss__connect_remote(emitter, signal, receiver, slot, NULL,
+                                  user_data, false);
+    }
     ss__rt_write_lock();
     ss__signal *s = (emitter->flags_ & OBJ_LIVE)
                         ? ss__find_signal(emitter, signal, strlen(signal))
@@ -128,6 +160,8 @@ SS_API int ss_signal_broadcast_on(ss_object *emitter, const char *signal,
 {
     if (!emitter || !signal || !loop)
         return SS_EINVAL;
+    if (ss__elsewhere(loop) || emitted_elsewhere(emitter, signal))
+        return ss__broadcast_remote(emitter, signal, loop);
     int rc = 0;
     ss__rt_write_lock();
     ss__signal *s = (emitter->flags_ & OBJ_LIVE)

@@ -137,35 +137,125 @@ static ss__signal *resolve_signal(ss_loop *loop, const unsigned char *m,
     return s;
 }
 
+/* Take a reference on each subscription of loop to signal name whose
+ * slot takes a signature of hash sig_hash (or exactly sig, if given);
+ * a mismatch is logged once per subscription. */
+static void add_subscribers(ss_loop *loop, const char *name, size_t name_len,
+                            const char *sig, uint32_t sig_hash,
+                            const char *from, size_t *n)
+{
+    for (ss__conn *cn = loop->subs; cn; cn = cn->next) {
+        if (strlen(cn->name) != name_len ||
+            memcmp(cn->name, name, name_len) != 0)
+            continue;
+        bool same = sig ? strcmp(cn->sig, sig) == 0
+                        : ss__sig_hash(cn->sig) == sig_hash;
+        if (!same) {
+            if (!atomic_exchange(&cn->warned, true))
+                SS_LOG_ERR("loop",
+                           "loop %s: %s subscribed to %.*s as \"%s\", but "
+                           "%s's carries %s%s%s; not called (logged once)",
+                           loop->name, cn->receiver->id_, (int)name_len, name,
+                           cn->sig, from, sig ? "\"" : "another signature",
+                           sig ? sig : "", sig ? "\"" : "");
+            continue;
+        }
+        if (!add_call(loop, cn, n))
+            break;
+    }
+}
+
+/* Resolve a message of another process (remote header): through the
+ * loop's bindings, and its subscriptions for a broadcast. */
+static bool resolve_remote(ss_loop *loop, const unsigned char *m, size_t len,
+                           pending *p, const pending *prev,
+                           const void **prev_key, size_t *n)
+{
+    if (len < RMSG_HDR || m[1] != MSG_VERSION) {
+        SS_LOG_ERR("loop", "loop %s: message of format version %u (this "
+                   "library reads %u) dropped",
+                   loop->name, len > 1 ? m[1] : 0, MSG_VERSION);
+        return false;
+    }
+    size_t a = m[6], b = m[7], c = m[8];
+    if (a > SS_NAME_MAX || b > SS_NAME_MAX || c > SS_NAME_MAX ||
+        len < RMSG_HDR + a + b + c)
+        return false;
+    uint32_t sig_hash = ss__ld_le32(m + 2);
+    p->hlen = RMSG_HDR + a + b + c;
+    p->names = m + RMSG_HDR;
+    memcpy(p->nl, m + 6, 3);
+    p->foreign = true;
+    ss__binding *bd = ss__binding_find(loop, m + 6, 3 + a + b + c);
+    p->found = bd != NULL || (m[0] & MSG_BCAST);
+    if (prev && *prev_key == bd && bd && !(m[0] & MSG_BCAST) &&
+        prev->found) {
+        p->first = prev->first;
+        p->last = prev->last;
+        return true;
+    }
+    *prev_key = (m[0] & MSG_BCAST) ? NULL : bd;
+    if (bd && bd->sig_hash != sig_hash) {
+        static _Atomic int logged;
+        if (!atomic_exchange(&logged, 1))
+            SS_LOG_ERR("loop", "loop %s: %.*s.%.*s.%.*s comes with another "
+                       "signature than it was connected with (built from "
+                       "other code?); dropped (logged once)",
+                       loop->name, (int)a, (const char *)p->names, (int)b,
+                       (const char *)p->names + a, (int)c,
+                       (const char *)p->names + a + b);
+        atomic_fetch_add(&loop->dropped, 1);
+        p->first = p->last = *n;
+        return true;
+    }
+    for (ss__conn *cn = bd ? bd->conns : NULL; cn; cn = cn->next)
+        if (!add_call(loop, cn, n))
+            break;
+    if (m[0] & MSG_BCAST) {
+        char from[2 * SS_NAME_MAX + 2];
+        snprintf(from, sizeof from, "%.*s.%.*s", (int)a,
+                 (const char *)p->names, (int)b, (const char *)p->names + a);
+        add_subscribers(loop, (const char *)p->names + a + b, c, NULL,
+                        sig_hash, from, n);
+    }
+    p->last = *n;
+    return true;
+}
+
 /* Resolve message m (tables locked): find the emitter by its names and take a
  * reference on each live connection or subscription on this loop; a
  * message of the same signal as the one before it (prev) shares its
  * references. False if the header is malformed. */
 static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
-                    pending *p, const pending *prev, ss__signal **prev_sig,
+                    pending *p, const pending *prev, const void **prev_key,
                     size_t *n)
 {
+    p->hdr = m;
+    p->len = len;
+    p->first = p->last = *n;
+    p->batch = MSG_KIND(m[0]) == MSG_BATCH;
+    if (m[0] & MSG_REMOTE)
+        return resolve_remote(loop, m, len, p, prev, prev_key, n);
     size_t a = m[1], b = m[2], c = m[3];
     if (a > SS_NAME_MAX || b > SS_NAME_MAX || c > SS_NAME_MAX ||
         len < MSG_HDR + a + b + c)
         return false;
-    p->hdr = m;
     p->hlen = MSG_HDR + a + b + c;
-    p->len = len;
-    p->first = p->last = *n;
+    p->names = m + MSG_HDR;
+    memcpy(p->nl, m + 1, 3);
     ss__signal *s = resolve_signal(loop, m, p->hlen);
     p->found = s != NULL;
     if (!s) {
-        *prev_sig = NULL; /* p has no calls to share */
+        *prev_key = NULL; /* p has no calls to share */
         return true;
     }
     p->foreign = !s->here && s->owner->loop_->pid != loop->pid;
-    if (prev && *prev_sig == s) {
+    if (prev && *prev_key == s) {
         p->first = prev->first;
         p->last = prev->last;
         return true;
     }
-    *prev_sig = s;
+    *prev_key = s;
     for (ss__conn *cn = s->conns; cn; cn = cn->next)
         if (cn->receiver->loop_ == loop && !add_call(loop, cn, n))
             break;
@@ -173,22 +263,11 @@ static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
     bool bcast = false;
     for (size_t k = 0; k < s->n_bcast; k++)
         bcast |= s->bcast[k] == loop;
-    for (ss__conn *cn = bcast ? loop->subs : NULL; cn; cn = cn->next) {
-        if (strcmp(cn->name, s->name) != 0)
-            continue;
-        if (strcmp(cn->sig, s->sig) != 0) {
-            if (!atomic_exchange(&cn->warned, true))
-                SS_LOG_ERR("loop",
-                           "loop %s: %s subscribed to %s as \"%s\", "
-                           "but %.*s.%s carries \"%s\"; not called (logged "
-                           "once)",
-                           loop->name, cn->receiver->id_, s->name, cn->sig,
-                           (int)b, (const char *)m + MSG_HDR + a, s->name,
-                           s->sig);
-            continue;
-        }
-        if (!add_call(loop, cn, n))
-            break;
+    if (bcast) {
+        char from[2 * SS_NAME_MAX + 2];
+        snprintf(from, sizeof from, "%.*s.%.*s", (int)a, (const char *)m + 4,
+                 (int)b, (const char *)m + 4 + a);
+        add_subscribers(loop, s->name, s->name_len, s->sig, 0, from, n);
     }
     p->last = *n;
     return true;
@@ -220,36 +299,26 @@ static void deliver_one(ss_loop *loop, const pending *p, ss_args *args,
     }
 }
 
-/* Dispatch a batch of messages: resolve them all under one hold of the
- * lock, call their slots without it, in order, then release the
- * references. Stops at a stop message (what follows it is not handled).
- * Returns whether a stop was seen. */
-bool ss__dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
+/* Dispatch a run of signal messages: resolve them all under one hold of
+ * the lock, call their slots without it, in order, then release the
+ * references. */
+static void dispatch_run(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
 {
     pending *pend = loop->pend;
     size_t np = 0, n = 0;
-    bool stop = false;
-    ss__signal *prev_sig = NULL;
+    const void *prev_key = NULL;
 
     ss__rt_read_lock();
     for (size_t i = 0; i < n_msgs; i++) {
         const unsigned char *m = msgs[i].data;
-        if (msgs[i].len < MSG_HDR) {
-            SS_LOG_ERR("loop", "loop %s: message of %zu bytes dropped",
-                       loop->name, msgs[i].len);
-            continue;
-        }
-        if (m[0] == MSG_STOP) {
-            stop = true;
-            break;
-        }
-        if (m[0] != MSG_SIGNAL && m[0] != MSG_BATCH) {
+        unsigned kind = MSG_KIND(m[0]);
+        if (kind != MSG_SIGNAL && kind != MSG_BATCH) {
             SS_LOG_ERR("loop", "loop %s: message of unknown kind %u dropped",
                        loop->name, m[0]);
             continue;
         }
         if (resolve(loop, m, msgs[i].len, &pend[np], np ? &pend[np - 1] : NULL,
-                    &prev_sig, &n))
+                    &prev_key, &n))
             np++;
         else
             SS_LOG_ERR("loop", "loop %s: malformed message header dropped",
@@ -260,14 +329,14 @@ bool ss__dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
     for (size_t k = 0; k < np; k++) {
         pending *p = &pend[k];
         ss_args args;
-        args.names = p->hdr + MSG_HDR;
-        memcpy(args.nl, p->hdr + 1, 3);
+        args.names = p->names;
+        memcpy(args.nl, p->nl, 3);
         args.names_ready = false;
         if (!p->found) {
             args_names(&args);
             SS_LOG_DBG("loop",
-                       "loop %s: %s.%s from loop %s no longer exists; "
-                       "dropped",
+                       "loop %s: %s.%s from loop %s: nobody here takes it "
+                       "(it no longer exists, or is not connected); dropped",
                        loop->name, args.object, args.signal, args.loop);
             continue;
         }
@@ -277,7 +346,7 @@ bool ss__dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
         args.sig = loop->calls[p->first]->sig;
         const unsigned char *body = p->hdr + p->hlen;
         size_t left = p->len - p->hlen;
-        if (p->hdr[0] == MSG_SIGNAL) {
+        if (!p->batch) {
             deliver_one(loop, p, &args, body, left);
             continue;
         }
@@ -312,7 +381,34 @@ bool ss__dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
 
     for (size_t i = 0; i < n; i++)
         ss__conn_release(loop->calls[i]);
-    return stop;
+}
+
+/* Dispatch a batch: runs of signal messages, each control message in its
+ * place (what it changes applies to the messages after it), up to a stop
+ * (what follows it is not handled). Returns whether a stop was seen. */
+bool ss__dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
+{
+    size_t run = 0; /* start of the current run of signal messages */
+    for (size_t i = 0; i < n_msgs; i++) {
+        const unsigned char *m = msgs[i].data;
+        size_t len = msgs[i].len;
+        unsigned kind = len ? MSG_KIND(m[0]) : 0;
+        if (len >= MSG_HDR && (kind == MSG_SIGNAL || kind == MSG_BATCH))
+            continue;
+        if (i > run)
+            dispatch_run(loop, msgs + run, i - run);
+        run = i + 1;
+        if (len >= MSG_HDR && kind == MSG_STOP && !(m[0] & MSG_REMOTE))
+            return true;
+        if (len >= 1 && kind == MSG_CTRL)
+            ss__handle_ctrl(loop, m, len);
+        else
+            SS_LOG_ERR("loop", "loop %s: message of %zu bytes, kind %u, "
+                       "dropped", loop->name, len, len ? m[0] : 0);
+    }
+    if (n_msgs > run)
+        dispatch_run(loop, msgs + run, n_msgs - run);
+    return false;
 }
 
 /* Signals a message carries: 1, a batch's count, 0 for a stop (or a
@@ -321,10 +417,15 @@ static uint64_t signals_in(const unsigned char *m, size_t len)
 {
     if (len < MSG_HDR)
         return 0;
-    size_t hlen = MSG_HDR + (size_t)m[1] + m[2] + m[3];
-    if (m[0] == MSG_SIGNAL)
+    bool remote = m[0] & MSG_REMOTE;
+    if (remote && len < RMSG_HDR)
+        return 0;
+    const unsigned char *nl = remote ? m + 6 : m + 1;
+    size_t hlen = (remote ? RMSG_HDR : MSG_HDR) + (size_t)nl[0] + nl[1] +
+                  nl[2];
+    if (MSG_KIND(m[0]) == MSG_SIGNAL)
         return len >= hlen;
-    if (m[0] == MSG_BATCH && len >= hlen + 4)
+    if (MSG_KIND(m[0]) == MSG_BATCH && len >= hlen + 4)
         return ss__ld_le32(m + hlen);
     return 0;
 }

@@ -21,6 +21,9 @@ typedef struct targets {
     ss_loop **loops;
     size_t n;
     ss__signal *s; /* valid while the read lock is held */
+    /* Its routes to other processes' loops (s->routes). */
+    ss__route *routes;
+    size_t n_routes;
     /* The first drop of this emission, logged once the lock is released. */
     int drop_rc;
     bool drop_log; /* this emission writes the signal's drop line */
@@ -84,7 +87,15 @@ static int find_targets(ss_object *emitter, const char *signal, targets *t)
         return rc;
     }
     t->s = s;
+    t->routes = s->routes;
+    t->n_routes = s->n_routes;
     return 0;
+}
+
+/* Whether anybody listens (a local loop or a route). */
+static inline bool targets_any(const targets *t)
+{
+    return t->n != 0 || t->n_routes != 0;
 }
 
 /* Release what find_targets() took, then log the emission's first drop
@@ -151,57 +162,84 @@ static int drop_rank(int rc)
     }
 }
 
-/* Put n messages into every target loop, one queue operation per loop;
- * a loop whose queue has no room drops them all, counted here and logged
- * by targets_done(). Returns 0, or the most telling reason of a drop
- * (drop_rank()). */
-static int deliver(targets *t, const void *prefix, size_t prefix_len,
-                   const ss_msg *msgs, size_t n, const unsigned char *batch_hdr)
+/* Put into one loop's queue: n payloads, each after the header prefix,
+ * or (batch) one message of them all framed after the batch header; a
+ * batch too large for one message goes as n. */
+static int put_one(ss_loop *to, const ss__signal *s, const unsigned char *hdr,
+                   size_t hlen, const ss_msg *msgs, size_t n, bool batch)
+{
+    /* Never waits for room; waits for a busy producer side only while its
+     * holder makes progress, and at most the loop's emit_wait_ns. */
+    ss__put how = {.reserve = s->ctrl ? 0 : to->reserve,
+                   .timeout_ns = SS_NO_WAIT,
+                   .patience_ns = to->emit_wait_ns};
+    int prc = SS_EMSGSIZE;
+    if (batch) {
+        unsigned char bhdr[RMSG_HDR_MAX];
+        memcpy(bhdr, hdr, hlen);
+        bhdr[0] = (unsigned char)((hdr[0] & ~MSG_KIND(0xff)) | MSG_BATCH);
+        how.prefix = bhdr;
+        how.prefix_len = hlen;
+        how.framed = true;
+        prc = ss__queue_put_rt(to->q, msgs, n, &how);
+    }
+    if (prc == SS_EMSGSIZE) {
+        how.prefix = hdr;
+        how.prefix_len = hlen;
+        how.framed = false;
+        prc = ss__queue_put_rt(to->q, msgs, n, &how);
+    }
+    return prc;
+}
+
+/* Count (and note, to log) a drop of n messages for loop to. */
+static void dropped(targets *t, ss_loop *to, size_t n, int prc, int *result)
+{
+    atomic_fetch_add(&to->dropped, n);
+    if (to->counters)
+        atomic_fetch_add_explicit(&to->counters->drops, n,
+                                  memory_order_relaxed);
+    uint64_t d = atomic_fetch_add(&t->s->dropped, n) + n;
+    if (t->drop_rc == 0) {
+        t->drop_rc = prc;
+        t->drop_total = d;
+        t->drop_log = drop_log_due(t->s, d, n, &t->drop_since);
+        memcpy(t->drop_loop, to->name, strlen(to->name) + 1);
+    }
+    if (*result == 0 || drop_rank(prc) > drop_rank(*result))
+        *result = prc;
+}
+
+/* Put n payloads (or, batch, one message of them) into every target loop,
+ * one queue operation per loop, after the signal's header (the remote one
+ * for loops of other processes); a loop whose queue has no room drops
+ * them all, counted here and logged by targets_done(). Returns 0, or the
+ * most telling reason of a drop (drop_rank()). */
+static int deliver(targets *t, const ss_msg *msgs, size_t n, bool batch)
 {
     int result = 0;
-    ss_loop *from = t->s->owner->loop_;
+    const ss__signal *s = t->s;
+    ss_loop *from = s->owner->loop_;
     if (from && from->counters)
         atomic_fetch_add_explicit(&from->counters->signals_out, n,
                                   memory_order_relaxed);
     for (size_t k = 0; k < t->n; k++) {
         ss_loop *to = t->loops[k];
-        int prc = SS_EMSGSIZE;
-        /* Never waits for room; waits for a busy producer side only while
-         * its holder makes progress, and at most the loop's emit_wait_ns. */
-        ss__put how = {.reserve = t->s->ctrl ? 0 : to->reserve,
-                       .timeout_ns = SS_NO_WAIT,
-                       .patience_ns = to->emit_wait_ns};
-        /* A batch travels as one message when it fits in one. */
-        if (batch_hdr) {
-            how.prefix = batch_hdr;
-            how.prefix_len = t->s->hlen;
-            how.framed = true;
-            prc = ss__queue_put_rt(to->q, msgs, n, &how);
-        }
-        if (prc == SS_EMSGSIZE) {
-            how.prefix = prefix;
-            how.prefix_len = prefix_len;
-            how.framed = false;
-            prc = ss__queue_put_rt(to->q, msgs, n, &how);
-        }
-        if (prc == 0) {
-            ss__loop_notify(t->loops[k]);
-            continue;
-        }
-        atomic_fetch_add(&t->loops[k]->dropped, n);
-        if (t->loops[k]->counters)
-            atomic_fetch_add_explicit(&t->loops[k]->counters->drops, n,
-                                      memory_order_relaxed);
-        uint64_t d = atomic_fetch_add(&t->s->dropped, n) + n;
-        if (t->drop_rc == 0) {
-            t->drop_rc = prc;
-            t->drop_total = d;
-            t->drop_log = drop_log_due(t->s, d, n, &t->drop_since);
-            memcpy(t->drop_loop, t->loops[k]->name,
-                   strlen(t->loops[k]->name) + 1);
-        }
-        if (result == 0 || drop_rank(prc) > drop_rank(result))
-            result = prc;
+        int prc = put_one(to, s, s->hdr, s->hlen, msgs, n, batch);
+        if (prc == 0)
+            ss__loop_notify(to);
+        else
+            dropped(t, to, n, prc, &result);
+    }
+    for (size_t k = 0; k < t->n_routes; k++) {
+        const ss__route *r = &t->routes[k];
+        unsigned char rh[RMSG_HDR_MAX];
+        memcpy(rh, s->rhdr, s->rhlen);
+        if (r->bcasts)
+            rh[0] |= MSG_BCAST;
+        int prc = put_one(r->to, s, rh, s->rhlen, msgs, n, batch);
+        if (prc != 0)
+            dropped(t, r->to, n, prc, &result);
     }
     return result;
 }
@@ -224,15 +262,13 @@ static int emit_v(ss_object *emitter, const char *kinds, const char *signal,
                    why);
         return SS_ETYPE;
     }
-    if (t.n == 0) {
+    if (!targets_any(&t)) {
         targets_done(emitter->id_, signal, &t);
         return 0; /* nobody listens: nothing encoded, nothing sent */
     }
     ss__signal *s = t.s;
-    size_t hl = s->hlen;
-    memcpy(tl_msg, s->hdr, hl);
     ss_writer w;
-    ss_writer_init(&w, tl_msg + hl, sizeof tl_msg - hl);
+    ss_writer_init(&w, tl_msg, sizeof tl_msg);
     rc = ss_vpack(&w, s->sig, ap);
     const void *payload = NULL;
     size_t plen = 0;
@@ -247,15 +283,11 @@ static int emit_v(ss_object *emitter, const char *kinds, const char *signal,
                    emitter->id_, signal, sig, ss_strerror(rc));
         return rc;
     }
-    if (payload == tl_msg + hl) {
-        ss_msg m = {tl_msg, hl + plen};
-        rc = deliver(&t, NULL, 0, &m, 1, NULL);
-    } else {
-        /* The payload outgrew the thread's buffer (the writer moved to the
-         * heap): the queue writes the header before it. */
-        ss_msg m = {payload, plen};
-        rc = deliver(&t, s->hdr, hl, &m, 1, NULL);
-    }
+    /* The queue writes the header before the payload while copying it in
+     * (the payload may have outgrown the thread's buffer: then it is on
+     * the heap). */
+    ss_msg m = {payload, plen};
+    rc = deliver(&t, &m, 1, false);
     targets_done(emitter->id_, signal, &t);
     ss_writer_free(&w);
     return rc;
@@ -270,7 +302,7 @@ SS_API int ss_emit_many(ss_object *emitter, const char *signal,
     int rc = find_targets(emitter, signal, &t);
     if (rc != 0)
         return rc;
-    if (t.n == 0 || n == 0) {
+    if (!targets_any(&t) || n == 0) {
         targets_done(emitter->id_, signal, &t);
         return 0;
     }
@@ -292,12 +324,7 @@ SS_API int ss_emit_many(ss_object *emitter, const char *signal,
     }
     /* The queue writes the header (once for a batch message, or before
      * each payload) while copying the payloads in: no copy here. */
-    unsigned char bhdr[MSG_HDR_MAX];
-    if (n > 1) {
-        memcpy(bhdr, s->hdr, s->hlen);
-        bhdr[0] = MSG_BATCH;
-    }
-    rc = deliver(&t, s->hdr, s->hlen, payloads, n, n > 1 ? bhdr : NULL);
+    rc = deliver(&t, payloads, n, n > 1);
     targets_done(emitter->id_, signal, &t);
     return rc;
 }
@@ -357,9 +384,10 @@ void ss__emit_local(ss_loop *loop, ss_object *obj, const char *signal,
             break;
         }
     }
+    ss_msg none = {"", 0};
+    if (targets_any(&t))
+        deliver(&t, &none, 1, false);
     ss_msg m = {t.s->hdr, t.s->hlen};
-    if (t.n)
-        deliver(&t, NULL, 0, &m, 1, NULL);
     if (here && queue_own) {
         ss__put how = {.reserve = t.s->ctrl ? 0 : loop->reserve,
                        .timeout_ns = SS_NO_WAIT,

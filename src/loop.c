@@ -25,7 +25,7 @@ SS_API void ss_loop_options_init(ss_loop_options *opts)
 /* The room a loop's queue of ring bytes keeps for control messages: a
  * sixteenth, at least 512 bytes (a few stops and notices in a one-page
  * queue), at most 64 KiB (about 2,000 of them), never over a quarter. */
-static size_t control_reserve(size_t ring)
+size_t ss__control_reserve(size_t ring)
 {
     size_t r = ring / 16;
     if (r < 512)
@@ -102,7 +102,7 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
         free(loop);
         return rc;
     }
-    loop->reserve = control_reserve(ss_queue_capacity(loop->q));
+    loop->reserve = ss__control_reserve(ss_queue_capacity(loop->q));
     loop->buf_size = LOOP_BUF_INITIAL;
     loop->buf = malloc(loop->buf_size);
     loop->pend = malloc(LOOP_BATCH * sizeof *loop->pend);
@@ -144,6 +144,10 @@ SS_API void ss_loop_free(ss_loop *loop)
 {
     if (!loop)
         return;
+    if (loop->remote) {
+        ss__proxy_free(loop);
+        return;
+    }
     if (atomic_load(&loop->running)) {
         SS_LOG_ERR("loop", "ss_loop_free(%s) while it runs: refused",
                    loop->name);
@@ -159,6 +163,7 @@ SS_API void ss_loop_free(ss_loop *loop)
     }
     ss__loop_objects_free(loop);
     ss__loop_table_remove(loop);
+    ss__remote_loop_free(loop);
     ss__rt_unlock();
     /* Its owner takes its name back (and retires its queue: emitters
      * elsewhere then drop). A copy in another process does not. */
@@ -240,6 +245,8 @@ SS_API int ss_loop_run_once(ss_loop *loop, int64_t timeout_ns)
 {
     if (!loop)
         return SS_EINVAL;
+    if (loop->remote)
+        return SS_ENOTSUP;
     ss_loop *outer = ss__rt_tl_loop;
     ss__rt_tl_loop = loop;
     int rc = run_once(loop, timeout_ns);
@@ -308,6 +315,11 @@ SS_API int ss_loop_run(ss_loop *loop)
 {
     if (!loop)
         return SS_EINVAL;
+    if (loop->remote) {
+        SS_LOG_ERR("loop", "ss_loop_run(%s): a loop of another process",
+                   loop->name);
+        return SS_ENOTSUP;
+    }
     int expected = 0;
     if (!atomic_compare_exchange_strong(&loop->running, &expected, 1))
         return SS_ESTATE;

@@ -201,6 +201,7 @@ ss__signal *ss__find_signal(ss_object *obj, const char *name, size_t len)
 typedef struct objent {
     const ss_object *key;
     ss__conn *incoming;
+    ss__nslot *slots; /* its named slots (ss_slot_add()) */
 } objent;
 
 #define TOMB ((const ss_object *)1)
@@ -267,15 +268,33 @@ static bool objs_add(const ss_object *o)
         g_objs_used++;
     g_objs[i].key = o;
     g_objs[i].incoming = NULL;
+    g_objs[i].slots = NULL;
     g_objs_live++;
     return true;
 }
 
 static void objs_remove(objent *e)
 {
+    while (e->slots) {
+        ss__nslot *n = e->slots;
+        e->slots = n->next;
+        free(n);
+    }
     e->key = TOMB;
     e->incoming = NULL;
     g_objs_live--;
+}
+
+ss__nslot *ss__nslots(const ss_object *obj)
+{
+    objent *e = objs_find(obj);
+    return e ? e->slots : NULL;
+}
+
+ss__nslot **ss__nslots_head(const ss_object *obj)
+{
+    objent *e = objs_find(obj);
+    return e ? &e->slots : NULL;
 }
 
 /* ---- connections ---- */
@@ -426,6 +445,7 @@ void ss__object_destroy_locked(ss_object *obj)
         obj->signals_ = s->next;
         while (s->conns)
             ss__conn_unlink(s->conns);
+        ss__routes_free(s);
         free(s);
     }
     /* What reaches it: connections to it, its subscriptions. The entry
@@ -511,6 +531,24 @@ size_t ss__put_header(unsigned char *buf, enum msg_kind kind, const char *loop,
     return MSG_HDR + a + b + c;
 }
 
+/* The remote header of a signal's messages (RMSG_HDR): into buf, at least
+ * RMSG_HDR_MAX bytes; returns its length. */
+static size_t put_rheader(unsigned char *buf, const char *loop,
+                          const char *obj, const char *sig, uint32_t sig_hash)
+{
+    size_t a = strlen(loop), b = strlen(obj), c = strlen(sig);
+    buf[0] = MSG_SIGNAL | MSG_REMOTE;
+    buf[1] = MSG_VERSION;
+    ss__st_le32(buf + 2, sig_hash);
+    buf[6] = (unsigned char)a;
+    buf[7] = (unsigned char)b;
+    buf[8] = (unsigned char)c;
+    memcpy(buf + RMSG_HDR, loop, a);
+    memcpy(buf + RMSG_HDR + a, obj, b);
+    memcpy(buf + RMSG_HDR + a + b, sig, c);
+    return RMSG_HDR + a + b + c;
+}
+
 int ss__signal_add(ss_object *obj, const char *name, const char *signature,
                    bool here, bool ctrl)
 {
@@ -527,7 +565,8 @@ int ss__signal_add(ss_object *obj, const char *name, const char *signature,
     /* One allocation: the structure, then its name, signature and the
      * header of its messages. */
     size_t nl = strlen(name), sl = strlen(signature);
-    ss__signal *s = calloc(1, sizeof *s + nl + 1 + sl + 1 + MSG_HDR_MAX);
+    ss__signal *s =
+        calloc(1, sizeof *s + nl + 1 + sl + 1 + MSG_HDR_MAX + RMSG_HDR_MAX);
     if (!s)
         return SS_ENOMEM;
     char *d = s->data;
@@ -549,6 +588,10 @@ int ss__signal_add(ss_object *obj, const char *name, const char *signature,
         return live ? SS_EEXIST : SS_EINVAL;
     }
     s->hlen = ss__put_header(hdr, MSG_SIGNAL, obj->loop_->name, obj->id_, name);
+    unsigned char *rhdr = hdr + MSG_HDR_MAX;
+    s->sig_hash = ss__sig_hash(signature);
+    s->rhdr = rhdr;
+    s->rhlen = put_rheader(rhdr, obj->loop_->name, obj->id_, name, s->sig_hash);
     s->next = obj->signals_;
     obj->signals_ = s;
     ss__rt_unlock();

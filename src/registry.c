@@ -54,14 +54,17 @@ typedef struct ssr_entry {
 
 _Static_assert(sizeof(ssr_entry) == 256, "registry entry layout");
 
-/* A reply slot of a cross-process request (control messages). */
+/* A reply slot of a cross-process request (control messages): the
+ * answer carries the request's nonce, so that a late answer to an earlier
+ * holder of the slot is never taken for this one's. */
 typedef struct ssr_reply {
-    _Atomic uint32_t state; /* 0 free, 1 waiting, 2 answered (futex) */
-    uint32_t nonce;
-    int32_t status;
-    int32_t pid;   /* the requester, to reclaim the slot if it dies */
+    _Atomic uint32_t taken;   /* 1 while a requester holds it */
+    _Atomic uint32_t bell;    /* futex word: bumped by every answer */
+    _Atomic uint64_t answer;  /* nonce << 32 | status */
+    int32_t pid;              /* the requester, to reclaim the slot if it */
+    uint32_t pad_;            /* dies waiting */
     uint64_t start;
-    char spare_[64 - 4 * 4 - 8];
+    char spare_[64 - 4 * 2 - 8 - 4 * 2 - 8];
 } ssr_reply;
 
 _Static_assert(sizeof(ssr_reply) == 64, "registry reply layout");
@@ -698,6 +701,93 @@ ss__reg_counters *ss__reg_counters_of(ss__reg_ref ref)
     if (!atomic_load(&g_reg) || ref.index >= SSR_ENTRIES)
         return NULL;
     return &g_entries[ref.index].counters;
+}
+
+int ss__reg_find_ref(const char *name, uint32_t incarnation,
+                     ss__reg_view *out)
+{
+    int rc = ss__reg_find(name, out);
+    if (rc == 0 && out->ref.incarnation != incarnation)
+        rc = SS_ENOENT;
+    return rc;
+}
+
+/* ---- reply slots ---- */
+
+static ssr_reply *replies(void)
+{
+    return (ssr_reply *)((char *)g_entries +
+                         (size_t)SSR_ENTRIES * sizeof(ssr_entry));
+}
+
+int ss__reg_reply_take(uint32_t *slot, uint32_t *nonce)
+{
+    int rc = ss__reg_attach();
+    if (rc != 0)
+        return rc;
+    ssr_reply *r = replies();
+    static _Atomic uint32_t next;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t k = 0; k < SSR_REPLIES; k++) {
+            uint32_t i = (atomic_fetch_add(&next, 1) + k) % SSR_REPLIES;
+            uint32_t t = 0;
+            if (!atomic_compare_exchange_strong(&r[i].taken, &t, 1)) {
+                /* Taken: by a requester that died waiting (second pass)? */
+                entry_copy c = {.pid = r[i].pid, .start = r[i].start};
+                if (pass == 0 || c.pid <= 0 || !owner_gone(&c))
+                    continue;
+                /* Reclaimed as ours: it stays taken. */
+            }
+            r[i].pid = (int32_t)ss__getpid();
+            r[i].start = ss__process_start();
+            uint32_t n;
+            do
+                n = (uint32_t)(ss__now_ns() ^ (int64_t)ss__getpid() << 20 ^
+                               (int64_t)i << 8) | 1u;
+            while (n == (uint32_t)(atomic_load(&r[i].answer) >> 32));
+            *nonce = n;
+            *slot = i;
+            return 0;
+        }
+    }
+    SS_LOG_ERR("registry", "domain %s: all %u reply slots are taken", g_domain,
+               SSR_REPLIES);
+    return SS_EBUSY;
+}
+
+int ss__reg_reply_wait(uint32_t slot, uint32_t nonce, int64_t timeout_ns)
+{
+    ssr_reply *r = &replies()[slot % SSR_REPLIES];
+    int64_t deadline = ss__deadline_ns(timeout_ns);
+    int rc = SS_ETIMEDOUT;
+    for (;;) {
+        uint32_t bell = atomic_load_explicit(&r->bell, memory_order_acquire);
+        uint64_t a = atomic_load_explicit(&r->answer, memory_order_acquire);
+        if ((uint32_t)(a >> 32) == nonce) {
+            rc = (int32_t)(uint32_t)a;
+            break;
+        }
+        int64_t left = deadline < 0 ? SS_MSEC(100) : deadline - ss__now_ns();
+        if (left <= 0)
+            break;
+        ss__futex_wait(&r->bell, bell,
+                       left < SS_MSEC(100) ? left : SS_MSEC(100));
+    }
+    r->pid = 0;
+    atomic_store_explicit(&r->taken, 0, memory_order_release);
+    return rc;
+}
+
+void ss__reg_reply_send(uint32_t slot, uint32_t nonce, int status)
+{
+    if (!atomic_load(&g_reg) || slot >= SSR_REPLIES)
+        return;
+    ssr_reply *r = &replies()[slot];
+    atomic_store_explicit(&r->answer,
+                          (uint64_t)nonce << 32 | (uint32_t)status,
+                          memory_order_release);
+    atomic_fetch_add_explicit(&r->bell, 1, memory_order_release);
+    ss__futex_wake(&r->bell, INT32_MAX);
 }
 
 /* ---- listing ---- */

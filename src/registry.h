@@ -79,6 +79,19 @@ void ss__reg_wait(uint32_t gen, int64_t timeout_ns);
 /* ss__reg_counters - the counters of ref's entry (NULL if not attached). */
 ss__reg_counters *ss__reg_counters_of(ss__reg_ref ref);
 
+/* Reply slots of cross-process requests: take one (0, SS_EBUSY if all
+ * are taken by live requesters), wait for its answer (the status, or
+ * SS_ETIMEDOUT; the slot is freed either way), answer one (ignored if the
+ * slot no longer waits for that nonce). */
+int ss__reg_reply_take(uint32_t *slot, uint32_t *nonce);
+int ss__reg_reply_wait(uint32_t slot, uint32_t nonce, int64_t timeout_ns);
+void ss__reg_reply_send(uint32_t slot, uint32_t nonce, int status);
+
+/* ss__reg_find_ref - like ss__reg_find(), for one incarnation: the loop
+ * named name, if it is still ref's incarnation and live. */
+int ss__reg_find_ref(const char *name, uint32_t incarnation,
+                     ss__reg_view *out);
+
 /* ss__reg_queue_name - the name of the queue of loop name, incarnation
  * inc, in this domain, into buf (at least SS__REG_QNAME_MAX bytes). */
 #define SS__REG_QNAME_MAX 160

@@ -50,7 +50,19 @@
 #define OBJ_LIVE 1u
 #define OBJ_TIMER 2u
 
-enum msg_kind { MSG_SIGNAL = 1, MSG_STOP = 2, MSG_BATCH = 3 };
+enum msg_kind { MSG_SIGNAL = 1, MSG_STOP = 2, MSG_BATCH = 3, MSG_CTRL = 4 };
+
+/* Bits of the kind byte of a message from another process that reached a
+ * published loop through the registry (a route): it has the remote header
+ * (RMSG_HDR: kind, format version, the hash of the signal's signature (u32
+ * little-endian), the three lengths, then the names), and is resolved
+ * through the receiving loop's bindings; MSG_BCAST also for the
+ * subscribers of its signal's name on that loop. */
+#define MSG_REMOTE 0x80u
+#define MSG_BCAST 0x40u
+#define MSG_KIND(b) ((b) & 0x3fu)
+#define MSG_VERSION 1u
+#define RMSG_HDR 9u
 
 /* Message header: kind, then the lengths of the three names, then the
  * names (no NUL), then the payload; for a batch (one emit_many for one
@@ -82,6 +94,13 @@ typedef struct ss__conn {
 
 #define BCAST_MAX 8
 
+/* A signal's route to a loop of another process (a proxy loop): how many
+ * connections to that loop's objects, and broadcasts on it, use it. */
+typedef struct ss__route {
+    ss_loop *to;
+    uint32_t conns, bcasts;
+} ss__route;
+
 struct ss__signal {
     /* What lookups and dispatch read first. */
     struct ss__signal *next;
@@ -105,11 +124,42 @@ struct ss__signal {
     /* Control traffic (loop and process notices), which may use the room
      * a queue keeps free for it (ss__put.reserve). */
     bool ctrl;
-    char data[]; /* name, sig, hdr */
+    /* Its routes to loops of other processes, and the remote header of its
+     * messages (in data), with the hash of its signature. */
+    ss__route *routes;
+    size_t n_routes, cap_routes;
+    const unsigned char *rhdr;
+    size_t rhlen;
+    uint32_t sig_hash;
+    char data[]; /* name, sig, hdr, rhdr */
 };
 
-/* The longest message header: kind, three lengths, three names. */
+/* The longest message headers: kind, three lengths, three names. */
 #define MSG_HDR_MAX (MSG_HDR + 3 * SS_NAME_MAX)
+#define RMSG_HDR_MAX (RMSG_HDR + 3 * SS_NAME_MAX)
+
+/* Calls of a slot by name (ss_slot_add()), that other processes connect
+ * to: on the table of live objects, per object. */
+typedef struct ss__nslot {
+    struct ss__nslot *next;
+    ss_slot_fn fn;
+    void *user_data;
+    const char *sig; /* in data */
+    char data[];     /* name, sig */
+} ss__nslot;
+
+/* What reaches a published loop from one signal of another process:
+ * the connections to its objects (on conns, as for a local signal). Found
+ * by the names in the message's header (key: the three lengths, then the
+ * names). */
+typedef struct ss__binding {
+    struct ss__binding *hnext;
+    uint32_t hash;
+    uint32_t sig_hash; /* of the signature the connections take */
+    ss__conn *conns;
+    size_t klen;
+    unsigned char key[];
+} ss__binding;
 
 struct ss_loop {
     struct ss_loop *next;  /* ss__rt_loops */
@@ -127,6 +177,15 @@ struct ss_loop {
     ss__reg_ref reg;
     pid_t reg_pid;
     ss__reg_counters *counters;
+    /* A handle on a published loop of another process (ss_loop_open()):
+     * no objects of its own, not in the table of loops, kept while user
+     * handles or routes refer to it (refs, tables lock). */
+    bool remote;
+    uint32_t refs;
+    struct ss_loop *pnext; /* the process's proxies */
+    /* Bindings of this loop (published), by the emitter's names. */
+    ss__binding **bind_buckets;
+    size_t bind_nb, bind_count;
     ss_object self;
     /* Its objects by id (tables lock): buckets chained through next_. */
     ss_object **obj_buckets;
@@ -179,9 +238,12 @@ typedef struct pending {
     const unsigned char *hdr; /* the message: header, names, payload */
     size_t hlen;              /* header and names */
     size_t len;
+    const unsigned char *names; /* the emitter's names, and lengths */
+    unsigned char nl[3];
     size_t first, last; /* its calls in loop->calls; none: nothing to do */
-    bool found;         /* the emitter's signal exists */
+    bool found;         /* the emitter's signal (or a binding) exists */
     bool foreign;       /* emitted in another process: no pointers */
+    bool batch;
 } pending;
 
 /* ---- the tables ---- */
@@ -231,6 +293,10 @@ void ss__loop_objects_free(ss_loop *loop);
 /* A connection or subscription: link it last on the list *head and on
  * its receiver's list (which must be live); unlink it from both, mark it
  * dead and drop the lists' reference. O(1). Write-locked. */
+/* The named slots of a live object (NULL: none or not live), and where
+ * their list's head is (to add one). */
+ss__nslot *ss__nslots(const ss_object *obj);
+ss__nslot **ss__nslots_head(const ss_object *obj);
 /* A new connection (name NULL) or subscription to signal name, for slot
  * of signature sig; one reference. NULL if out of memory. */
 ss__conn *ss__conn_new(ss_object *receiver, ss_slot_fn slot, void *user_data,
@@ -261,6 +327,35 @@ void ss__local_flush(ss_loop *loop, ss__local_batch *lb);
 /* dispatch.c: handle a batch of messages; whether a stop was among them
  * (it is the last one: nothing past a stop is taken). */
 bool ss__dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs);
+
+/* remote.c: other processes' loops (proxies), bindings, control requests.
+ * A control message asks a loop to change its routes or bindings; its
+ * loop thread handles it in the order of its queue. */
+void ss__handle_ctrl(ss_loop *loop, const unsigned char *m, size_t len);
+int ss__ctrl_apply(ss_loop *loop, const unsigned char *m, size_t len);
+int ss__bind(ss_loop *loop, const char *eloop, const char *eobj,
+             const char *esig, const char *robj, const char *slot,
+             const char *sig, bool add);
+/* Whether loop runs in another process (a proxy, a started loop
+ * process); connecting to it then goes through remote.c. */
+bool ss__elsewhere(const ss_loop *l);
+/* ss_connect()/ss_disconnect() whose emitter lives elsewhere. */
+int ss__connect_remote(ss_object *emitter, const char *signal,
+                       ss_object *receiver, ss_slot_fn slot, const char *sig,
+                       void *ud, bool add);
+/* ss_signal_broadcast_on() to a loop elsewhere, or from an emitter
+ * elsewhere. */
+int ss__broadcast_remote(ss_object *emitter, const char *signal,
+                         ss_loop *loop);
+/* ss_loop_free() of a proxy. */
+void ss__proxy_free(ss_loop *p);
+ss__binding *ss__binding_find(ss_loop *loop, const unsigned char *key,
+                              size_t klen);
+uint32_t ss__sig_hash(const char *sig);
+/* Free a loop's bindings and drop its routes' proxies (loop freed). */
+void ss__remote_loop_free(ss_loop *loop);
+void ss__routes_free(ss__signal *s);
+size_t ss__control_reserve(size_t ring);
 
 /* timer.c */
 void ss__timers_init(ss_loop *loop);

@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include "signal_slot/error.h"
+#include "signal_slot/loop.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -79,6 +80,67 @@ typedef struct ss_loop_info {
  * user's), SS_EREGISTRY (the registry's memory is damaged), SS_ESYS.
  */
 SS_API int ss_registry_list(ss_loop_info *out, size_t max, size_t *n);
+
+/* ---- reaching loops of other processes ---- */
+
+/*
+ * ss_loop_open - a handle on the published loop named name, whichever
+ * process of the domain owns it (also this one): waits at most timeout_ns
+ * for it to be published (SS_NO_WAIT: not at all). Emit to it through
+ * connections (below) and broadcasts (ss_signal_broadcast_on()); stop it
+ * with ss_loop_stop(); its object (ss_loop_object()) has the signal
+ * "ended" ("ii": exit code or -1, signal or 0), emitted in this process
+ * when it learns that the loop's owner ended. It cannot run here
+ * (ss_loop_run(): SS_ENOTSUP). Release it with ss_loop_free(). Handles on
+ * the same loop share one queue mapping. Any thread.
+ * Errors: SS_EINVAL, SS_ENAMETOOLONG, SS_ENOENT (not published in time),
+ * SS_EACCES, SS_EREGISTRY, the errors of ss_queue_open().
+ */
+SS_API int ss_loop_open(ss_loop **out, const char *name, int64_t timeout_ns);
+
+/* ss_loop_is_remote - whether loop is a handle from ss_loop_open(). */
+SS_API bool ss_loop_is_remote(const ss_loop *loop);
+
+/*
+ * ss_object_open - a handle on the object id of the loop behind remote (a
+ * handle from ss_loop_open()), to connect its signals or slots; whether
+ * the object exists is checked when connecting. One handle per id and
+ * loop in a process (SS_EEXIST). Release it with ss_object_free().
+ * Errors: SS_EINVAL, SS_ENAMETOOLONG, SS_EEXIST, SS_ENOMEM.
+ */
+SS_API int ss_object_open(ss_object **out, ss_loop *remote, const char *id);
+
+/*
+ * ss_slot_add - give obj (a live object of a loop of this process) a slot
+ * by name, which other processes connect to (ss_connect_slot()): slot is
+ * called with user_data, on obj's loop, with arguments of signature.
+ * Any thread. Errors: SS_EINVAL, SS_ENAMETOOLONG, SS_ESIGNATURE,
+ * SS_EEXIST (obj has a slot of that name), SS_ENOMEM.
+ */
+SS_API int ss_slot_add(ss_object *obj, const char *name, ss_slot_fn slot,
+                       const char *signature, void *user_data);
+
+/*
+ * ss_connect_slot - connect emitter's signal to receiver's slot by name,
+ * wherever each lives: in this process, in a started loop process, in any
+ * process of the domain (handles from ss_object_open()). A loop of
+ * another process that must reach a loop of this one needs this one
+ * published. The half of the connection that another process keeps is
+ * asked of its loop, which must be running: the call waits for its
+ * answer (at most 5 s). Messages emitted after it returns are delivered;
+ * each emitter's order is kept. ss_connect() with a function takes an
+ * emitter of another process too (the receiver must then be here).
+ * Errors: SS_EINVAL, SS_ENOENT (no such object, signal or slot),
+ * SS_ESIGNATURE, SS_ENOTSUP (a loop not published, a signal with a
+ * pointer), SS_ETIMEDOUT (the loop asked did not answer), SS_ENOMEM.
+ */
+SS_API int ss_connect_slot(ss_object *emitter, const char *signal,
+                           ss_object *receiver, const char *slot);
+
+/* ss_disconnect_slot - undo ss_connect_slot(); what is already on its
+ * way is still delivered. Errors: as ss_connect_slot(). */
+SS_API int ss_disconnect_slot(ss_object *emitter, const char *signal,
+                              ss_object *receiver, const char *slot);
 
 #ifdef __cplusplus
 }

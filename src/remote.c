@@ -1,0 +1,875 @@
+/*
+ * remote.c - loops of other processes: handles on published loops
+ * (proxies), slots by name, and connections made at any time, from any
+ * process, as data (docs/registry.md, "Connections across processes").
+ *
+ * A connection across processes is two halves, each kept by the process
+ * that uses it:
+ *  - a route, on the emitter's side: the signal's messages go to a loop
+ *    of another process (a proxy, whose queue is opened by name), with
+ *    the remote header, which names the emitter and hashes the signature;
+ *  - a binding, on the receiver's side: messages with those names go to
+ *    these slots of the receiving loop's objects.
+ * A process installs the half that is its own directly, and asks for the
+ * other with a control message to the loop concerned, whose thread applies
+ * it in the order of its queue and answers through a reply slot of the
+ * registry. The binding is always in place before the route: a message
+ * emitted after the connection was made finds it.
+ */
+#include "runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How long a request waits for its answer: the loop concerned must be
+ * running to handle it. */
+#define REQUEST_WAIT_NS SS_SEC(5)
+/* How long ss_loop_open() waits for room in a loop's queue (control). */
+#define CTRL_ROOM_NS SS_SEC(1)
+
+enum ctrl_op {
+    CTRL_ROUTE_ADD = 1,
+    CTRL_ROUTE_DEL = 2,
+    CTRL_BIND_ADD = 3,
+    CTRL_BIND_DEL = 4,
+};
+
+#define CTRL_BCAST 0x1u /* a route: for a broadcast, not a connection */
+#define CTRL_HDR 16u
+#define CTRL_NO_REPLY 0xffffffffu
+
+uint32_t ss__sig_hash(const char *sig)
+{
+    uint32_t h = 2166136261u;
+    for (; *sig; sig++)
+        h = (h ^ (unsigned char)*sig) * 16777619u;
+    return h ^ 0x5167u;
+}
+
+/* ---- bindings ---- */
+
+static uint32_t key_hash(const unsigned char *key, size_t klen)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < klen; i++)
+        h = (h ^ key[i]) * 16777619u;
+    return h;
+}
+
+ss__binding *ss__binding_find(ss_loop *loop, const unsigned char *key,
+                              size_t klen)
+{
+    if (!loop->bind_nb)
+        return NULL;
+    uint32_t h = key_hash(key, klen);
+    for (ss__binding *b = loop->bind_buckets[h & (loop->bind_nb - 1)]; b;
+         b = b->hnext)
+        if (b->hash == h && b->klen == klen && memcmp(b->key, key, klen) == 0)
+            return b;
+    return NULL;
+}
+
+/* The key of an emitter's names: the three lengths, then the names. */
+static size_t make_key(unsigned char *key, const char *loop, const char *obj,
+                       const char *sig)
+{
+    size_t a = strlen(loop), b = strlen(obj), c = strlen(sig);
+    key[0] = (unsigned char)a;
+    key[1] = (unsigned char)b;
+    key[2] = (unsigned char)c;
+    memcpy(key + 3, loop, a);
+    memcpy(key + 3 + a, obj, b);
+    memcpy(key + 3 + a + b, sig, c);
+    return 3 + a + b + c;
+}
+
+/* The binding of key on loop, made if needed (write-locked). */
+static ss__binding *binding_get(ss_loop *loop, const unsigned char *key,
+                                size_t klen, uint32_t sig_hash)
+{
+    ss__binding *b = ss__binding_find(loop, key, klen);
+    if (b)
+        return b;
+    if (loop->bind_count >= loop->bind_nb) {
+        size_t nb = loop->bind_nb ? 2 * loop->bind_nb : 16;
+        ss__binding **t = calloc(nb, sizeof *t);
+        if (!t)
+            return NULL;
+        for (size_t i = 0; i < loop->bind_nb; i++) {
+            for (ss__binding *x = loop->bind_buckets[i], *next; x; x = next) {
+                next = x->hnext;
+                x->hnext = t[x->hash & (nb - 1)];
+                t[x->hash & (nb - 1)] = x;
+            }
+        }
+        free(loop->bind_buckets);
+        loop->bind_buckets = t;
+        loop->bind_nb = nb;
+    }
+    b = calloc(1, sizeof *b + klen);
+    if (!b)
+        return NULL;
+    b->hash = key_hash(key, klen);
+    b->sig_hash = sig_hash;
+    b->klen = klen;
+    memcpy(b->key, key, klen);
+    b->hnext = loop->bind_buckets[b->hash & (loop->bind_nb - 1)];
+    loop->bind_buckets[b->hash & (loop->bind_nb - 1)] = b;
+    loop->bind_count++;
+    return b;
+}
+
+/* ---- routes ---- */
+
+/* Add a route of s to proxy to (write-locked): 0, or SS_ENOMEM. The route
+ * holds a reference on the proxy. */
+static int route_add(ss__signal *s, ss_loop *to, bool bcast)
+{
+    for (size_t k = 0; k < s->n_routes; k++) {
+        if (s->routes[k].to == to) {
+            if (bcast)
+                s->routes[k].bcasts++;
+            else
+                s->routes[k].conns++;
+            return 0;
+        }
+    }
+    if (s->n_routes == s->cap_routes) {
+        size_t nc = s->cap_routes ? 2 * s->cap_routes : 2;
+        ss__route *r = realloc(s->routes, nc * sizeof *r);
+        if (!r)
+            return SS_ENOMEM;
+        s->routes = r;
+        s->cap_routes = nc;
+    }
+    s->routes[s->n_routes++] = (ss__route){to, bcast ? 0 : 1, bcast ? 1 : 0};
+    to->refs++;
+    return 0;
+}
+
+static void proxy_release_locked(ss_loop *p);
+
+/* Drop one use of the route of s to the loop named name (write-locked). */
+static int route_del(ss__signal *s, const char *name, bool bcast)
+{
+    for (size_t k = 0; k < s->n_routes; k++) {
+        ss__route *r = &s->routes[k];
+        if (strcmp(r->to->name, name) != 0)
+            continue;
+        uint32_t *count = bcast ? &r->bcasts : &r->conns;
+        if (*count == 0)
+            return SS_ENOENT;
+        (*count)--;
+        if (r->conns == 0 && r->bcasts == 0) {
+            ss_loop *to = r->to;
+            *r = s->routes[--s->n_routes];
+            proxy_release_locked(to);
+        }
+        return 0;
+    }
+    return SS_ENOENT;
+}
+
+void ss__routes_free(ss__signal *s)
+{
+    for (size_t k = 0; k < s->n_routes; k++)
+        proxy_release_locked(s->routes[k].to);
+    free(s->routes);
+    s->routes = NULL;
+    s->n_routes = s->cap_routes = 0;
+}
+
+/* ---- proxies ---- */
+
+static ss_loop *g_proxies; /* tables lock */
+
+static void proxy_free(ss_loop *p)
+{
+    ss_queue_destroy(p->q);
+    ss__loop_objects_free(p);
+    free(p);
+}
+
+/* One reference fewer (write-locked): the last one takes the proxy out
+ * of the list and destroys its own object; its memory goes after. */
+static void proxy_release_locked(ss_loop *p)
+{
+    if (--p->refs > 0)
+        return;
+    for (ss_loop **pp = &g_proxies; *pp; pp = &(*pp)->pnext) {
+        if (*pp == p) {
+            *pp = p->pnext;
+            break;
+        }
+    }
+    ss__object_destroy_locked(&p->self);
+    /* Freed at once: nothing else points at it (routes held references,
+     * emissions hold the read lock). */
+    proxy_free(p);
+}
+
+/* A proxy of the live loop v named name: an existing one (one more
+ * reference), or a new one. */
+static int proxy_get(const char *name, const ss__reg_view *v, ss_loop **out)
+{
+    ss__rt_write_lock();
+    for (ss_loop *p = g_proxies; p; p = p->pnext) {
+        if (p->reg.index == v->ref.index &&
+            p->reg.incarnation == v->ref.incarnation) {
+            p->refs++;
+            ss__rt_unlock();
+            *out = p;
+            return 0;
+        }
+    }
+    ss__rt_unlock();
+    ss_loop *p = calloc(1, sizeof *p);
+    if (!p)
+        return SS_ENOMEM;
+    snprintf(p->name, sizeof p->name, "%s", name);
+    char qn[SS__REG_QNAME_MAX];
+    ss__reg_queue_name(name, v->ref.incarnation, qn, sizeof qn);
+    int rc = ss_queue_open(&p->q, qn);
+    if (rc != 0) {
+        free(p);
+        return rc == SS_ENOENT ? SS_ENOENT : rc;
+    }
+    p->remote = true;
+    p->refs = 1;
+    p->reg = v->ref;
+    p->pid = v->pid;
+    atomic_init(&p->efd, -1);
+    p->reserve = ss__control_reserve(ss_queue_capacity(p->q));
+    p->emit_wait_ns = SS_EMIT_WAIT_DEFAULT_NS;
+    /* Its own object: the loop as seen from here. Emitting its "ended"
+     * is this process's doing (the registry's monitor). */
+    if ((rc = ss_object_init(&p->self, p, name)) != 0 ||
+        (rc = ss__signal_add(&p->self, "ended", "ii", true, true)) != 0) {
+        ss_object_destroy(&p->self);
+        proxy_free(p);
+        return rc;
+    }
+    ss__rt_write_lock();
+    /* Another thread may have made one meanwhile: use it. */
+    for (ss_loop *q = g_proxies; q; q = q->pnext) {
+        if (q->reg.index == v->ref.index &&
+            q->reg.incarnation == v->ref.incarnation) {
+            q->refs++;
+            ss__object_destroy_locked(&p->self);
+            ss__rt_unlock();
+            proxy_free(p);
+            *out = q;
+            return 0;
+        }
+    }
+    p->pnext = g_proxies;
+    g_proxies = p;
+    ss__rt_unlock();
+    *out = p;
+    return 0;
+}
+
+SS_API int ss_loop_open(ss_loop **out, const char *name, int64_t timeout_ns)
+{
+    if (!out || !name)
+        return SS_EINVAL;
+    int rc = ss__check_name(name);
+    if (rc != 0)
+        return rc;
+    if ((rc = ss__reg_attach()) != 0)
+        return rc;
+    int64_t deadline = ss__deadline_ns(timeout_ns);
+    for (;;) {
+        uint32_t gen = ss__reg_gen();
+        ss__reg_view v;
+        rc = ss__reg_find(name, &v);
+        if (rc == 0) {
+            rc = proxy_get(name, &v, out);
+            if (rc != SS_ENOENT)
+                return rc;
+        }
+        if (rc != SS_ENOENT)
+            return rc;
+        int64_t left = deadline < 0 ? SS_MSEC(100) : deadline - ss__now_ns();
+        if (timeout_ns == 0 || left <= 0)
+            return SS_ENOENT;
+        ss__reg_wait(gen, left < SS_MSEC(100) ? left : SS_MSEC(100));
+    }
+}
+
+SS_API bool ss_loop_is_remote(const ss_loop *loop)
+{
+    return loop && loop->remote;
+}
+
+/* ss_loop_free() of a proxy: one user reference fewer. */
+void ss__proxy_free(ss_loop *p)
+{
+    ss__rt_write_lock();
+    proxy_release_locked(p);
+    ss__rt_unlock();
+}
+
+SS_API int ss_object_open(ss_object **out, ss_loop *loop, const char *id)
+{
+    if (!out || !loop || !loop->remote)
+        return SS_EINVAL;
+    return ss_object_new(out, loop, id);
+}
+
+/* ---- slots by name ---- */
+
+SS_API int ss_slot_add(ss_object *obj, const char *name, ss_slot_fn slot,
+                       const char *signature, void *user_data)
+{
+    if (!obj || !slot || !signature)
+        return SS_EINVAL;
+    int rc = ss__check_name(name);
+    if (rc != 0)
+        return rc;
+    if ((rc = ss_signature_validate(signature, NULL)) != 0)
+        return rc;
+    size_t nl = strlen(name), sl = strlen(signature);
+    ss__nslot *n = calloc(1, sizeof *n + nl + 1 + sl + 1);
+    if (!n)
+        return SS_ENOMEM;
+    memcpy(n->data, name, nl + 1);
+    memcpy(n->data + nl + 1, signature, sl + 1);
+    n->sig = n->data + nl + 1;
+    n->fn = slot;
+    n->user_data = user_data;
+    ss__rt_write_lock();
+    ss__nslot **head = (obj->flags_ & OBJ_LIVE) && obj->loop_ &&
+                               !obj->loop_->remote
+                           ? ss__nslots_head(obj)
+                           : NULL;
+    for (ss__nslot *o = head ? *head : NULL; o; o = o->next) {
+        if (strcmp(o->data, name) == 0) {
+            ss__rt_unlock();
+            free(n);
+            return SS_EEXIST;
+        }
+    }
+    if (head) {
+        n->next = *head;
+        *head = n;
+    }
+    ss__rt_unlock();
+    if (!head) {
+        free(n);
+        return SS_EINVAL;
+    }
+    return 0;
+}
+
+static ss__nslot *nslot_find(const ss_object *obj, const char *name)
+{
+    for (ss__nslot *n = ss__nslots(obj); n; n = n->next)
+        if (strcmp(n->data, name) == 0)
+            return n;
+    return NULL;
+}
+
+/* ---- control messages ---- */
+
+typedef struct ctrl_msg {
+    unsigned char buf[CTRL_HDR + 6 * (1 + SS_SIGNATURE_MAX_LEN)];
+    size_t len;
+} ctrl_msg;
+
+static void ctrl_begin(ctrl_msg *c, enum ctrl_op op, unsigned flags,
+                       uint32_t slot, uint32_t nonce, uint32_t inc)
+{
+    memset(c->buf, 0, CTRL_HDR);
+    c->buf[0] = MSG_CTRL;
+    c->buf[1] = (unsigned char)op;
+    c->buf[2] = (unsigned char)flags;
+    ss__st_le32(c->buf + 4, slot);
+    ss__st_le32(c->buf + 8, nonce);
+    ss__st_le32(c->buf + 12, inc);
+    c->len = CTRL_HDR;
+}
+
+static void ctrl_str(ctrl_msg *c, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > SS_SIGNATURE_MAX_LEN)
+        n = SS_SIGNATURE_MAX_LEN;
+    c->buf[c->len] = (unsigned char)n;
+    memcpy(c->buf + c->len + 1, s, n);
+    c->len += 1 + n;
+}
+
+/* Read the next string of a control message into out (NUL-terminated);
+ * false if the message ends first. */
+static bool ctrl_get(const unsigned char *m, size_t len, size_t *at, char *out,
+                     size_t size)
+{
+    if (*at >= len)
+        return false;
+    size_t n = m[*at];
+    if (len - *at - 1 < n || n >= size)
+        return false;
+    memcpy(out, m + *at + 1, n);
+    out[n] = '\0';
+    *at += 1 + n;
+    return true;
+}
+
+/* Send c to loop to and wait for its answer. From to's own thread, it is
+ * handled here at once (the loop cannot answer while we wait). */
+static int request(ss_loop *to, ctrl_msg *c)
+{
+    if (ss__rt_tl_loop == to) {
+        ss__st_le32(c->buf + 4, CTRL_NO_REPLY);
+        return ss__ctrl_apply(to, c->buf, c->len);
+    }
+    uint32_t slot, nonce;
+    int rc = ss__reg_reply_take(&slot, &nonce);
+    if (rc != 0)
+        return rc;
+    ss__st_le32(c->buf + 4, slot);
+    ss__st_le32(c->buf + 8, nonce);
+    ss_msg m = {c->buf, c->len};
+    ss__put how = {.timeout_ns = CTRL_ROOM_NS,
+                   .patience_ns = to->emit_wait_ns};
+    rc = ss__queue_put_rt(to->q, &m, 1, &how);
+    if (rc != 0) {
+        ss__reg_reply_wait(slot, nonce, 0); /* frees it */
+        SS_LOG_ERR("loop", "request to loop %s: %s", to->name,
+                   ss_strerror(rc));
+        return rc;
+    }
+    ss__loop_notify(to);
+    rc = ss__reg_reply_wait(slot, nonce, REQUEST_WAIT_NS);
+    if (rc == SS_ETIMEDOUT)
+        SS_LOG_ERR("loop", "request to loop %s: no answer in %lld ms (is it "
+                   "running?)", to->name,
+                   (long long)(REQUEST_WAIT_NS / 1000000));
+    return rc;
+}
+
+/* Apply a control message on loop (its thread, or the requester's when
+ * it is that thread); returns the status to answer. */
+int ss__ctrl_apply(ss_loop *loop, const unsigned char *m, size_t len)
+{
+    if (len < CTRL_HDR)
+        return SS_EMALFORMED;
+    unsigned op = m[1], flags = m[2];
+    uint32_t inc = ss__ld_le32(m + 12);
+    size_t at = CTRL_HDR;
+    char a[SS_SIGNATURE_MAX_LEN + 1], b[SS_SIGNATURE_MAX_LEN + 1],
+        c[SS_SIGNATURE_MAX_LEN + 1], d[SS_SIGNATURE_MAX_LEN + 1],
+        e[SS_SIGNATURE_MAX_LEN + 1], f[SS_SIGNATURE_MAX_LEN + 1];
+    if (op == CTRL_ROUTE_ADD || op == CTRL_ROUTE_DEL) {
+        /* a: object id on this loop, b: signal, c: destination loop,
+         * d: the signature the destination's slots take */
+        if (!ctrl_get(m, len, &at, a, SS_NAME_MAX + 1) ||
+            !ctrl_get(m, len, &at, b, SS_NAME_MAX + 1) ||
+            !ctrl_get(m, len, &at, c, SS_NAME_MAX + 1) ||
+            !ctrl_get(m, len, &at, d, sizeof d))
+            return SS_EMALFORMED;
+        bool bcast = flags & CTRL_BCAST;
+        ss_loop *to = NULL;
+        if (op == CTRL_ROUTE_ADD) {
+            ss__reg_view v;
+            int rc = ss__reg_find_ref(c, inc, &v);
+            if (rc == 0)
+                rc = proxy_get(c, &v, &to);
+            if (rc != 0) {
+                SS_LOG_ERR("loop", "loop %s: route %s.%s to loop %s: %s",
+                           loop->name, a, b, c, ss_strerror(rc));
+                return rc;
+            }
+        }
+        ss__rt_write_lock();
+        ss_object *o = ss__find_object(loop, a, strlen(a));
+        ss__signal *s = o ? ss__find_signal(o, b, strlen(b)) : NULL;
+        int rc = 0;
+        if (!s)
+            rc = SS_ENOENT;
+        else if (op == CTRL_ROUTE_ADD && !bcast && strcmp(s->sig, d) != 0)
+            rc = SS_ESIGNATURE;
+        else if (op == CTRL_ROUTE_ADD && strchr(s->sig, 'p'))
+            rc = SS_ENOTSUP;
+        else if (op == CTRL_ROUTE_ADD)
+            rc = route_add(s, to, bcast);
+        else
+            rc = route_del(s, c, bcast);
+        if (to)
+            proxy_release_locked(to); /* the route holds its own */
+        ss__rt_unlock();
+        if (rc != 0 && op == CTRL_ROUTE_ADD)
+            SS_LOG_ERR("loop", "loop %s: route %s.%s to loop %s: %s%s%s%s",
+                       loop->name, a, b, c, ss_strerror(rc),
+                       rc == SS_ESIGNATURE ? " (it carries \"" : "",
+                       rc == SS_ESIGNATURE ? s->sig : "",
+                       rc == SS_ESIGNATURE ? "\")" : "");
+        return rc;
+    }
+    if (op == CTRL_BIND_ADD || op == CTRL_BIND_DEL) {
+        /* a, b, c: the emitter (loop, object, signal); d: receiver object
+         * id on this loop; e: its slot's name; f: the signal's signature */
+        if (!ctrl_get(m, len, &at, a, SS_NAME_MAX + 1) ||
+            !ctrl_get(m, len, &at, b, SS_NAME_MAX + 1) ||
+            !ctrl_get(m, len, &at, c, SS_NAME_MAX + 1) ||
+            !ctrl_get(m, len, &at, d, SS_NAME_MAX + 1) ||
+            !ctrl_get(m, len, &at, e, SS_NAME_MAX + 1) ||
+            !ctrl_get(m, len, &at, f, sizeof f))
+            return SS_EMALFORMED;
+        return ss__bind(loop, a, b, c, d, e, f, op == CTRL_BIND_ADD);
+    }
+    return SS_EMALFORMED;
+}
+
+void ss__handle_ctrl(ss_loop *loop, const unsigned char *m, size_t len)
+{
+    int status = ss__ctrl_apply(loop, m, len);
+    if (len >= CTRL_HDR) {
+        uint32_t slot = ss__ld_le32(m + 4);
+        if (slot != CTRL_NO_REPLY)
+            ss__reg_reply_send(slot, ss__ld_le32(m + 8), status);
+    }
+    if (status == SS_EMALFORMED)
+        SS_LOG_ERR("loop", "loop %s: malformed control message of %zu bytes "
+                   "dropped", loop->name, len);
+}
+
+/* ---- bindings by name, and connections across processes ---- */
+
+/* Bind (or unbind) the emitter's signal to a slot by name of an object of
+ * loop, for signature sig. */
+int ss__bind(ss_loop *loop, const char *eloop, const char *eobj,
+             const char *esig, const char *robj, const char *slot,
+             const char *sig, bool add)
+{
+    unsigned char key[3 + 3 * SS_NAME_MAX];
+    size_t klen = make_key(key, eloop, eobj, esig);
+    ss__rt_write_lock();
+    ss_object *r = ss__find_object(loop, robj, strlen(robj));
+    ss__nslot *n = r ? nslot_find(r, slot) : NULL;
+    int rc = 0;
+    if (!n) {
+        rc = SS_ENOENT;
+    } else if (strcmp(n->sig, sig) != 0) {
+        rc = SS_ESIGNATURE;
+    } else if (add) {
+        ss__binding *bd = binding_get(loop, key, klen, ss__sig_hash(sig));
+        ss__conn *c = NULL;
+        if (!bd || !(c = ss__conn_new(r, n->fn, n->user_data, sig, NULL))) {
+            rc = SS_ENOMEM;
+        } else if (bd->sig_hash != ss__sig_hash(sig)) {
+            rc = SS_ESIGNATURE;
+        } else {
+            bool there = false;
+            for (ss__conn *o = bd->conns; o; o = o->next)
+                there |= o->receiver == r && o->slot == n->fn &&
+                         o->user_data == n->user_data;
+            if (!there) {
+                ss__conn_link(c, &bd->conns);
+                c = NULL;
+            }
+        }
+        free(c);
+    } else {
+        ss__binding *bd = ss__binding_find(loop, key, klen);
+        rc = SS_ENOENT;
+        for (ss__conn *o = bd ? bd->conns : NULL; o; o = o->next) {
+            if (o->receiver == r && o->slot == n->fn &&
+                o->user_data == n->user_data) {
+                ss__conn_unlink(o);
+                rc = 0;
+                break;
+            }
+        }
+    }
+    ss__rt_unlock();
+    if (rc != 0 && add)
+        SS_LOG_ERR("loop", "loop %s: bind %s.%s.%s to %s's slot %s: %s",
+                   loop->name, eloop, eobj, esig, robj, slot,
+                   rc == SS_ENOENT ? "no such object or slot"
+                                   : ss_strerror(rc));
+    return rc;
+}
+
+void ss__remote_loop_free(ss_loop *loop)
+{
+    for (size_t i = 0; i < loop->bind_nb; i++) {
+        for (ss__binding *b = loop->bind_buckets[i], *next; b; b = next) {
+            next = b->hnext;
+            while (b->conns)
+                ss__conn_unlink(b->conns);
+            free(b);
+        }
+    }
+    free(loop->bind_buckets);
+    loop->bind_buckets = NULL;
+    loop->bind_nb = loop->bind_count = 0;
+}
+
+/* ---- connecting across processes ---- */
+
+/* Whether loop runs in this process (its objects' slots can be called
+ * here), runs in another one (a proxy, a started loop process), or is a
+ * loop process not started yet (its child will inherit what is set up). */
+enum where { HERE, ELSEWHERE, UNSTARTED };
+
+static enum where where_of(const ss_loop *l)
+{
+    if (l->remote)
+        return ELSEWHERE;
+    if (l->pid == 0)
+        return UNSTARTED;
+    return l->pid == ss__getpid() ? HERE : ELSEWHERE;
+}
+
+bool ss__elsewhere(const ss_loop *l)
+{
+    return where_of(l) == ELSEWHERE;
+}
+
+/* The name and incarnation by which another process reaches loop l; its
+ * queue must be a published one. */
+static int reachable(const ss_loop *l, const char *why)
+{
+    if (l->remote || l->published)
+        return 0;
+    SS_LOG_ERR("loop", "%s: loop %s is not published: a loop of another "
+               "process cannot reach it (create it with "
+               "ss_loop_options.publish)", why, l->name);
+    return SS_ENOTSUP;
+}
+
+static uint32_t incarnation_of(const ss_loop *l)
+{
+    return l->reg.incarnation;
+}
+
+/* Ask emitter's loop (elsewhere) to route signal to loop dest. */
+static int ask_route(ss_object *emitter, const char *signal, ss_loop *dest,
+                     const char *sig, bool bcast, bool add)
+{
+    ctrl_msg c;
+    ctrl_begin(&c, add ? CTRL_ROUTE_ADD : CTRL_ROUTE_DEL,
+               bcast ? CTRL_BCAST : 0, 0, 0, incarnation_of(dest));
+    ctrl_str(&c, emitter->id_);
+    ctrl_str(&c, signal);
+    ctrl_str(&c, dest->name);
+    ctrl_str(&c, sig ? sig : "");
+    return request(emitter->loop_, &c);
+}
+
+/* Ask receiver's loop (elsewhere) to bind the emitter's signal to its
+ * slot by name. */
+static int ask_bind(ss_object *emitter, const char *signal,
+                    ss_object *receiver, const char *slot, const char *sig,
+                    bool add)
+{
+    ctrl_msg c;
+    ctrl_begin(&c, add ? CTRL_BIND_ADD : CTRL_BIND_DEL, 0, 0, 0, 0);
+    ctrl_str(&c, emitter->loop_->name);
+    ctrl_str(&c, emitter->id_);
+    ctrl_str(&c, signal);
+    ctrl_str(&c, receiver->id_);
+    ctrl_str(&c, slot);
+    ctrl_str(&c, sig);
+    return request(receiver->loop_, &c);
+}
+
+/* A binding here, on receiver's loop, to a slot function. */
+static int bind_fn(ss_object *emitter, const char *signal, ss_object *receiver,
+                   ss_slot_fn fn, const char *sig, void *ud, bool add)
+{
+    unsigned char key[3 + 3 * SS_NAME_MAX];
+    size_t klen = make_key(key, emitter->loop_->name, emitter->id_, signal);
+    ss_loop *loop = receiver->loop_;
+    int rc = 0;
+    ss__rt_write_lock();
+    if (!(receiver->flags_ & OBJ_LIVE)) {
+        rc = SS_EINVAL;
+    } else if (add) {
+        ss__binding *bd = binding_get(loop, key, klen, ss__sig_hash(sig));
+        ss__conn *c = NULL;
+        if (!bd || !(c = ss__conn_new(receiver, fn, ud, sig, NULL))) {
+            rc = SS_ENOMEM;
+        } else if (bd->sig_hash != ss__sig_hash(sig)) {
+            rc = SS_ESIGNATURE; /* bound with another signature already */
+        } else {
+            for (ss__conn *o = bd->conns; o && rc == 0; o = o->next)
+                if (o->receiver == receiver && o->slot == fn &&
+                    o->user_data == ud)
+                    rc = SS_EEXIST;
+            if (rc == 0) {
+                ss__conn_link(c, &bd->conns);
+                c = NULL;
+            }
+        }
+        free(c);
+    } else {
+        ss__binding *bd = ss__binding_find(loop, key, klen);
+        rc = SS_ENOENT;
+        for (ss__conn *o = bd ? bd->conns : NULL; o; o = o->next) {
+            if (o->receiver == receiver && o->slot == fn &&
+                o->user_data == ud) {
+                ss__conn_unlink(o);
+                rc = 0;
+                break;
+            }
+        }
+    }
+    ss__rt_unlock();
+    return rc;
+}
+
+int ss__connect_remote(ss_object *emitter, const char *signal,
+                       ss_object *receiver, ss_slot_fn slot, const char *sig,
+                       void *ud, bool add)
+{
+    int rc = reachable(receiver->loop_, "connect");
+    if (rc != 0)
+        return rc;
+    if (add) {
+        rc = bind_fn(emitter, signal, receiver, slot, sig, ud, true);
+        if (rc == SS_EEXIST)
+            return 0; /* connected already: delivered once */
+        if (rc != 0)
+            return rc;
+        rc = ask_route(emitter, signal, receiver->loop_, sig, false, true);
+        if (rc != 0)
+            bind_fn(emitter, signal, receiver, slot, sig, ud, false);
+        return rc;
+    }
+    /* The route first, so that what is already on the way still finds the
+     * binding (the queue keeps its order). */
+    rc = ask_route(emitter, signal, receiver->loop_, sig, false, false);
+    int brc = bind_fn(emitter, signal, receiver, slot, sig, ud, false);
+    return rc != 0 ? rc : brc;
+}
+
+/* Route (or unroute) a signal of a local emitter to dest (elsewhere),
+ * write-locking the tables. */
+static int route_here(ss_object *emitter, const char *signal, ss_loop *dest,
+                      const char *sig, bool bcast, bool add)
+{
+    ss_loop *to = dest;
+    int rc = 0;
+    if (add && !dest->remote) {
+        /* A started loop process: reach it through the registry. */
+        ss__reg_view v;
+        rc = ss__reg_find_ref(dest->name, incarnation_of(dest), &v);
+        if (rc == 0)
+            rc = proxy_get(dest->name, &v, &to);
+        if (rc != 0)
+            return rc;
+    } else if (add) {
+        ss__rt_write_lock();
+        to->refs++;
+        ss__rt_unlock();
+    }
+    ss__rt_write_lock();
+    ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                        ? ss__find_signal(emitter, signal, strlen(signal))
+                        : NULL;
+    if (!s)
+        rc = SS_ENOENT;
+    else if (add && !bcast && sig && strcmp(s->sig, sig) != 0)
+        rc = SS_ESIGNATURE;
+    else if (add && strchr(s->sig, 'p'))
+        rc = SS_ENOTSUP;
+    else if (add)
+        rc = route_add(s, to, bcast);
+    else
+        rc = route_del(s, dest->name, bcast);
+    if (add)
+        proxy_release_locked(to); /* the route holds its own */
+    ss__rt_unlock();
+    return rc;
+}
+
+int ss__broadcast_remote(ss_object *emitter, const char *signal, ss_loop *loop)
+{
+    int rc = reachable(loop, "broadcast");
+    if (rc != 0)
+        return rc;
+    if (where_of(emitter->loop_) == ELSEWHERE)
+        return ask_route(emitter, signal, loop, "", true, true);
+    return route_here(emitter, signal, loop, NULL, true, true);
+}
+
+static int connect_slot(ss_object *emitter, const char *signal,
+                        ss_object *receiver, const char *slot, bool add)
+{
+    if (!emitter || !signal || !receiver || !slot)
+        return SS_EINVAL;
+    enum where we = where_of(emitter->loop_ ? emitter->loop_ : NULL),
+               wr = where_of(receiver->loop_);
+    if (wr != ELSEWHERE) {
+        /* The slot is here (or in an unstarted child): by its function. */
+        ss__rt_read_lock();
+        ss__nslot *n = nslot_find(receiver, slot);
+        ss_slot_fn fn = n ? n->fn : NULL;
+        void *ud = n ? n->user_data : NULL;
+        char sig[SS_SIGNATURE_MAX_LEN + 1] = "";
+        if (n)
+            memcpy(sig, n->sig, strlen(n->sig) + 1);
+        ss__rt_unlock();
+        if (!fn) {
+            SS_LOG_ERR("loop", "connect %s.%s to %s: no slot named %s",
+                       emitter->id_, signal, receiver->id_, slot);
+            return SS_ENOENT;
+        }
+        if (we == ELSEWHERE)
+            return ss__connect_remote(emitter, signal, receiver, fn, sig, ud,
+                                      add);
+        return add ? ss_connect(emitter, signal, receiver, fn, sig, ud)
+                   : ss_disconnect(emitter, signal, receiver, fn, ud);
+    }
+    /* The slot is in another process: bound there, by name. */
+    int rc = reachable(receiver->loop_, "connect");
+    if (rc != 0)
+        return rc;
+    char sig[SS_SIGNATURE_MAX_LEN + 1] = "";
+    if (we != ELSEWHERE) {
+        ss__rt_read_lock();
+        ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                            ? ss__find_signal(emitter, signal, strlen(signal))
+                            : NULL;
+        if (s)
+            memcpy(sig, s->sig, strlen(s->sig) + 1);
+        ss__rt_unlock();
+        if (!s) {
+            SS_LOG_ERR("loop", "connect %s.%s: no such signal", emitter->id_,
+                       signal);
+            return SS_ENOENT;
+        }
+    }
+    if (add) {
+        if ((rc = ask_bind(emitter, signal, receiver, slot, sig, true)) != 0)
+            return rc;
+        rc = we == ELSEWHERE
+                 ? ask_route(emitter, signal, receiver->loop_, sig, false, true)
+                 : route_here(emitter, signal, receiver->loop_, sig, false,
+                              true);
+        if (rc != 0)
+            ask_bind(emitter, signal, receiver, slot, sig, false);
+        return rc;
+    }
+    rc = we == ELSEWHERE
+             ? ask_route(emitter, signal, receiver->loop_, sig, false, false)
+             : route_here(emitter, signal, receiver->loop_, sig, false, false);
+    int brc = ask_bind(emitter, signal, receiver, slot, sig, false);
+    return rc != 0 ? rc : brc;
+}
+
+SS_API int ss_connect_slot(ss_object *emitter, const char *signal,
+                           ss_object *receiver, const char *slot)
+{
+    return connect_slot(emitter, signal, receiver, slot, true);
+}
+
+SS_API int ss_disconnect_slot(ss_object *emitter, const char *signal,
+                              ss_object *receiver, const char *slot)
+{
+    return connect_slot(emitter, signal, receiver, slot, false);
+}
