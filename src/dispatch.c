@@ -20,8 +20,11 @@ static void args_names(const ss_args *cargs)
     const unsigned char *p = args->names;
     char *dst[3] = {args->loop, args->object, args->signal};
     for (int i = 0; i < 3; i++) {
-        memcpy(dst[i], p, args->nl[i]);
-        dst[i][args->nl[i]] = 0;
+        /* (A proxy's loop field holds more after a NUL: not copied.) */
+        size_t n = strnlen((const char *)p, args->nl[i]);
+        n = n > SS_NAME_MAX ? SS_NAME_MAX : n;
+        memcpy(dst[i], p, n);
+        dst[i][n] = 0;
         p += args->nl[i];
     }
     args->names_ready = true;
@@ -127,7 +130,7 @@ static ss__signal *resolve_signal(ss_loop *loop, const unsigned char *m,
         return loop->cache_sig;
     size_t a = m[1], b = m[2], c = m[3];
     const char *names = (const char *)m + MSG_HDR;
-    ss_loop *el = ss__find_loop(names, a);
+    ss_loop *el = ss__find_emitter_loop(names, a);
     ss_object *eo = el ? ss__find_object(el, names + a, b) : NULL;
     ss__signal *s = eo ? ss__find_signal(eo, names + a + b, c) : NULL;
     memcpy(loop->cache_hdr, m, hlen);
@@ -177,16 +180,18 @@ static bool resolve_remote(ss_loop *loop, const unsigned char *m, size_t len,
                    loop->name, len > 1 ? m[1] : 0, MSG_VERSION);
         return false;
     }
-    size_t a = m[6], b = m[7], c = m[8];
+    const unsigned char *nl = m + RMSG_KEY + 4;
+    size_t a = nl[0], b = nl[1], c = nl[2];
     if (a > SS_NAME_MAX || b > SS_NAME_MAX || c > SS_NAME_MAX ||
         len < RMSG_HDR + a + b + c)
         return false;
     uint32_t sig_hash = ss__ld_le32(m + 2);
     p->hlen = RMSG_HDR + a + b + c;
     p->names = m + RMSG_HDR;
-    memcpy(p->nl, m + 6, 3);
+    memcpy(p->nl, nl, 3);
     p->foreign = true;
-    ss__binding *bd = ss__binding_find(loop, m + 6, 3 + a + b + c);
+    ss__binding *bd =
+        ss__binding_find(loop, m + RMSG_KEY, RMSG_HDR - RMSG_KEY + a + b + c);
     p->found = bd != NULL || (m[0] & MSG_BCAST);
     if (prev && *prev_key == bd && bd && !(m[0] & MSG_BCAST) &&
         prev->found) {
@@ -237,7 +242,8 @@ static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
     if (m[0] & MSG_REMOTE)
         return resolve_remote(loop, m, len, p, prev, prev_key, n);
     size_t a = m[1], b = m[2], c = m[3];
-    if (a > SS_NAME_MAX || b > SS_NAME_MAX || c > SS_NAME_MAX ||
+    /* (A proxy's loop field is longer: ss__loop_field().) */
+    if (a > SS_NAME_MAX + 5 || b > SS_NAME_MAX || c > SS_NAME_MAX ||
         len < MSG_HDR + a + b + c)
         return false;
     p->hlen = MSG_HDR + a + b + c;
@@ -420,7 +426,7 @@ static uint64_t signals_in(const unsigned char *m, size_t len)
     bool remote = m[0] & MSG_REMOTE;
     if (remote && len < RMSG_HDR)
         return 0;
-    const unsigned char *nl = remote ? m + 6 : m + 1;
+    const unsigned char *nl = remote ? m + RMSG_KEY + 4 : m + 1;
     size_t hlen = (remote ? RMSG_HDR : MSG_HDR) + (size_t)nl[0] + nl[1] +
                   nl[2];
     if (MSG_KIND(m[0]) == MSG_SIGNAL)

@@ -175,7 +175,7 @@ static int put_one(ss_loop *to, const ss__signal *s, const unsigned char *hdr,
                    .patience_ns = to->emit_wait_ns};
     int prc = SS_EMSGSIZE;
     if (batch) {
-        unsigned char bhdr[RMSG_HDR_MAX];
+        unsigned char bhdr[ANY_HDR_MAX];
         memcpy(bhdr, hdr, hlen);
         bhdr[0] = (unsigned char)((hdr[0] & ~MSG_KIND(0xff)) | MSG_BATCH);
         how.prefix = bhdr;

@@ -214,7 +214,8 @@ SS_API int ss_loop_stop(ss_loop *loop)
     if (!loop)
         return SS_EINVAL;
     unsigned char m[MSG_HDR_MAX];
-    size_t len = ss__put_header(m, MSG_STOP, loop->name, "", "");
+    size_t len = ss__put_header(m, MSG_STOP, loop->name, strlen(loop->name), "",
+                                "");
     /* Control: it may use the room data leaves free, so that a queue full
      * of data does not keep it out. From the loop's own thread the queue
      * is not being drained while we wait: never wait for room there. */

@@ -517,10 +517,21 @@ SS_API ss_loop *ss_object_loop(const ss_object *obj)
 
 /* Write the message header for emitter's signal into buf (at least
  * MSG_HDR_MAX bytes); returns its length. */
-size_t ss__put_header(unsigned char *buf, enum msg_kind kind, const char *loop,
-                      const char *obj, const char *sig)
+size_t ss__loop_field(const ss_loop *loop, char *buf)
 {
-    size_t a = strlen(loop), b = strlen(obj), c = strlen(sig);
+    size_t n = strlen(loop->name);
+    memcpy(buf, loop->name, n);
+    if (!loop->remote)
+        return n;
+    buf[n] = '\0';
+    ss__st_le32((unsigned char *)buf + n + 1, loop->reg.incarnation);
+    return n + 5;
+}
+
+size_t ss__put_header(unsigned char *buf, enum msg_kind kind, const char *loop,
+                      size_t loop_len, const char *obj, const char *sig)
+{
+    size_t a = loop_len, b = strlen(obj), c = strlen(sig);
     buf[0] = (unsigned char)kind;
     buf[1] = (unsigned char)a;
     buf[2] = (unsigned char)b;
@@ -533,16 +544,18 @@ size_t ss__put_header(unsigned char *buf, enum msg_kind kind, const char *loop,
 
 /* The remote header of a signal's messages (RMSG_HDR): into buf, at least
  * RMSG_HDR_MAX bytes; returns its length. */
-static size_t put_rheader(unsigned char *buf, const char *loop,
+static size_t put_rheader(unsigned char *buf, const ss_loop *l,
                           const char *obj, const char *sig, uint32_t sig_hash)
 {
+    const char *loop = l->name;
     size_t a = strlen(loop), b = strlen(obj), c = strlen(sig);
     buf[0] = MSG_SIGNAL | MSG_REMOTE;
     buf[1] = MSG_VERSION;
     ss__st_le32(buf + 2, sig_hash);
-    buf[6] = (unsigned char)a;
-    buf[7] = (unsigned char)b;
-    buf[8] = (unsigned char)c;
+    ss__st_le32(buf + RMSG_KEY, l->reg.incarnation);
+    buf[RMSG_KEY + 4] = (unsigned char)a;
+    buf[RMSG_KEY + 5] = (unsigned char)b;
+    buf[RMSG_KEY + 6] = (unsigned char)c;
     memcpy(buf + RMSG_HDR, loop, a);
     memcpy(buf + RMSG_HDR + a, obj, b);
     memcpy(buf + RMSG_HDR + a + b, sig, c);
@@ -587,11 +600,13 @@ int ss__signal_add(ss_object *obj, const char *name, const char *signature,
         free(s);
         return live ? SS_EEXIST : SS_EINVAL;
     }
-    s->hlen = ss__put_header(hdr, MSG_SIGNAL, obj->loop_->name, obj->id_, name);
+    char field[SS_NAME_MAX + 5];
+    size_t flen = ss__loop_field(obj->loop_, field);
+    s->hlen = ss__put_header(hdr, MSG_SIGNAL, field, flen, obj->id_, name);
     unsigned char *rhdr = hdr + MSG_HDR_MAX;
     s->sig_hash = ss__sig_hash(signature);
     s->rhdr = rhdr;
-    s->rhlen = put_rheader(rhdr, obj->loop_->name, obj->id_, name, s->sig_hash);
+    s->rhlen = put_rheader(rhdr, obj->loop_, obj->id_, name, s->sig_hash);
     s->next = obj->signals_;
     obj->signals_ = s;
     ss__rt_unlock();

@@ -387,14 +387,24 @@ static void repair(ssr_header *h)
                    "domain %s; repaired", g_domain);
 }
 
+/* ThreadSanitizer (gcc 12's) does not see pthread_mutex_clocklock(): it
+ * gets the wall-clock wait it knows. */
+#if defined(__SANITIZE_THREAD__)
+#define REG_LOCK_CLOCK CLOCK_REALTIME
+#define reg_timedlock(m, c, ts) pthread_mutex_timedlock(m, ts)
+#else
+#define REG_LOCK_CLOCK CLOCK_MONOTONIC
+#define reg_timedlock(m, c, ts) pthread_mutex_clocklock(m, c, ts)
+#endif
+
 static int reg_lock(ssr_header *h)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(REG_LOCK_CLOCK, &ts);
     int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + SSR_LOCK_WAIT_NS;
     ts.tv_sec = (time_t)(t / 1000000000);
     ts.tv_nsec = (long)(t % 1000000000);
-    int e = pthread_mutex_clocklock(&h->mutex, CLOCK_MONOTONIC, &ts);
+    int e = reg_timedlock(&h->mutex, REG_LOCK_CLOCK, &ts);
     if (e == 0)
         return 0;
     if (e == EOWNERDEAD) {
@@ -620,7 +630,9 @@ void ss__reg_unpublish(ss__reg_ref ref)
     char name[64];
     memcpy(name, g_entries[ref.index].name, sizeof name);
     name[sizeof name - 1] = '\0';
-    if (set_state(ref, ENT_LIVE, ENT_STARTING, ENT_FREE, 0) == 0)
+    /* Ended, exit code 0: its name is free, and whoever holds a handle on
+     * it learns that it ended normally. */
+    if (set_state(ref, ENT_LIVE, ENT_STARTING, ENT_ENDED, 0) == 0)
         retire_queue(name, ref.incarnation, ref.index);
 }
 
@@ -681,6 +693,19 @@ bool ss__reg_alive(ss__reg_ref ref)
     entry_copy c;
     return entry_read(ref.index, &c) && c.state == ENT_LIVE &&
            c.incarnation == ref.incarnation;
+}
+
+void ss__reg_exit_info(ss__reg_ref ref, int *code, int *sig)
+{
+    *code = -1;
+    *sig = 0;
+    entry_copy c;
+    if (!atomic_load(&g_reg) || ref.index >= SSR_ENTRIES ||
+        !entry_read(ref.index, &c) || c.incarnation != ref.incarnation ||
+        c.state != ENT_ENDED)
+        return;
+    *code = c.exit_code;
+    *sig = c.exit_sig;
 }
 
 uint32_t ss__reg_gen(void)

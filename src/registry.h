@@ -71,6 +71,10 @@ int ss__reg_find(const char *name, ss__reg_view *out);
  * LIVE). Checks the entry only; its owner's life is the monitor's. */
 bool ss__reg_alive(ss__reg_ref ref);
 
+/* ss__reg_exit_info - how ref's loop ended, as the registry knows it
+ * (code -1, sig 0 if it does not). */
+void ss__reg_exit_info(ss__reg_ref ref, int *code, int *sig);
+
 /* ss__reg_gen / ss__reg_wait - the registry's change counter, and a wait
  * (at most timeout_ns) until it differs from gen. */
 uint32_t ss__reg_gen(void);

@@ -18,9 +18,15 @@
  */
 #include "runtime.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* How long a request waits for its answer: the loop concerned must be
  * running to handle it. */
@@ -70,18 +76,48 @@ ss__binding *ss__binding_find(ss_loop *loop, const unsigned char *key,
     return NULL;
 }
 
-/* The key of an emitter's names: the three lengths, then the names. */
-static size_t make_key(unsigned char *key, const char *loop, const char *obj,
-                       const char *sig)
+/* The key of an emitter: its loop's incarnation, the three lengths, then
+ * the names (as its messages' remote header has them from RMSG_KEY). */
+#define KEY_MAX (RMSG_HDR - RMSG_KEY + 3 * SS_NAME_MAX)
+#define KEY_NAMES (RMSG_HDR - RMSG_KEY)
+
+static size_t make_key(unsigned char *key, uint32_t inc, const char *loop,
+                       const char *obj, const char *sig)
 {
     size_t a = strlen(loop), b = strlen(obj), c = strlen(sig);
-    key[0] = (unsigned char)a;
-    key[1] = (unsigned char)b;
-    key[2] = (unsigned char)c;
-    memcpy(key + 3, loop, a);
-    memcpy(key + 3 + a, obj, b);
-    memcpy(key + 3 + a + b, sig, c);
-    return 3 + a + b + c;
+    ss__st_le32(key, inc);
+    key[4] = (unsigned char)a;
+    key[5] = (unsigned char)b;
+    key[6] = (unsigned char)c;
+    memcpy(key + KEY_NAMES, loop, a);
+    memcpy(key + KEY_NAMES + a, obj, b);
+    memcpy(key + KEY_NAMES + a + b, sig, c);
+    return KEY_NAMES + a + b + c;
+}
+
+/* Drop loop's bindings of emitters on the loop named name whose
+ * incarnation is inc (same) or is not (!same): those of a loop that ended,
+ * or, when a loop of that name binds again, of its former incarnations
+ * (write-locked). */
+static void bindings_purge(ss_loop *loop, const char *name, size_t len,
+                           uint32_t inc, bool same)
+{
+    for (size_t i = 0; i < loop->bind_nb; i++) {
+        for (ss__binding **pp = &loop->bind_buckets[i]; *pp;) {
+            ss__binding *b = *pp;
+            if (b->key[4] != len ||
+                memcmp(b->key + KEY_NAMES, name, len) != 0 ||
+                (ss__ld_le32(b->key) == inc) != same) {
+                pp = &b->hnext;
+                continue;
+            }
+            *pp = b->hnext;
+            while (b->conns)
+                ss__conn_unlink(b->conns);
+            free(b);
+            loop->bind_count--;
+        }
+    }
 }
 
 /* The binding of key on loop, made if needed (write-locked). */
@@ -122,6 +158,31 @@ static ss__binding *binding_get(ss_loop *loop, const unsigned char *key,
 
 /* ---- routes ---- */
 
+/* Note (or forget) that s has a route to proxy to. */
+static int rsig_add(ss_loop *to, ss__signal *s)
+{
+    if (to->n_rsigs == to->cap_rsigs) {
+        size_t nc = to->cap_rsigs ? 2 * to->cap_rsigs : 4;
+        ss__signal **r = realloc(to->rsigs, nc * sizeof *r);
+        if (!r)
+            return SS_ENOMEM;
+        to->rsigs = r;
+        to->cap_rsigs = nc;
+    }
+    to->rsigs[to->n_rsigs++] = s;
+    return 0;
+}
+
+static void rsig_del(ss_loop *to, const ss__signal *s)
+{
+    for (size_t k = 0; k < to->n_rsigs; k++) {
+        if (to->rsigs[k] == s) {
+            to->rsigs[k] = to->rsigs[--to->n_rsigs];
+            return;
+        }
+    }
+}
+
 /* Add a route of s to proxy to (write-locked): 0, or SS_ENOMEM. The route
  * holds a reference on the proxy. */
 static int route_add(ss__signal *s, ss_loop *to, bool bcast)
@@ -143,12 +204,23 @@ static int route_add(ss__signal *s, ss_loop *to, bool bcast)
         s->routes = r;
         s->cap_routes = nc;
     }
+    if (rsig_add(to, s) != 0)
+        return SS_ENOMEM;
     s->routes[s->n_routes++] = (ss__route){to, bcast ? 0 : 1, bcast ? 1 : 0};
     to->refs++;
     return 0;
 }
 
 static void proxy_release_locked(ss_loop *p);
+
+/* Take route k of s out (write-locked). */
+static void route_remove(ss__signal *s, size_t k)
+{
+    ss_loop *to = s->routes[k].to;
+    s->routes[k] = s->routes[--s->n_routes];
+    rsig_del(to, s);
+    proxy_release_locked(to);
+}
 
 /* Drop one use of the route of s to the loop named name (write-locked). */
 static int route_del(ss__signal *s, const char *name, bool bcast)
@@ -161,11 +233,8 @@ static int route_del(ss__signal *s, const char *name, bool bcast)
         if (*count == 0)
             return SS_ENOENT;
         (*count)--;
-        if (r->conns == 0 && r->bcasts == 0) {
-            ss_loop *to = r->to;
-            *r = s->routes[--s->n_routes];
-            proxy_release_locked(to);
-        }
+        if (r->conns == 0 && r->bcasts == 0)
+            route_remove(s, k);
         return 0;
     }
     return SS_ENOENT;
@@ -173,19 +242,43 @@ static int route_del(ss__signal *s, const char *name, bool bcast)
 
 void ss__routes_free(ss__signal *s)
 {
-    for (size_t k = 0; k < s->n_routes; k++)
-        proxy_release_locked(s->routes[k].to);
+    while (s->n_routes)
+        route_remove(s, s->n_routes - 1);
     free(s->routes);
     s->routes = NULL;
-    s->n_routes = s->cap_routes = 0;
+    s->cap_routes = 0;
+}
+
+/* Proxy p's loop ended (write-locked, a reference held): take out the
+ * routes of this process's signals to it, and the bindings of this
+ * process's loops to its emitters. */
+static void proxy_ended_locked(ss_loop *p)
+{
+    while (p->n_rsigs) {
+        ss__signal *s = p->rsigs[p->n_rsigs - 1];
+        size_t k = 0;
+        while (k < s->n_routes && s->routes[k].to != p)
+            k++;
+        if (k == s->n_routes) {
+            p->n_rsigs--; /* (not there: cannot happen) */
+            continue;
+        }
+        route_remove(s, k);
+    }
+    for (ss_loop *l = ss__rt_loops; l; l = l->next)
+        bindings_purge(l, p->name, strlen(p->name), p->reg.incarnation, true);
 }
 
 /* ---- proxies ---- */
 
 static ss_loop *g_proxies; /* tables lock */
+static void monitor_watch(ss_loop *p);
 
 static void proxy_free(ss_loop *p)
 {
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    free(p->rsigs);
     ss_queue_destroy(p->q);
     ss__loop_objects_free(p);
     free(p);
@@ -239,6 +332,7 @@ static int proxy_get(const char *name, const ss__reg_view *v, ss_loop **out)
     p->refs = 1;
     p->reg = v->ref;
     p->pid = v->pid;
+    p->pidfd = -1;
     atomic_init(&p->efd, -1);
     p->reserve = ss__control_reserve(ss_queue_capacity(p->q));
     p->emit_wait_ns = SS_EMIT_WAIT_DEFAULT_NS;
@@ -266,8 +360,158 @@ static int proxy_get(const char *name, const ss__reg_view *v, ss_loop **out)
     p->pnext = g_proxies;
     g_proxies = p;
     ss__rt_unlock();
+    monitor_watch(p);
     *out = p;
     return 0;
+}
+
+/* ---- noticing that a loop of another process ended ---- */
+
+/* A thread per process that holds proxies watches their owners: a pidfd
+ * per owner (readable when the process ends), and the registry every
+ * 100 ms (a loop freed by a live owner, an owner without a pidfd). When a
+ * proxy's loop has ended, it makes sure the registry says so (which
+ * retires the loop's queue: emissions to it become counted drops), then
+ * emits the proxy's "ended" (exit code or -1, signal or 0) here. */
+#define MONITOR_POLL_MS 100
+
+static pthread_mutex_t g_mon_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool g_mon_started;
+static pthread_once_t g_mon_once = PTHREAD_ONCE_INIT;
+
+static void monitor_forget(void)
+{
+    /* A forked child has no monitor thread: it starts its own if needed. */
+    pthread_mutex_init(&g_mon_mu, NULL);
+    g_mon_started = false;
+}
+
+static void monitor_atfork(void)
+{
+    pthread_atfork(NULL, NULL, monitor_forget);
+}
+
+/* The pollable descriptors of the live proxies' owners, and how many. */
+static size_t monitor_fds(struct pollfd *fds, size_t max)
+{
+    size_t n = 0;
+    ss__rt_read_lock();
+    for (ss_loop *p = g_proxies; p && n < max; p = p->pnext)
+        if (p->pidfd >= 0 && !p->ended_noticed)
+            fds[n++] = (struct pollfd){.fd = p->pidfd, .events = POLLIN};
+    ss__rt_unlock();
+    return n;
+}
+
+/* Whether the loop of proxy p has ended: unpublished, marked ended, or
+ * its owner gone (its pidfd readable; without one, /proc tells). */
+static bool proxy_gone(const ss_loop *p)
+{
+    if (!ss__reg_alive(p->reg))
+        return true;
+    if (p->pidfd >= 0) {
+        struct pollfd f = {.fd = p->pidfd, .events = POLLIN};
+        return poll(&f, 1, 0) == 1;
+    }
+    return ss__thread_probe((uint32_t)p->pid, 0, NULL) == SS_THREAD_GONE;
+}
+
+/* Handle every proxy whose loop has ended and was not noticed yet. The
+ * scan takes the tables' read lock only: most calls find nothing. */
+static void monitor_check(void)
+{
+    for (;;) {
+        ss_loop *ended = NULL;
+        ss__rt_read_lock();
+        for (ss_loop *p = g_proxies; p && !ended; p = p->pnext)
+            if (!p->ended_noticed && proxy_gone(p))
+                ended = p;
+        ss__rt_unlock();
+        if (!ended)
+            return;
+        ss__rt_write_lock();
+        bool mine = false;
+        for (ss_loop *p = g_proxies; p; p = p->pnext) {
+            if (p == ended && !p->ended_noticed) {
+                p->ended_noticed = true;
+                p->refs++; /* held while it is announced */
+                mine = true;
+            }
+        }
+        ss__rt_unlock();
+        if (!mine)
+            continue; /* released meanwhile */
+        /* The registry marks it ended (if nobody did), which retires its
+         * queue; then it says how. */
+        ss__reg_mark_ended(ended->reg, -1, 0);
+        int code = -1, sig = 0;
+        ss__reg_exit_info(ended->reg, &code, &sig);
+        SS_LOG_INF("loop", "loop %s (pid %d) of another process ended%s",
+                   ended->name, (int)ended->pid, sig ? " (killed)" : "");
+        ss_emit(&ended->self, "ended", code, sig);
+        ss__rt_write_lock();
+        proxy_ended_locked(ended);
+        proxy_release_locked(ended);
+        ss__rt_unlock();
+    }
+}
+
+static void *monitor_main(void *arg)
+{
+    (void)arg;
+    struct pollfd fds[64];
+    for (;;) {
+        size_t n = monitor_fds(fds, 64);
+        poll(fds, n, MONITOR_POLL_MS);
+        monitor_check();
+        ss__rt_read_lock();
+        bool any = g_proxies != NULL;
+        ss__rt_unlock();
+        if (!any) {
+            pthread_mutex_lock(&g_mon_mu);
+            ss__rt_read_lock();
+            any = g_proxies != NULL;
+            ss__rt_unlock();
+            if (!any)
+                g_mon_started = false;
+            pthread_mutex_unlock(&g_mon_mu);
+            if (!any)
+                return NULL;
+        }
+    }
+}
+
+static void monitor_watch(ss_loop *p)
+{
+    pthread_once(&g_mon_once, monitor_atfork);
+    /* A pidfd of the owner (Linux 5.3): readable when it ends. Without
+     * one, the 100 ms poll of the registry notices. */
+    int fd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+    ss__rt_write_lock();
+    if (p->pidfd < 0 && fd >= 0)
+        p->pidfd = fd;
+    else if (fd >= 0)
+        close(fd);
+    ss__rt_unlock();
+    pthread_mutex_lock(&g_mon_mu);
+    if (!g_mon_started) {
+        pthread_t th;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        /* Not signals' business: they go to the program's threads. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (pthread_create(&th, &a, monitor_main, NULL) == 0)
+            g_mon_started = true;
+        else
+            SS_LOG_ERR("loop", "no thread to watch the loops of other "
+                       "processes: their end will not be noticed");
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&a);
+    }
+    pthread_mutex_unlock(&g_mon_mu);
 }
 
 SS_API int ss_loop_open(ss_loop **out, const char *name, int64_t timeout_ns)
@@ -301,6 +545,22 @@ SS_API int ss_loop_open(ss_loop **out, const char *name, int64_t timeout_ns)
 SS_API bool ss_loop_is_remote(const ss_loop *loop)
 {
     return loop && loop->remote;
+}
+
+ss_loop *ss__find_emitter_loop(const char *field, size_t len)
+{
+    const char *nul = memchr(field, '\0', len);
+    if (!nul)
+        return ss__find_loop(field, len);
+    size_t n = (size_t)(nul - field);
+    if (len != n + 5)
+        return NULL;
+    uint32_t inc = ss__ld_le32((const unsigned char *)nul + 1);
+    for (ss_loop *p = g_proxies; p; p = p->pnext)
+        if (p->reg.incarnation == inc && strlen(p->name) == n &&
+            memcmp(p->name, field, n) == 0)
+            return p;
+    return NULL;
 }
 
 /* ss_loop_free() of a proxy: one user reference fewer. */
@@ -450,6 +710,10 @@ static int request(ss_loop *to, ctrl_msg *c)
     return rc;
 }
 
+static int bind_named(ss_loop *loop, uint32_t einc, const char *eloop,
+                      const char *eobj, const char *esig, const char *robj,
+                      const char *slot, const char *sig, bool add);
+
 /* Apply a control message on loop (its thread, or the requester's when
  * it is that thread); returns the status to answer. */
 int ss__ctrl_apply(ss_loop *loop, const unsigned char *m, size_t len)
@@ -518,7 +782,7 @@ int ss__ctrl_apply(ss_loop *loop, const unsigned char *m, size_t len)
             !ctrl_get(m, len, &at, e, SS_NAME_MAX + 1) ||
             !ctrl_get(m, len, &at, f, sizeof f))
             return SS_EMALFORMED;
-        return ss__bind(loop, a, b, c, d, e, f, op == CTRL_BIND_ADD);
+        return bind_named(loop, inc, a, b, c, d, e, f, op == CTRL_BIND_ADD);
     }
     return SS_EMALFORMED;
 }
@@ -538,53 +802,69 @@ void ss__handle_ctrl(ss_loop *loop, const unsigned char *m, size_t len)
 
 /* ---- bindings by name, and connections across processes ---- */
 
-/* Bind (or unbind) the emitter's signal to a slot by name of an object of
- * loop, for signature sig. */
-int ss__bind(ss_loop *loop, const char *eloop, const char *eobj,
-             const char *esig, const char *robj, const char *slot,
-             const char *sig, bool add)
+/* Bind (or unbind) the emitter's signal, key, to slot fn of receiver on
+ * its loop, for signature sig (write-locked). A binding with no
+ * connections left takes the signature of the next one. SS_EEXIST: bound
+ * to that slot already. */
+static int bind_locked(const unsigned char *key, size_t klen,
+                       ss_object *receiver, ss_slot_fn fn, void *ud,
+                       const char *sig, bool add)
 {
-    unsigned char key[3 + 3 * SS_NAME_MAX];
-    size_t klen = make_key(key, eloop, eobj, esig);
+    ss_loop *loop = receiver->loop_;
+    if (!add) {
+        ss__binding *bd = ss__binding_find(loop, key, klen);
+        for (ss__conn *o = bd ? bd->conns : NULL; o; o = o->next) {
+            if (o->receiver == receiver && o->slot == fn &&
+                o->user_data == ud) {
+                ss__conn_unlink(o);
+                return 0;
+            }
+        }
+        return SS_ENOENT;
+    }
+    uint32_t h = ss__sig_hash(sig), inc = ss__ld_le32(key);
+    if (inc != 0 && !ss__binding_find(loop, key, klen))
+        bindings_purge(loop, (const char *)key + KEY_NAMES, key[4], inc,
+                       false);
+    ss__binding *bd = binding_get(loop, key, klen, h);
+    if (!bd)
+        return SS_ENOMEM;
+    if (!bd->conns)
+        bd->sig_hash = h;
+    else if (bd->sig_hash != h)
+        return SS_ESIGNATURE; /* bound with another signature already */
+    for (ss__conn *o = bd->conns; o; o = o->next)
+        if (o->receiver == receiver && o->slot == fn && o->user_data == ud)
+            return SS_EEXIST;
+    ss__conn *c = ss__conn_new(receiver, fn, ud, sig, NULL);
+    if (!c)
+        return SS_ENOMEM;
+    ss__conn_link(c, &bd->conns);
+    return 0;
+}
+
+/* Bind (or unbind) the emitter's signal (its loop of incarnation einc) to
+ * a slot by name of an object of loop, for signature sig (a control
+ * message). */
+static int bind_named(ss_loop *loop, uint32_t einc, const char *eloop,
+                      const char *eobj, const char *esig, const char *robj,
+                      const char *slot, const char *sig, bool add)
+{
+    unsigned char key[KEY_MAX];
+    size_t klen = make_key(key, einc, eloop, eobj, esig);
     ss__rt_write_lock();
     ss_object *r = ss__find_object(loop, robj, strlen(robj));
     ss__nslot *n = r ? nslot_find(r, slot) : NULL;
-    int rc = 0;
-    if (!n) {
+    int rc;
+    if (!n)
         rc = SS_ENOENT;
-    } else if (strcmp(n->sig, sig) != 0) {
+    else if (strcmp(n->sig, sig) != 0)
         rc = SS_ESIGNATURE;
-    } else if (add) {
-        ss__binding *bd = binding_get(loop, key, klen, ss__sig_hash(sig));
-        ss__conn *c = NULL;
-        if (!bd || !(c = ss__conn_new(r, n->fn, n->user_data, sig, NULL))) {
-            rc = SS_ENOMEM;
-        } else if (bd->sig_hash != ss__sig_hash(sig)) {
-            rc = SS_ESIGNATURE;
-        } else {
-            bool there = false;
-            for (ss__conn *o = bd->conns; o; o = o->next)
-                there |= o->receiver == r && o->slot == n->fn &&
-                         o->user_data == n->user_data;
-            if (!there) {
-                ss__conn_link(c, &bd->conns);
-                c = NULL;
-            }
-        }
-        free(c);
-    } else {
-        ss__binding *bd = ss__binding_find(loop, key, klen);
-        rc = SS_ENOENT;
-        for (ss__conn *o = bd ? bd->conns : NULL; o; o = o->next) {
-            if (o->receiver == r && o->slot == n->fn &&
-                o->user_data == n->user_data) {
-                ss__conn_unlink(o);
-                rc = 0;
-                break;
-            }
-        }
-    }
+    else
+        rc = bind_locked(key, klen, r, n->fn, n->user_data, sig, add);
     ss__rt_unlock();
+    if (rc == SS_EEXIST)
+        rc = 0; /* connected already: delivered once */
     if (rc != 0 && add)
         SS_LOG_ERR("loop", "loop %s: bind %s.%s.%s to %s's slot %s: %s",
                    loop->name, eloop, eobj, esig, robj, slot,
@@ -667,7 +947,8 @@ static int ask_bind(ss_object *emitter, const char *signal,
                     bool add)
 {
     ctrl_msg c;
-    ctrl_begin(&c, add ? CTRL_BIND_ADD : CTRL_BIND_DEL, 0, 0, 0, 0);
+    ctrl_begin(&c, add ? CTRL_BIND_ADD : CTRL_BIND_DEL, 0, 0, 0,
+               incarnation_of(emitter->loop_));
     ctrl_str(&c, emitter->loop_->name);
     ctrl_str(&c, emitter->id_);
     ctrl_str(&c, signal);
@@ -681,43 +962,13 @@ static int ask_bind(ss_object *emitter, const char *signal,
 static int bind_fn(ss_object *emitter, const char *signal, ss_object *receiver,
                    ss_slot_fn fn, const char *sig, void *ud, bool add)
 {
-    unsigned char key[3 + 3 * SS_NAME_MAX];
-    size_t klen = make_key(key, emitter->loop_->name, emitter->id_, signal);
-    ss_loop *loop = receiver->loop_;
-    int rc = 0;
+    unsigned char key[KEY_MAX];
+    size_t klen = make_key(key, incarnation_of(emitter->loop_),
+                           emitter->loop_->name, emitter->id_, signal);
     ss__rt_write_lock();
-    if (!(receiver->flags_ & OBJ_LIVE)) {
-        rc = SS_EINVAL;
-    } else if (add) {
-        ss__binding *bd = binding_get(loop, key, klen, ss__sig_hash(sig));
-        ss__conn *c = NULL;
-        if (!bd || !(c = ss__conn_new(receiver, fn, ud, sig, NULL))) {
-            rc = SS_ENOMEM;
-        } else if (bd->sig_hash != ss__sig_hash(sig)) {
-            rc = SS_ESIGNATURE; /* bound with another signature already */
-        } else {
-            for (ss__conn *o = bd->conns; o && rc == 0; o = o->next)
-                if (o->receiver == receiver && o->slot == fn &&
-                    o->user_data == ud)
-                    rc = SS_EEXIST;
-            if (rc == 0) {
-                ss__conn_link(c, &bd->conns);
-                c = NULL;
-            }
-        }
-        free(c);
-    } else {
-        ss__binding *bd = ss__binding_find(loop, key, klen);
-        rc = SS_ENOENT;
-        for (ss__conn *o = bd ? bd->conns : NULL; o; o = o->next) {
-            if (o->receiver == receiver && o->slot == fn &&
-                o->user_data == ud) {
-                ss__conn_unlink(o);
-                rc = 0;
-                break;
-            }
-        }
-    }
+    int rc = (receiver->flags_ & OBJ_LIVE)
+                 ? bind_locked(key, klen, receiver, fn, ud, sig, add)
+                 : SS_EINVAL;
     ss__rt_unlock();
     return rc;
 }

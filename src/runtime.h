@@ -55,14 +55,16 @@ enum msg_kind { MSG_SIGNAL = 1, MSG_STOP = 2, MSG_BATCH = 3, MSG_CTRL = 4 };
 /* Bits of the kind byte of a message from another process that reached a
  * published loop through the registry (a route): it has the remote header
  * (RMSG_HDR: kind, format version, the hash of the signal's signature (u32
- * little-endian), the three lengths, then the names), and is resolved
+ * little-endian), the incarnation of the emitter's loop (u32, 0 if not
+ * published), the three lengths, then the names), and is resolved
  * through the receiving loop's bindings; MSG_BCAST also for the
  * subscribers of its signal's name on that loop. */
 #define MSG_REMOTE 0x80u
 #define MSG_BCAST 0x40u
 #define MSG_KIND(b) ((b) & 0x3fu)
 #define MSG_VERSION 1u
-#define RMSG_HDR 9u
+#define RMSG_HDR 13u
+#define RMSG_KEY 6u /* where a binding's key starts in it */
 
 /* Message header: kind, then the lengths of the three names, then the
  * names (no NUL), then the payload; for a batch (one emit_many for one
@@ -135,8 +137,11 @@ struct ss__signal {
 };
 
 /* The longest message headers: kind, three lengths, three names. */
-#define MSG_HDR_MAX (MSG_HDR + 3 * SS_NAME_MAX)
+/* (+5: a proxy's own signals name their loop as name, NUL, incarnation:
+ * ss__loop_field().) */
+#define MSG_HDR_MAX (MSG_HDR + 3 * SS_NAME_MAX + 5)
 #define RMSG_HDR_MAX (RMSG_HDR + 3 * SS_NAME_MAX)
+#define ANY_HDR_MAX (MSG_HDR_MAX > RMSG_HDR_MAX ? MSG_HDR_MAX : RMSG_HDR_MAX)
 
 /* Calls of a slot by name (ss_slot_add()), that other processes connect
  * to: on the table of live objects, per object. */
@@ -150,8 +155,8 @@ typedef struct ss__nslot {
 
 /* What reaches a published loop from one signal of another process:
  * the connections to its objects (on conns, as for a local signal). Found
- * by the names in the message's header (key: the three lengths, then the
- * names). */
+ * by the emitter in the message's header (key: its loop's incarnation, the
+ * three lengths, then the names: the header from RMSG_KEY on). */
 typedef struct ss__binding {
     struct ss__binding *hnext;
     uint32_t hash;
@@ -183,6 +188,12 @@ struct ss_loop {
     bool remote;
     uint32_t refs;
     struct ss_loop *pnext; /* the process's proxies */
+    int pidfd;             /* its owner's (monitor), or -1 */
+    bool ended_noticed;    /* its "ended" was emitted here */
+    /* The signals of this process with a route to it (to take them out
+     * when it ends). */
+    struct ss__signal **rsigs;
+    size_t n_rsigs, cap_rsigs;
     /* Bindings of this loop (published), by the emitter's names. */
     ss__binding **bind_buckets;
     size_t bind_nb, bind_count;
@@ -305,8 +316,16 @@ void ss__conn_link(ss__conn *c, ss__conn **head);
 void ss__conn_unlink(ss__conn *c);
 void ss__conn_release(ss__conn *c);
 void ss__object_destroy_locked(ss_object *obj);
+/* How a local message header names loop: its name, or for a proxy (whose
+ * own signals, "ended", are emitted here), its name, a NUL and its
+ * incarnation (4 bytes, little-endian), which no loop of this process
+ * matches and which tells incarnations apart. Into buf (SS_NAME_MAX + 5
+ * bytes); returns the length. */
+size_t ss__loop_field(const ss_loop *loop, char *buf);
+/* The loop a local header's loop field names (tables locked), or NULL. */
+ss_loop *ss__find_emitter_loop(const char *field, size_t len);
 size_t ss__put_header(unsigned char *buf, enum msg_kind kind, const char *loop,
-                      const char *obj, const char *sig);
+                      size_t loop_len, const char *obj, const char *sig);
 int ss__signal_add(ss_object *obj, const char *name, const char *signature,
                    bool here, bool ctrl);
 
@@ -333,9 +352,6 @@ bool ss__dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs);
  * loop thread handles it in the order of its queue. */
 void ss__handle_ctrl(ss_loop *loop, const unsigned char *m, size_t len);
 int ss__ctrl_apply(ss_loop *loop, const unsigned char *m, size_t len);
-int ss__bind(ss_loop *loop, const char *eloop, const char *eobj,
-             const char *esig, const char *robj, const char *slot,
-             const char *sig, bool add);
 /* Whether loop runs in another process (a proxy, a started loop
  * process); connecting to it then goes through remote.c. */
 bool ss__elsewhere(const ss_loop *l);

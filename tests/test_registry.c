@@ -131,11 +131,16 @@ static void test_publish_and_list(void **state)
     assert_int_equal(tu_wait(pid, 20000), 10 - SS_EEXIST);
     pid = tu_fork(child_publish, (void *)"gamma");
     assert_int_equal(tu_wait(pid, 20000), 0);
-    assert_false(listed("gamma", NULL)); /* freed: its name is free */
+    /* Freed: ended normally (exit code 0), its name free. */
+    ss_loop_info gi;
+    assert_true(listed("gamma", &gi));
+    assert_int_equal(gi.state, SS_LOOP_STATE_ENDED);
+    assert_int_equal(gi.exit_code, 0);
     /* Freed by its owner: gone, and its queue with it. */
     uint32_t inc = li.incarnation;
     ss_loop_free(a);
-    assert_false(listed("alpha", NULL));
+    assert_true(listed("alpha", &li));
+    assert_int_equal(li.state, SS_LOOP_STATE_ENDED);
     char qpath[128];
     snprintf(qpath, sizeof qpath, "/dev/shm/ss-%u-%s-alpha-%u",
              (unsigned)geteuid(), g_domain, (unsigned)inc);

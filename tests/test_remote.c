@@ -1,0 +1,387 @@
+/*
+ * test_remote.c - connections between processes that were started apart:
+ * the peer is another program (remote_peer, exec'd), found by its loop's
+ * name in a domain of this test's own.
+ *
+ * What is checked: a signal connected to a slot by name of the other
+ * program (both directions: this program's emitter to the peer's slot,
+ * the peer's emitter to a slot function here), values and order per
+ * emitter with nothing lost or doubled; a disconnect while the peer emits
+ * (what comes after it does not arrive, a later marker does); a broadcast
+ * of the peer's signal on this program's loop, to a subscriber by name;
+ * the end of the peer noticed here ("ended" of its handle) and emissions
+ * to it counted as drops; its name published again by a new peer; a loop
+ * process connected to after it started. Errors: no such slot, another
+ * signature, a loop not published. No timing is asserted: waits are for
+ * events, with generous safety timers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <signal_slot.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char g_domain[40];
+
+/* ---- the peer ---- */
+
+static char *g_peer_argv[8];
+
+static int exec_peer(void *arg)
+{
+    (void)arg;
+    execv(SS_REMOTE_PEER, g_peer_argv);
+    return 127;
+}
+
+static pid_t start_peer(const char *mode, const char *n)
+{
+    g_peer_argv[0] = (char *)"remote_peer";
+    g_peer_argv[1] = g_domain;
+    g_peer_argv[2] = (char *)mode;
+    g_peer_argv[3] = (char *)n;
+    g_peer_argv[4] = NULL;
+    pid_t pid = tu_fork(exec_peer, NULL);
+    assert_true(pid > 0);
+    return pid;
+}
+
+/* ---- this program's side ---- */
+
+/* A receiver that checks values 0, 1, 2... and stops its loop at want. */
+typedef struct seq {
+    ss_object obj;
+    int64_t next, want;
+    int bad, ended, end_code, end_sig, ticks;
+} seq;
+
+static void on_data(ss_object *receiver, const ss_args *args, void *ud)
+{
+    seq *r = ud;
+    (void)receiver;
+    int64_t x = -1;
+    const char *s = NULL;
+    if (ss_args_unpack(args, "xs", &x, &s) != 0 || x != r->next ||
+        strcmp(s, "payload") != 0)
+        r->bad++;
+    r->next = x + 1;
+    if (r->next == r->want)
+        ss_loop_stop(ss_object_loop(&r->obj));
+}
+
+static void on_tick(ss_object *receiver, const ss_args *args, void *ud)
+{
+    seq *r = ud;
+    (void)receiver;
+    int64_t x = -1;
+    if (ss_args_unpack(args, "x", &x) != 0 || x != r->ticks)
+        r->bad++;
+    r->ticks++;
+    if (r->ticks == r->want)
+        ss_loop_stop(ss_object_loop(&r->obj));
+}
+
+static void on_ended(ss_object *receiver, const ss_args *args, void *ud)
+{
+    seq *r = ud;
+    (void)receiver;
+    int32_t code = 0, sig = 0;
+    if (ss_args_unpack(args, "ii", &code, &sig) != 0)
+        r->bad++;
+    r->end_code = code;
+    r->end_sig = sig;
+    r->ended++;
+    ss_loop_stop(ss_object_loop(&r->obj));
+}
+
+/* Run l until a slot stops it, with a safety timer that fails the test if
+ * it has to stop it instead. */
+static int g_fired;
+
+static void on_safety(ss_object *receiver, const ss_args *args, void *ud)
+{
+    (void)receiver;
+    (void)args;
+    g_fired = 1;
+    ss_loop_stop(ud);
+}
+
+static void run_until_stopped(ss_loop *l)
+{
+    static ss_timer safety;
+    g_fired = 0;
+    assert_int_equal(ss_timer_init(&safety, l, SS_SEC(30), true, "safety"),
+                     0);
+    assert_int_equal(ss_connect(&safety.object, "timeout", ss_loop_object(l),
+                                on_safety, "", l),
+                     0);
+    assert_int_equal(ss_loop_run(l), SS_LOOP_STOPPED);
+    ss_timer_destroy(&safety);
+    if (g_fired)
+        fail_msg("the safety timer stopped the loop");
+}
+
+static ss_loop *new_published(const char *name)
+{
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.publish = true;
+    ss_loop *l;
+    assert_int_equal(ss_loop_new(&l, name, &o), 0);
+    return l;
+}
+
+/* ---- tests ---- */
+
+/* This program's emitter to the peer's slot by name: N values, in order,
+ * none lost (full queues are retried). */
+static void test_emit_to_named_slot(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    char n[16];
+    snprintf(n, sizeof n, "%d", N);
+    pid_t pid = start_peer("receiver", n);
+    ss_loop *l;
+    assert_int_equal(ss_loop_new(&l, "here", NULL), 0);
+    static ss_object src;
+    assert_int_equal(ss_object_init(&src, l, "src"), 0);
+    assert_int_equal(ss_signal_add(&src, "data", "xs"), 0);
+    assert_int_equal(ss_signal_add(&src, "other", "x"), 0);
+    ss_loop *rx;
+    assert_int_equal(ss_loop_open(&rx, "rx", SS_SEC(20)), 0);
+    assert_true(ss_loop_is_remote(rx));
+    assert_string_equal(ss_loop_name(rx), "rx");
+    ss_object *sink;
+    assert_int_equal(ss_object_open(&sink, rx, "sink"), 0);
+    /* Wrong names and signatures are refused by the peer. */
+    assert_int_equal(ss_connect_slot(&src, "data", sink, "nosuch"), SS_ENOENT);
+    assert_int_equal(ss_connect_slot(&src, "other", sink, "on_data"),
+                     SS_ESIGNATURE);
+    ss_object *nobody;
+    assert_int_equal(ss_object_open(&nobody, rx, "nobody"), 0);
+    assert_int_equal(ss_connect_slot(&src, "data", nobody, "on_data"),
+                     SS_ENOENT);
+    ss_object_free(nobody);
+    /* A slot function cannot cross: by name only. */
+    assert_int_equal(ss_connect(&src, "data", sink, on_data, "xs", NULL),
+                     SS_ENOTSUP);
+    assert_int_equal(ss_connect_slot(&src, "data", sink, "on_data"), 0);
+    assert_int_equal(ss_connect_slot(&src, "data", sink, "on_data"), 0);
+    for (int64_t k = 0; k < N; k++) {
+        int rc;
+        while ((rc = ss_emit(&src, "data", k, "payload")) == SS_EAGAIN)
+            tu_sleep_us(100);
+        assert_int_equal(rc, 0);
+    }
+    assert_int_equal(tu_wait(pid, 30000), 0); /* it got N, in order */
+    ss_object_free(sink);
+    ss_loop_free(rx);
+    ss_object_destroy(&src);
+    ss_loop_free(l);
+}
+
+/* The peer's emitter to a slot function here: connected from here (the
+ * route is asked of the peer's loop), then disconnected while the peer
+ * emits; broadcast of its "tick" on this loop to a subscriber; its end
+ * noticed here. */
+static void test_remote_emitter(void **state)
+{
+    (void)state;
+    enum { N = 5000, TICKS = 100 };
+    pid_t pid = start_peer("emitter", NULL);
+    ss_loop *l = new_published("tr");
+    static seq r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(ss_object_init(&r.obj, l, "r"), 0);
+    static ss_object ctl;
+    assert_int_equal(ss_object_init(&ctl, l, "ctl"), 0);
+    assert_int_equal(ss_signal_add(&ctl, "go", "x"), 0);
+    assert_int_equal(ss_signal_add(&ctl, "ticks", "x"), 0);
+    assert_int_equal(ss_signal_add(&ctl, "quit", ""), 0);
+    ss_loop *ex;
+    assert_int_equal(ss_loop_open(&ex, "ex", SS_SEC(20)), 0);
+    ss_object *src;
+    assert_int_equal(ss_object_open(&src, ex, "src"), 0);
+    /* The peer's data to a function here. */
+    assert_int_equal(ss_connect(src, "data", &r.obj, on_data, "x", &r),
+                     SS_ESIGNATURE);
+    assert_int_equal(ss_connect(src, "data", &r.obj, on_data, "xs", &r), 0);
+    /* Our control signals to its slots by name. */
+    assert_int_equal(ss_connect_slot(&ctl, "go", src, "go"), 0);
+    assert_int_equal(ss_connect_slot(&ctl, "ticks", src, "ticks"), 0);
+    assert_int_equal(ss_connect_slot(&ctl, "quit", src, "quit"), 0);
+    /* Its end, noticed here. */
+    assert_int_equal(ss_connect(ss_loop_object(ex), "ended", &r.obj, on_ended,
+                                "ii", &r),
+                     0);
+
+    r.want = N;
+    assert_int_equal(ss_emit(&ctl, "go", (int64_t)N), 0);
+    run_until_stopped(l);
+    assert_int_equal(r.bad, 0);
+    assert_int_equal(r.next, N);
+
+    /* Disconnected: what it emits next does not arrive here. */
+    assert_int_equal(ss_disconnect(src, "data", &r.obj, on_data, &r), 0);
+    assert_int_equal(ss_emit(&ctl, "go", (int64_t)100), 0);
+    /* Broadcast of its "tick" on this loop, to a subscriber by name: it
+     * comes after the 100 "data" in the peer's order. */
+    assert_int_equal(ss_subscribe(&r.obj, "tick", on_tick, "x", &r), 0);
+    assert_int_equal(ss_signal_broadcast_on(src, "tick", l), 0);
+    r.want = TICKS;
+    assert_int_equal(ss_emit(&ctl, "ticks", (int64_t)TICKS), 0);
+    run_until_stopped(l);
+    assert_int_equal(r.bad, 0);
+    assert_int_equal(r.ticks, TICKS);
+    assert_int_equal(r.next, N); /* nothing after the disconnect */
+
+    /* Killed: its end is noticed here, and emissions to it are counted
+     * drops (its queue is retired). */
+    kill(pid, SIGKILL);
+    assert_int_equal(tu_wait(pid, 30000), 128 + SIGKILL);
+    run_until_stopped(l);
+    assert_int_equal(r.ended, 1);
+    assert_int_equal(r.end_code, -1);
+    int rc = ss_emit(&ctl, "go", (int64_t)1);
+    assert_true(rc == SS_ECLOSED || rc == 0);
+    /* A new peer takes the name again, with its own queue. */
+    pid = start_peer("emitter", NULL);
+    ss_loop *ex2;
+    assert_int_equal(ss_loop_open(&ex2, "ex", SS_SEC(20)), 0);
+    assert_true(ex2 != ex);
+    ss_object *src2;
+    assert_int_equal(ss_object_open(&src2, ex2, "src"), 0);
+    assert_int_equal(ss_connect(src2, "data", &r.obj, on_data, "xs", &r), 0);
+    assert_int_equal(ss_connect_slot(&ctl, "go", src2, "go"), 0);
+    assert_int_equal(ss_connect_slot(&ctl, "quit", src2, "quit"), 0);
+    r.next = 0;
+    r.want = 50;
+    assert_int_equal(ss_emit(&ctl, "go", (int64_t)50), 0);
+    run_until_stopped(l);
+    assert_int_equal(r.bad, 0);
+    assert_int_equal(r.next, 50);
+    assert_int_equal(ss_emit(&ctl, "quit"), 0);
+    assert_int_equal(tu_wait(pid, 30000), 0);
+
+    ss_object_free(src);
+    ss_object_free(src2);
+    ss_loop_free(ex);
+    ss_loop_free(ex2);
+    ss_object_destroy(&r.obj);
+    ss_object_destroy(&ctl);
+    ss_loop_free(l);
+}
+
+/* A loop process connected to after it started (by name: the child
+ * registered its slot in its init function). */
+static void init_slot(ss_process *p, void *ud)
+{
+    (void)p;
+    ss_slot_add(ud, "on_data", on_data, "xs", ud);
+}
+
+static seq g_child_seq;
+
+static void test_loop_process_after_start(void **state)
+{
+    (void)state;
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.publish = true;
+    ss_process *p;
+    assert_int_equal(tu_process_new(&p, "lp", &o), 0);
+    memset(&g_child_seq, 0, sizeof g_child_seq);
+    g_child_seq.want = 1000;
+    assert_int_equal(ss_object_init(&g_child_seq.obj, ss_process_loop(p),
+                                     "sink"),
+                     0);
+    assert_int_equal(ss_process_start(p, init_slot, &g_child_seq), 0);
+    ss_loop *l;
+    assert_int_equal(ss_loop_new(&l, "lp_parent", NULL), 0);
+    static ss_object src;
+    assert_int_equal(ss_object_init(&src, l, "src"), 0);
+    assert_int_equal(ss_signal_add(&src, "data", "xs"), 0);
+    /* After the start, the old way is refused; by name it works. */
+    assert_int_equal(ss_connect(&src, "data", &g_child_seq.obj, on_data,
+                                "xs", &g_child_seq),
+                     SS_ENOTSUP);
+    assert_int_equal(ss_connect_slot(&src, "data", &g_child_seq.obj,
+                                     "on_data"),
+                     0);
+    for (int64_t k = 0; k < 1000; k++) {
+        int rc;
+        while ((rc = ss_emit(&src, "data", k, "payload")) == SS_EAGAIN)
+            tu_sleep_us(100);
+        assert_int_equal(rc, 0);
+    }
+    /* The child stops its loop at 1000 in order: exit code 0. */
+    int status = -1;
+    assert_int_equal(ss_process_join(p, SS_SEC(30), &status), 0);
+    assert_int_equal(status, 0);
+    ss_object_destroy(&src);
+    ss_loop_free(l);
+    ss_object_destroy(&g_child_seq.obj);
+    tu_process_free(p);
+}
+
+/* A loop that is not published cannot be reached from another process. */
+static void test_not_published(void **state)
+{
+    (void)state;
+    pid_t pid = start_peer("emitter", NULL);
+    ss_loop *l;
+    assert_int_equal(ss_loop_new(&l, "hidden", NULL), 0);
+    static ss_object r;
+    assert_int_equal(ss_object_init(&r, l, "r"), 0);
+    ss_loop *ex;
+    assert_int_equal(ss_loop_open(&ex, "ex", SS_SEC(20)), 0);
+    ss_object *src;
+    assert_int_equal(ss_object_open(&src, ex, "src"), 0);
+    assert_int_equal(ss_connect(src, "data", &r, on_data, "xs", NULL),
+                     SS_ENOTSUP);
+    assert_int_equal(ss_loop_open(&ex, "nosuch", SS_NO_WAIT), SS_ENOENT);
+    assert_int_equal(ss_loop_run(ex), SS_ENOTSUP);
+    assert_int_equal(ss_loop_stop(ex), 0); /* stops the peer's loop */
+    assert_int_equal(tu_wait(pid, 30000), 0);
+    ss_object_free(src);
+    ss_loop_free(ex);
+    ss_object_destroy(&r);
+    ss_loop_free(l);
+}
+
+static int teardown(void **state)
+{
+    tu_reap_all();
+    tu_process_teardown(state);
+    return 0;
+}
+
+int main(void)
+{
+    tu_watchdog(180);
+    snprintf(g_domain, sizeof g_domain, "tr%d", (int)getpid());
+    if (ss_domain_set(g_domain) != 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_emit_to_named_slot, teardown),
+        cmocka_unit_test_teardown(test_remote_emitter, teardown),
+        cmocka_unit_test_teardown(test_loop_process_after_start, teardown),
+        cmocka_unit_test_teardown(test_not_published, teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    char path[96];
+    snprintf(path, sizeof path, "/dev/shm/ss-%u-%s", (unsigned)geteuid(),
+             g_domain);
+    unlink(path);
+    return rc;
+}
