@@ -780,7 +780,11 @@ int ss__reg_reply_take(uint32_t *slot, uint32_t *nonce)
     return SS_EBUSY;
 }
 
-int ss__reg_reply_wait(uint32_t slot, uint32_t nonce, int64_t timeout_ns)
+/* How often a wait for an answer checks that the one asked still lives. */
+#define REPLY_CHECK_NS SS_MSEC(20)
+
+int ss__reg_reply_wait(uint32_t slot, uint32_t nonce, int64_t timeout_ns,
+                       bool (*alive)(const void *), const void *arg)
 {
     ssr_reply *r = &replies()[slot % SSR_REPLIES];
     int64_t deadline = ss__deadline_ns(timeout_ns);
@@ -792,11 +796,15 @@ int ss__reg_reply_wait(uint32_t slot, uint32_t nonce, int64_t timeout_ns)
             rc = (int32_t)(uint32_t)a;
             break;
         }
-        int64_t left = deadline < 0 ? SS_MSEC(100) : deadline - ss__now_ns();
+        int64_t left = deadline < 0 ? REPLY_CHECK_NS : deadline - ss__now_ns();
         if (left <= 0)
             break;
+        if (alive && !alive(arg)) {
+            rc = SS_ECLOSED; /* it ended: no answer will come */
+            break;
+        }
         ss__futex_wait(&r->bell, bell,
-                       left < SS_MSEC(100) ? left : SS_MSEC(100));
+                       left < REPLY_CHECK_NS ? left : REPLY_CHECK_NS);
     }
     r->pid = 0;
     atomic_store_explicit(&r->taken, 0, memory_order_release);

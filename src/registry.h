@@ -84,11 +84,13 @@ void ss__reg_wait(uint32_t gen, int64_t timeout_ns);
 ss__reg_counters *ss__reg_counters_of(ss__reg_ref ref);
 
 /* Reply slots of cross-process requests: take one (0, SS_EBUSY if all
- * are taken by live requesters), wait for its answer (the status, or
- * SS_ETIMEDOUT; the slot is freed either way), answer one (ignored if the
- * slot no longer waits for that nonce). */
+ * are taken by live requesters), wait for its answer (the status,
+ * SS_ETIMEDOUT, or SS_ECLOSED once alive(arg), if given, checked every
+ * 20 ms, says that the one asked ended; the slot is freed either way),
+ * answer one (ignored if the slot no longer waits for that nonce). */
 int ss__reg_reply_take(uint32_t *slot, uint32_t *nonce);
-int ss__reg_reply_wait(uint32_t slot, uint32_t nonce, int64_t timeout_ns);
+int ss__reg_reply_wait(uint32_t slot, uint32_t nonce, int64_t timeout_ns,
+                       bool (*alive)(const void *), const void *arg);
 void ss__reg_reply_send(uint32_t slot, uint32_t nonce, int status);
 
 /* ss__reg_find_ref - like ss__reg_find(), for one incarnation: the loop

@@ -446,7 +446,7 @@ static void monitor_check(void)
         ss__reg_mark_ended(ended->reg, -1, 0);
         int code = -1, sig = 0;
         ss__reg_exit_info(ended->reg, &code, &sig);
-        SS_LOG_INF("loop", "loop %s (pid %d) of another process ended%s",
+        SS_LOG_DBG("loop", "loop %s (pid %d) of another process ended%s",
                    ended->name, (int)ended->pid, sig ? " (killed)" : "");
         ss_emit(&ended->self, "ended", code, sig);
         ss__rt_write_lock();
@@ -677,6 +677,16 @@ static bool ctrl_get(const unsigned char *m, size_t len, size_t *at, char *out,
     return true;
 }
 
+/* Whether loop l (elsewhere) may still answer: its owner lives. */
+static bool loop_alive(const void *arg)
+{
+    const ss_loop *l = arg;
+    if (l->remote)
+        return !proxy_gone(l);
+    return l->pid <= 0 ||
+           ss__thread_probe((uint32_t)l->pid, 0, NULL) != SS_THREAD_GONE;
+}
+
 /* Send c to loop to and wait for its answer. From to's own thread, it is
  * handled here at once (the loop cannot answer while we wait). */
 static int request(ss_loop *to, ctrl_msg *c)
@@ -696,13 +706,13 @@ static int request(ss_loop *to, ctrl_msg *c)
                    .patience_ns = to->emit_wait_ns};
     rc = ss__queue_put_rt(to->q, &m, 1, &how);
     if (rc != 0) {
-        ss__reg_reply_wait(slot, nonce, 0); /* frees it */
+        ss__reg_reply_wait(slot, nonce, 0, NULL, NULL); /* frees it */
         SS_LOG_ERR("loop", "request to loop %s: %s", to->name,
                    ss_strerror(rc));
         return rc;
     }
     ss__loop_notify(to);
-    rc = ss__reg_reply_wait(slot, nonce, REQUEST_WAIT_NS);
+    rc = ss__reg_reply_wait(slot, nonce, REQUEST_WAIT_NS, loop_alive, to);
     if (rc == SS_ETIMEDOUT)
         SS_LOG_ERR("loop", "request to loop %s: no answer in %lld ms (is it "
                    "running?)", to->name,

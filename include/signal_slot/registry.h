@@ -132,7 +132,8 @@ SS_API int ss_slot_add(ss_object *obj, const char *name, ss_slot_fn slot,
  * emitter of another process too (the receiver must then be here).
  * Errors: SS_EINVAL, SS_ENOENT (no such object, signal or slot),
  * SS_ESIGNATURE, SS_ENOTSUP (a loop not published, a signal with a
- * pointer), SS_ETIMEDOUT (the loop asked did not answer), SS_ENOMEM.
+ * pointer), SS_ETIMEDOUT (the loop asked did not answer), SS_ECLOSED (it
+ * ended, or its process did), SS_ENOMEM.
  */
 SS_API int ss_connect_slot(ss_object *emitter, const char *signal,
                            ss_object *receiver, const char *slot);
