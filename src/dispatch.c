@@ -279,6 +279,94 @@ static bool resolve(ss_loop *loop, const unsigned char *m, size_t len,
     return true;
 }
 
+/* ---- the busiest signals of a published loop ---- */
+
+/* A table of HOT_SLOTS signals by the emitter's names (the three lengths,
+ * then the names), counted as in the space-saving algorithm: a signal
+ * not in the table takes the place of the least counted one, and its
+ * count on top. The HOT_PUBLISH_NS-old table is published to the
+ * registry's block of the loop's entry, busiest first. */
+#define HOT_SLOTS 8
+#define HOT_PUBLISH_NS SS_MSEC(100)
+/* (Sooner when the loop caught up with its queue: what it shows then is
+ * what it has done.) */
+#define HOT_PUBLISH_IDLE_NS SS_MSEC(10)
+
+struct ss__hot {
+    uint64_t count;
+    uint8_t klen;
+    unsigned char key[3 + 3 * SS_NAME_MAX + 5];
+};
+
+static void hot_count(ss_loop *loop, const pending *p, uint64_t n)
+{
+    if (!loop->hot && !(loop->hot = calloc(HOT_SLOTS, sizeof *loop->hot)))
+        return;
+    loop->hot_dirty = true;
+    size_t klen = 3 + (size_t)p->nl[0] + p->nl[1] + p->nl[2];
+    struct ss__hot *h = &loop->hot[loop->hot_last];
+    /* Keys: the lengths, then the names (the message's, in one piece). */
+    if (h->klen == klen && memcmp(h->key, p->nl, 3) == 0 &&
+        memcmp(h->key + 3, p->names, klen - 3) == 0) {
+        h->count += n;
+        return;
+    }
+    unsigned least = 0;
+    for (unsigned k = 0; k < HOT_SLOTS; k++) {
+        h = &loop->hot[k];
+        if (h->klen == klen && memcmp(h->key, p->nl, 3) == 0 &&
+            memcmp(h->key + 3, p->names, klen - 3) == 0) {
+            h->count += n;
+            loop->hot_last = k;
+            return;
+        }
+        if (h->count < loop->hot[least].count)
+            least = k;
+    }
+    h = &loop->hot[least];
+    h->count += n;
+    h->klen = (uint8_t)klen;
+    memcpy(h->key, p->nl, 3);
+    memcpy(h->key + 3, p->names, klen - 3);
+    loop->hot_last = least;
+}
+
+static void hot_publish(ss_loop *loop)
+{
+    struct ss__hot *order[HOT_SLOTS];
+    unsigned n = 0;
+    for (unsigned k = 0; k < HOT_SLOTS; k++) {
+        struct ss__hot *h = &loop->hot[k];
+        if (!h->klen)
+            continue;
+        unsigned at = n++;
+        while (at > 0 && order[at - 1]->count < h->count) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = h;
+    }
+    ss__reg_top *t = loop->top;
+    if (n > SS__REG_TOP)
+        n = SS__REG_TOP;
+    /* Odd while written (whatever the number was: it may be damaged). */
+    uint32_t seq = atomic_load_explicit(&t->seq, memory_order_relaxed) | 1u;
+    atomic_store_explicit(&t->seq, seq, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    for (unsigned k = 0; k < n; k++) {
+        const unsigned char *key = order[k]->key;
+        /* "loop.object.signal" (a proxy's loop field ends at its NUL). */
+        int a = (int)strnlen((const char *)key + 3, key[0]);
+        snprintf(t->top[k].name, sizeof t->top[k].name, "%.*s.%.*s.%.*s", a,
+                 (const char *)key + 3, (int)key[1],
+                 (const char *)key + 3 + key[0], (int)key[2],
+                 (const char *)key + 3 + key[0] + key[1]);
+        t->top[k].count = order[k]->count;
+    }
+    t->n = n;
+    atomic_store_explicit(&t->seq, seq + 1, memory_order_release);
+}
+
 /* Validate one payload of resolved message p and call its slots. */
 static void deliver_one(ss_loop *loop, const pending *p, ss_args *args,
                         const unsigned char *data, size_t len)
@@ -348,6 +436,11 @@ static void dispatch_run(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
         }
         if (p->first == p->last)
             continue; /* nobody here takes it (any more) */
+        if (loop->top)
+            hot_count(loop, p,
+                      p->batch && p->len >= p->hlen + 4
+                          ? ss__ld_le32(p->hdr + p->hlen)
+                          : 1);
         /* Each call holds a reference: its signature stays valid. */
         args.sig = loop->calls[p->first]->sig;
         const unsigned char *body = p->hdr + p->hlen;
@@ -387,6 +480,19 @@ static void dispatch_run(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
 
     for (size_t i = 0; i < n; i++)
         ss__conn_release(loop->calls[i]);
+}
+
+void ss__hot_publish(ss_loop *loop, bool drained, bool now)
+{
+    if (!loop->top || !loop->hot || !loop->hot_dirty)
+        return;
+    int64_t t = ss__now_ns(), since = t - loop->hot_pub_ns;
+    if (now || since >= HOT_PUBLISH_NS ||
+        (drained && since >= HOT_PUBLISH_IDLE_NS)) {
+        loop->hot_pub_ns = t;
+        loop->hot_dirty = false;
+        hot_publish(loop);
+    }
 }
 
 /* Dispatch a batch: runs of signal messages, each control message in its

@@ -64,6 +64,7 @@ static int publish(ss_loop *loop, const ss_queue_options *qo)
     loop->published = true;
     loop->reg_pid = ss__getpid();
     loop->counters = ss__reg_counters_of(loop->reg);
+    loop->top = ss__reg_top_of(loop->reg);
     return 0;
 }
 
@@ -176,6 +177,7 @@ SS_API void ss_loop_free(ss_loop *loop)
     free(loop->buf);
     free(loop->pend);
     free(loop->calls);
+    free(loop->hot);
     free(loop);
 }
 
@@ -305,6 +307,8 @@ static int run_once(ss_loop *loop, int64_t timeout_ns)
         loop->stopped = true;
         return SS_LOOP_STOPPED;
     }
+    if (loop->top)
+        ss__hot_publish(loop, n < LOOP_BATCH, false);
     /* One iteration takes at most LOOP_BATCH messages: if more wait, the
      * descriptor must stay readable for the poller to come back. */
     if (efd >= 0 && ss_queue_size(loop->q) > 0)
@@ -345,6 +349,7 @@ SS_API int ss_loop_run(ss_loop *loop)
     }
     ss__emit_local(loop, &loop->self, "terminated", &lb, false);
     ss__local_flush(loop, &lb);
+    ss__hot_publish(loop, true, true);
     ss__sigint_release();
     ss__rt_tl_loop = outer;
     ss__log_set_context(outer ? outer->name : NULL);

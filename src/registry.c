@@ -3,7 +3,8 @@
  * (signal_slot/registry.h, registry.h; docs/registry.md).
  *
  * Layout of /dev/shm/ss-<uid>-<domain>: a header page, then the entries,
- * then the reply slots of cross-process requests. Nothing in it is a
+ * then the reply slots of cross-process requests, then a block of each
+ * entry's busiest signals. Nothing in it is a
  * pointer. The header's immutable fields are hashed (check): an object of
  * another layout, or a damaged header, is refused with SS_EREGISTRY.
  *
@@ -28,7 +29,7 @@
 #include "signal_slot/registry.h"
 
 #define SSR_MAGIC 0x3147455252535353ull /* "SSSRREG1" little-endian */
-#define SSR_VERSION 1u
+#define SSR_VERSION 2u
 #define SSR_HEADER 4096u
 #define SSR_ENTRIES SS_DOMAIN_LOOPS
 #define SSR_REPLIES 256u
@@ -84,6 +85,7 @@ typedef struct ssr_header {
 } ssr_header;
 
 _Static_assert(sizeof(ssr_header) <= SSR_HEADER, "registry header size");
+_Static_assert(sizeof(ss__reg_top) == 512, "registry top block layout");
 
 /* The process's view of its domain. */
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -91,11 +93,13 @@ static char g_domain[SS_DOMAIN_MAX + 1];
 static bool g_domain_fixed; /* chosen (set, or read from the environment) */
 static _Atomic(ssr_header *) g_reg;
 static ssr_entry *g_entries;
+static ss__reg_top *tops(void);
 
 static size_t layout_size(void)
 {
     return SSR_HEADER + (size_t)SSR_ENTRIES * sizeof(ssr_entry) +
-           (size_t)SSR_REPLIES * sizeof(ssr_reply);
+           (size_t)SSR_REPLIES * sizeof(ssr_reply) +
+           (size_t)SSR_ENTRIES * sizeof(ss__reg_top);
 }
 
 static uint64_t header_hash(const ssr_header *h)
@@ -555,6 +559,9 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
     atomic_store(&e->counters.msgs_in, 0);
     atomic_store(&e->counters.signals_out, 0);
     atomic_store(&e->counters.drops, 0);
+    ss__reg_top *t = &tops()[pick];
+    atomic_store(&t->seq, 0);
+    t->n = 0;
     entry_write_end(e);
     changed(h);
     reg_unlock(h);
@@ -745,6 +752,48 @@ static ssr_reply *replies(void)
                          (size_t)SSR_ENTRIES * sizeof(ssr_entry));
 }
 
+static ss__reg_top *tops(void)
+{
+    return (ss__reg_top *)((char *)replies() +
+                           (size_t)SSR_REPLIES * sizeof(ssr_reply));
+}
+
+ss__reg_top *ss__reg_top_of(ss__reg_ref ref)
+{
+    if (!atomic_load(&g_reg) || ref.index >= SSR_ENTRIES)
+        return NULL;
+    return &tops()[ref.index];
+}
+
+/* Copy entry i's busiest signals into li (as far as they hold together:
+ * a block being written, or damaged, gives none). */
+static void top_read(uint32_t i, ss_loop_info *li)
+{
+    const ss__reg_top *t = &tops()[i];
+    for (int tries = 0; tries < 1000; tries++) {
+        uint32_t s1 = atomic_load_explicit(&t->seq, memory_order_acquire);
+        if (s1 & 1) {
+            ss__yield();
+            continue;
+        }
+        uint32_t n = t->n;
+        if (n > SS__REG_TOP || n > SS_LOOP_INFO_TOP)
+            n = 0; /* damaged: nothing to show */
+        for (uint32_t k = 0; k < n; k++) {
+            memcpy(li->busiest[k].name, t->top[k].name,
+                   sizeof li->busiest[k].name);
+            li->busiest[k].name[sizeof li->busiest[k].name - 1] = '\0';
+            li->busiest[k].count = t->top[k].count;
+        }
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&t->seq, memory_order_relaxed) == s1) {
+            li->n_busiest = n;
+            return;
+        }
+    }
+    li->n_busiest = 0;
+}
+
 int ss__reg_reply_take(uint32_t *slot, uint32_t *nonce)
 {
     int rc = ss__reg_attach();
@@ -863,6 +912,7 @@ SS_API int ss_registry_list(ss_loop_info *out, size_t max, size_t *n)
             li->signals_out = atomic_load_explicit(&ct->signals_out,
                                                    memory_order_relaxed);
             li->drops = atomic_load_explicit(&ct->drops, memory_order_relaxed);
+            top_read(i, li);
             if (li->state == SS_LOOP_STATE_LIVE) {
                 char qn[SS__REG_QNAME_MAX];
                 ss__reg_queue_name(c.name, c.incarnation, qn, sizeof qn);

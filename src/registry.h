@@ -36,6 +36,24 @@ typedef struct ss__reg_counters {
     _Atomic uint64_t drops;       /* messages for it dropped */
 } ss__reg_counters;
 
+/* The signals a loop handles most, as its owner last published them:
+ * "loop.object.signal" of the emitter (truncated), and how many. Written
+ * by the owner's loop thread only, under its sequence number (odd while
+ * written); read by anyone without a lock. */
+#define SS__REG_TOP 7
+typedef struct ss__reg_top {
+    _Atomic uint32_t seq;
+    uint32_t n; /* slots in use */
+    char pad_[56];
+    struct {
+        char name[56];
+        uint64_t count;
+    } top[SS__REG_TOP];
+} ss__reg_top;
+
+/* ss__reg_top_of - the block of ref's entry (NULL if not attached). */
+ss__reg_top *ss__reg_top_of(ss__reg_ref ref);
+
 /* ss__reg_attach - map this process's domain (creating it if needed);
  * once per process, later calls return at once. 0, SS_EACCES (another
  * user's), SS_EREGISTRY (damaged, or another layout), SS_ESYS. */

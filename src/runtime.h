@@ -182,6 +182,13 @@ struct ss_loop {
     ss__reg_ref reg;
     pid_t reg_pid;
     ss__reg_counters *counters;
+    /* ... and the signals it handles most (dispatch.c, loop thread): a
+     * table of a few, by the emitter's names, published to top. */
+    struct ss__hot *hot;
+    unsigned hot_last;
+    bool hot_dirty;
+    int64_t hot_pub_ns;
+    struct ss__reg_top *top;
     /* A handle on a published loop of another process (ss_loop_open()):
      * no objects of its own, not in the table of loops, kept while user
      * handles or routes refer to it (refs, tables lock). */
@@ -345,6 +352,9 @@ void ss__local_flush(ss_loop *loop, ss__local_batch *lb);
 
 /* dispatch.c: handle a batch of messages; whether a stop was among them
  * (it is the last one: nothing past a stop is taken). */
+/* Publish a published loop's busiest signals if they changed: now, or
+ * when due (sooner if it has drained its queue). */
+void ss__hot_publish(ss_loop *loop, bool drained, bool now);
 bool ss__dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs);
 
 /* remote.c: other processes' loops (proxies), bindings, control requests.

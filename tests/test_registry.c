@@ -396,6 +396,96 @@ static void test_damaged(void **state)
     ss_loop_free(l);
 }
 
+/* The signals a published loop handles most, as its entry shows them:
+ * exact counts, busiest first; a damaged block shows none. */
+static void on_any(ss_object *r, const ss_args *args, void *ud)
+{
+    (void)r;
+    (void)args;
+    (*(int *)ud)++;
+}
+
+static void test_busiest(void **state)
+{
+    (void)state;
+    ss_loop *l = publish("busy", 0);
+    static ss_object a, b, c, rx;
+    static int calls;
+    calls = 0;
+    assert_int_equal(ss_object_init(&a, l, "a"), 0);
+    assert_int_equal(ss_object_init(&b, l, "b"), 0);
+    assert_int_equal(ss_object_init(&c, l, "c"), 0);
+    assert_int_equal(ss_object_init(&rx, l, "rx"), 0);
+    assert_int_equal(ss_signal_add(&a, "x", "i"), 0);
+    assert_int_equal(ss_signal_add(&b, "y", ""), 0);
+    assert_int_equal(ss_signal_add(&c, "z", ""), 0);
+    assert_int_equal(ss_connect(&a, "x", &rx, on_any, "i", &calls), 0);
+    assert_int_equal(ss_connect(&b, "y", &rx, on_any, "", &calls), 0);
+    assert_int_equal(ss_connect(&c, "z", &rx, on_any, "", &calls), 0);
+    for (int k = 0; k < 300; k++) {
+        assert_int_equal(ss_emit(&a, "x", (int32_t)k), 0);
+        if (k % 3 == 0)
+            assert_int_equal(ss_emit(&b, "y"), 0);
+    }
+    assert_int_equal(ss_emit(&c, "z"), 0);
+    assert_int_equal(ss_loop_stop(l), 0);
+    assert_int_equal(ss_loop_run(l), SS_LOOP_STOPPED);
+    assert_int_equal(calls, 401);
+    /* Published when the loop stopped. */
+    ss_loop_info li;
+    assert_true(listed("busy", &li));
+    assert_true(li.n_busiest >= 3);
+    assert_string_equal(li.busiest[0].name, "busy.a.x");
+    assert_int_equal(li.busiest[0].count, 300);
+    assert_string_equal(li.busiest[1].name, "busy.b.y");
+    assert_int_equal(li.busiest[1].count, 100);
+    assert_string_equal(li.busiest[2].name, "busy.c.z");
+    assert_int_equal(li.busiest[2].count, 1);
+
+    /* Damage the block: a count of slots out of range, names without
+     * their NUL. The list still works and shows none, or cut names. */
+    char path[96];
+    reg_path(path, sizeof path);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    unsigned char *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+                            MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(p != MAP_FAILED);
+    size_t which = 0;
+    while (which < 1024 &&
+           memcmp(p + 4096 + 256 * which + 16, "busy", 5) != 0)
+        which++;
+    assert_true(which < 1024);
+    /* Blocks of 512 bytes after the entries and the 256 reply slots. */
+    unsigned char *top = p + 4096 + 1024 * 256 + 256 * 64 + 512 * which;
+    assert_true(top + 512 <= p + st.st_size);
+    uint32_t saved, bad = 0xffffff;
+    memcpy(&saved, top + 4, 4);
+    memcpy(top + 4, &bad, 4);
+    assert_true(listed("busy", &li));
+    assert_int_equal(li.n_busiest, 0);
+    memcpy(top + 4, &saved, 4);
+    memset(top + 64, 'q', 56); /* the first name, all 56 bytes */
+    assert_true(listed("busy", &li));
+    assert_int_equal(li.n_busiest, saved);
+    assert_int_equal(strlen(li.busiest[0].name), 55);
+    /* An odd sequence number (a writer that died writing): none shown,
+     * after a bounded wait. */
+    uint32_t odd = 7;
+    memcpy(top, &odd, 4);
+    assert_true(listed("busy", &li));
+    assert_int_equal(li.n_busiest, 0);
+    munmap(p, (size_t)st.st_size);
+    ss_object_destroy(&a);
+    ss_object_destroy(&b);
+    ss_object_destroy(&c);
+    ss_object_destroy(&rx);
+    ss_loop_free(l);
+}
+
 static int teardown(void **state)
 {
     tu_reap_all();
@@ -424,6 +514,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_domains, teardown),
         cmocka_unit_test_teardown(test_other_user, teardown),
         cmocka_unit_test_teardown(test_damaged, teardown),
+        cmocka_unit_test_teardown(test_busiest, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char path[96];

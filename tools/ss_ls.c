@@ -23,7 +23,8 @@ static void usage(FILE *f)
             "The loops published in a domain of this user: name, owner\n"
             "process, state, messages and bytes in its queue, messages its\n"
             "loop handled (in), signals its objects emitted (out), messages\n"
-            "for it that were dropped.\n"
+            "for it that were dropped; under each, the signals it handled\n"
+            "most (the emitter's loop.object.signal, and how many).\n"
             "\n"
             "  --domain D   the domain (default: SS_DOMAIN, else \"default\")\n"
             "  --all        also the loops that ended (and how)\n"
@@ -138,7 +139,14 @@ static int show(bool all, bool json, bool watch)
             if (l->state != SS_LOOP_STATE_LIVE)
                 printf(",\"exit_code\":%d,\"exit_signal\":%d", l->exit_code,
                        l->exit_sig);
-            printf("}\n");
+            printf(",\"busiest\":[");
+            for (size_t k = 0; k < l->n_busiest; k++) {
+                printf("%s{\"signal\":", k ? "," : "");
+                json_string(l->busiest[k].name);
+                printf(",\"count\":%llu}",
+                       (unsigned long long)l->busiest[k].count);
+            }
+            printf("]}\n");
             continue;
         }
         char how[32] = "";
@@ -160,6 +168,13 @@ static int show(bool all, bool json, bool watch)
             printf(" %8.0f %8.0f", (double)(l->msgs_in - p->msgs_in) / dt,
                    (double)(l->signals_out - p->signals_out) / dt);
         printf("%s\n", how);
+        /* The three busiest signals, on a line of their own. */
+        for (size_t k = 0; k < l->n_busiest && k < 3; k++)
+            printf("%s%s %llu", k ? ", " : "    busiest: ",
+                   l->busiest[k].name,
+                   (unsigned long long)l->busiest[k].count);
+        if (l->n_busiest)
+            printf("\n");
     }
     fflush(stdout);
     free(g_prev);

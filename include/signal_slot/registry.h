@@ -56,6 +56,9 @@ typedef enum ss_loop_state {
     SS_LOOP_STATE_ENDED = 2, /* its owner ended (or freed the loop) */
 } ss_loop_state;
 
+/* Busiest signals ss_loop_info holds, at most. */
+#define SS_LOOP_INFO_TOP 7
+
 /* What the registry says of one loop (ss_registry_list()). */
 typedef struct ss_loop_info {
     char name[64];
@@ -69,6 +72,16 @@ typedef struct ss_loop_info {
     uint64_t msgs_in;        /* messages its loop handled */
     uint64_t signals_out;    /* signals its process emitted from it */
     uint64_t drops;          /* messages for it that were dropped */
+    /* The signals it handled most, busiest first: the emitter's
+     * "loop.object.signal" (cut at 55 bytes) and about how many (counted
+     * by the loop in a table of a few signals: exact while it handles no
+     * more distinct signals than that, an upper bound beyond). Published
+     * by the loop every 100 ms or so while it handles messages. */
+    size_t n_busiest;
+    struct {
+        char name[56];
+        uint64_t count;
+    } busiest[SS_LOOP_INFO_TOP];
 } ss_loop_info;
 
 /*
