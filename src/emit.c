@@ -136,12 +136,58 @@ static bool drop_log_due(ss__signal *s, uint64_t d, uint64_t n, uint64_t *since)
     return true;
 }
 
+/* ---- delivery to loops of this host: their shared-memory queues ---- */
+
+static int shm_put(ss_loop *to, const ss_msg *msgs, size_t n,
+                   const ss__put *how)
+{
+    return ss__queue_put_rt(to->q, msgs, n, how);
+}
+
 /* Make the loop's pollable descriptor readable, if it has one. */
-void ss__loop_notify(ss_loop *loop)
+static void shm_notify(ss_loop *loop)
 {
     int fd = atomic_load_explicit(&loop->efd, memory_order_acquire);
     if (SS_UNLIKELY(fd >= 0))
         ss__event_signal(fd);
+}
+
+static int shm_close(ss_loop *to, int64_t patience_ns)
+{
+    return ss__queue_close_within(to->q, patience_ns);
+}
+
+static int shm_stats(ss_loop *to, ss_queue_stats *st)
+{
+    return ss_queue_get_stats(to->q, st);
+}
+
+const ss__dest_ops ss__dest_shm = {shm_put, shm_notify, shm_close,
+                                   shm_stats};
+
+void ss__loop_notify(ss_loop *loop)
+{
+    loop->ops->notify(loop);
+}
+
+int ss__loop_close(ss_loop *loop, int64_t patience_ns)
+{
+    return loop->ops->close(loop, patience_ns);
+}
+
+SS_API int ss_loop_pending(ss_loop *loop, size_t *msgs, size_t *bytes)
+{
+    if (!loop || !loop->ops)
+        return SS_EINVAL;
+    ss_queue_stats st;
+    int rc = loop->ops->stats(loop, &st);
+    if (rc != 0 && rc != SS_ECORRUPT)
+        return rc;
+    if (msgs)
+        *msgs = (size_t)st.msgs;
+    if (bytes)
+        *bytes = (size_t)st.bytes;
+    return rc;
 }
 
 /* How much a drop's reason says, for the code an emission returns when
@@ -181,13 +227,13 @@ static int put_one(ss_loop *to, const ss__signal *s, const unsigned char *hdr,
         how.prefix = bhdr;
         how.prefix_len = hlen;
         how.framed = true;
-        prc = ss__queue_put_rt(to->q, msgs, n, &how);
+        prc = to->ops->put(to, msgs, n, &how);
     }
     if (prc == SS_EMSGSIZE) {
         how.prefix = hdr;
         how.prefix_len = hlen;
         how.framed = false;
-        prc = ss__queue_put_rt(to->q, msgs, n, &how);
+        prc = to->ops->put(to, msgs, n, &how);
     }
     return prc;
 }
@@ -392,7 +438,7 @@ void ss__emit_local(ss_loop *loop, ss_object *obj, const char *signal,
         ss__put how = {.reserve = t.s->ctrl ? 0 : loop->reserve,
                        .timeout_ns = SS_NO_WAIT,
                        .patience_ns = loop->emit_wait_ns};
-        if (ss__queue_put_rt(loop->q, &m, 1, &how) == 0) {
+        if (loop->ops->put(loop, &m, 1, &how) == 0) {
             ss__loop_notify(loop);
             here = false;
         }

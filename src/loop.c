@@ -85,6 +85,7 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
         return SS_ENOMEM;
     snprintf(loop->name, sizeof loop->name, "%s", name);
     atomic_init(&loop->efd, -1);
+    loop->ops = &ss__dest_shm;
     loop->pid = ss__getpid();
     ss__timers_init(loop);
     ss_queue_options qo;
@@ -225,7 +226,7 @@ SS_API int ss_loop_stop(ss_loop *loop)
     ss__put how = {.timeout_ns = own ? SS_NO_WAIT : LOOP_STOP_WAIT_NS,
                    .patience_ns = loop->emit_wait_ns};
     ss_msg msg = {m, len};
-    int rc = ss__queue_put_rt(loop->q, &msg, 1, &how);
+    int rc = loop->ops->put(loop, &msg, 1, &how);
     if (rc != 0)
         SS_LOG_ERR("loop", "stop %s: %s", loop->name, ss_strerror(rc));
     else

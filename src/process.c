@@ -169,7 +169,7 @@ static void *watcher_main(void *arg)
      * instead of filling it, and wake anyone blocked on it. What it holds
      * then (queued behind its stop, or not read before it died) will never
      * be handled: counted as dropped, here, before join returns. */
-    ss__queue_close_within(ss_loop_queue(p->loop), PROC_CLOSE_PATIENCE_NS);
+    ss__loop_close(p->loop, PROC_CLOSE_PATIENCE_NS);
     uint64_t left = ss__loop_drop_queued(p->loop);
     if (left)
         SS_LOG_WARNING("process", "%s (pid %d) ended with %llu signals "

@@ -329,6 +329,7 @@ static int proxy_get(const char *name, const ss__reg_view *v, ss_loop **out)
         return rc == SS_ENOENT ? SS_ENOENT : rc;
     }
     p->remote = true;
+    p->ops = &ss__dest_shm;
     p->refs = 1;
     p->reg = v->ref;
     p->pid = v->pid;
@@ -704,7 +705,7 @@ static int request(ss_loop *to, ctrl_msg *c)
     ss_msg m = {c->buf, c->len};
     ss__put how = {.timeout_ns = CTRL_ROOM_NS,
                    .patience_ns = to->emit_wait_ns};
-    rc = ss__queue_put_rt(to->q, &m, 1, &how);
+    rc = to->ops->put(to, &m, 1, &how);
     if (rc != 0) {
         ss__reg_reply_wait(slot, nonce, 0, NULL, NULL); /* frees it */
         SS_LOG_ERR("loop", "request to loop %s: %s", to->name,

@@ -166,10 +166,31 @@ typedef struct ss__binding {
     unsigned char key[];
 } ss__binding;
 
+/* Delivery to a destination loop: how messages get to it. Every loop of
+ * this host, wherever it runs, is reached through its shared-memory queue
+ * (ss__dest_shm); a transport to other hosts plugs in with its own table,
+ * and emission, control requests and stops go through it unchanged. */
+typedef struct ss__dest_ops {
+    /* Put msgs as ss__queue_put_rt() does: 0, or why they were dropped
+     * (never waits longer than how says). */
+    int (*put)(ss_loop *to, const ss_msg *msgs, size_t n,
+               const ss__put *how);
+    /* Wake to's poller (its descriptor), after a put. */
+    void (*notify)(ss_loop *to);
+    /* No more puts: emitters drop and get SS_ECLOSED (waits at most
+     * patience_ns for a putter in the middle of a put). */
+    int (*close)(ss_loop *to, int64_t patience_ns);
+    /* Messages and bytes waiting for it. */
+    int (*stats)(ss_loop *to, ss_queue_stats *st);
+} ss__dest_ops;
+
+extern const ss__dest_ops ss__dest_shm;
+
 struct ss_loop {
     struct ss_loop *next;  /* ss__rt_loops */
     struct ss_loop *hnext; /* its bucket of the table of loops by name */
     char name[SS_NAME_MAX + 1];
+    const ss__dest_ops *ops; /* how messages reach it */
     ss_queue *q;
     /* Ring bytes data messages leave free for control ones (its stop, the
      * timeouts of its own timers, loop and process notices), and the

@@ -151,6 +151,9 @@ void ss__loop_set_pid(ss_loop *loop, pid_t pid);
  * process's ss_loop_dropped(): a loop process ended with them unhandled.
  * Returns that count. */
 uint64_t ss__loop_drop_queued(ss_loop *loop);
+/* ss__loop_close - no more puts into loop's queue (its destination's
+ * close, waiting at most patience_ns for a putter in the middle). */
+int ss__loop_close(ss_loop *loop, int64_t patience_ns);
 /* ss__loop_ended - a loop process's loop has ended (code, sig as its
  * "exited" says): if published, its registry entry says so. */
 void ss__loop_ended(ss_loop *loop, int code, int sig);

@@ -429,8 +429,16 @@ static void test_busiest(void **state)
     }
     assert_int_equal(ss_emit(&c, "z"), 0);
     assert_int_equal(ss_loop_stop(l), 0);
+    /* What waits: the 401 signals and the stop. */
+    size_t pm = 0, pb = 0;
+    assert_int_equal(ss_loop_pending(l, &pm, &pb), 0);
+    assert_int_equal(pm, 402);
+    assert_true(pb > 402 * 4);
+    assert_int_equal(ss_loop_pending(NULL, &pm, NULL), SS_EINVAL);
     assert_int_equal(ss_loop_run(l), SS_LOOP_STOPPED);
     assert_int_equal(calls, 401);
+    assert_int_equal(ss_loop_pending(l, &pm, NULL), 0);
+    assert_int_equal(pm, 0);
     /* Published when the loop stopped. */
     ss_loop_info li;
     assert_true(listed("busy", &li));

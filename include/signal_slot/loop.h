@@ -127,6 +127,15 @@ SS_API ss_object *ss_loop_object(ss_loop *loop);
 SS_API ss_queue *ss_loop_queue(ss_loop *loop);
 
 /*
+ * ss_loop_pending - how many messages, and payload bytes, wait in loop's
+ * queue (any loop: of this process, a loop process, a handle from
+ * ss_loop_open()); msgs or bytes may be NULL. A snapshot: others put and
+ * take meanwhile. Never blocks; any thread. 0, SS_EINVAL, or
+ * SS_ECORRUPT (the queue is damaged; the figures are filled all the same).
+ */
+SS_API int ss_loop_pending(ss_loop *loop, size_t *msgs, size_t *bytes);
+
+/*
  * ss_loop_max_msg_size - the largest signal message this loop's queue
  * takes: its ring minus the room kept for control (ss_loop_options) and
  * the record header. A message holds the emitter's loop, object and
