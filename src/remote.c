@@ -96,18 +96,17 @@ static size_t make_key(unsigned char *key, uint32_t inc, const char *loop,
 }
 
 /* Drop loop's bindings of emitters on the loop named name whose
- * incarnation is inc (same) or is not (!same): those of a loop that ended,
- * or, when a loop of that name binds again, of its former incarnations
- * (write-locked). */
+ * incarnation is not inc: when a loop of that name binds again, those of
+ * its former incarnations (write-locked). */
 static void bindings_purge(ss_loop *loop, const char *name, size_t len,
-                           uint32_t inc, bool same)
+                           uint32_t inc)
 {
     for (size_t i = 0; i < loop->bind_nb; i++) {
         for (ss__binding **pp = &loop->bind_buckets[i]; *pp;) {
             ss__binding *b = *pp;
             if (b->key[4] != len ||
                 memcmp(b->key + KEY_NAMES, name, len) != 0 ||
-                (ss__ld_le32(b->key) == inc) != same) {
+                ss__ld_le32(b->key) == inc) {
                 pp = &b->hnext;
                 continue;
             }
@@ -250,8 +249,10 @@ void ss__routes_free(ss__signal *s)
 }
 
 /* Proxy p's loop ended (write-locked, a reference held): take out the
- * routes of this process's signals to it, and the bindings of this
- * process's loops to its emitters. */
+ * routes of this process's signals to it. (The bindings of this process's
+ * loops to its emitters stay: what it emitted before it ended may still
+ * wait in their queues, and is delivered. They go when a loop of that
+ * name binds again, under its new incarnation.) */
 static void proxy_ended_locked(ss_loop *p)
 {
     while (p->n_rsigs) {
@@ -265,8 +266,6 @@ static void proxy_ended_locked(ss_loop *p)
         }
         route_remove(s, k);
     }
-    for (ss_loop *l = ss__rt_loops; l; l = l->next)
-        bindings_purge(l, p->name, strlen(p->name), p->reg.incarnation, true);
 }
 
 /* ---- proxies ---- */
@@ -330,6 +329,8 @@ static int proxy_get(const char *name, const ss__reg_view *v, ss_loop **out)
     }
     p->remote = true;
     p->ops = &ss__dest_shm;
+    /* Its drops count in its entry too, whoever drops. */
+    p->counters = ss__reg_counters_of(v->ref);
     p->refs = 1;
     p->reg = v->ref;
     p->pid = v->pid;
@@ -835,8 +836,7 @@ static int bind_locked(const unsigned char *key, size_t klen,
     }
     uint32_t h = ss__sig_hash(sig), inc = ss__ld_le32(key);
     if (inc != 0 && !ss__binding_find(loop, key, klen))
-        bindings_purge(loop, (const char *)key + KEY_NAMES, key[4], inc,
-                       false);
+        bindings_purge(loop, (const char *)key + KEY_NAMES, key[4], inc);
     ss__binding *bd = binding_get(loop, key, klen, h);
     if (!bd)
         return SS_ENOMEM;

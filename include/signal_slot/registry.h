@@ -151,8 +151,10 @@ SS_API int ss_slot_add(ss_object *obj, const char *name, ss_slot_fn slot,
 SS_API int ss_connect_slot(ss_object *emitter, const char *signal,
                            ss_object *receiver, const char *slot);
 
-/* ss_disconnect_slot - undo ss_connect_slot(); what is already on its
- * way is still delivered. Errors: as ss_connect_slot(). */
+/* ss_disconnect_slot - undo ss_connect_slot(). Nothing emitted after it
+ * returns is delivered. A slot in another process still gets what was
+ * already on its way to it; a slot of this process is not called once
+ * this returns (as with ss_disconnect()). Errors: as ss_connect_slot(). */
 SS_API int ss_disconnect_slot(ss_object *emitter, const char *signal,
                               ss_object *receiver, const char *slot);
 
