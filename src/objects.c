@@ -544,22 +544,28 @@ size_t ss__put_header(unsigned char *buf, enum msg_kind kind, const char *loop,
 
 /* The remote header of a signal's messages (RMSG_HDR): into buf, at least
  * RMSG_HDR_MAX bytes; returns its length. */
+size_t ss__put_key(unsigned char *key, uint32_t inc, const char *loop,
+                   const char *obj, const char *sig)
+{
+    size_t a = strlen(loop), b = strlen(obj), c = strlen(sig);
+    ss__st_le32(key, inc);
+    key[4] = (unsigned char)a;
+    key[5] = (unsigned char)b;
+    key[6] = (unsigned char)c;
+    memcpy(key + RMSG_HDR - RMSG_KEY, loop, a);
+    memcpy(key + RMSG_HDR - RMSG_KEY + a, obj, b);
+    memcpy(key + RMSG_HDR - RMSG_KEY + a + b, sig, c);
+    return RMSG_HDR - RMSG_KEY + a + b + c;
+}
+
 static size_t put_rheader(unsigned char *buf, const ss_loop *l,
                           const char *obj, const char *sig, uint32_t sig_hash)
 {
-    const char *loop = l->name;
-    size_t a = strlen(loop), b = strlen(obj), c = strlen(sig);
     buf[0] = MSG_SIGNAL | MSG_REMOTE;
     buf[1] = MSG_VERSION;
     ss__st_le32(buf + 2, sig_hash);
-    ss__st_le32(buf + RMSG_KEY, l->reg.incarnation);
-    buf[RMSG_KEY + 4] = (unsigned char)a;
-    buf[RMSG_KEY + 5] = (unsigned char)b;
-    buf[RMSG_KEY + 6] = (unsigned char)c;
-    memcpy(buf + RMSG_HDR, loop, a);
-    memcpy(buf + RMSG_HDR + a, obj, b);
-    memcpy(buf + RMSG_HDR + a + b, sig, c);
-    return RMSG_HDR + a + b + c;
+    return RMSG_KEY +
+           ss__put_key(buf + RMSG_KEY, l->reg.incarnation, l->name, obj, sig);
 }
 
 int ss__signal_add(ss_object *obj, const char *name, const char *signature,

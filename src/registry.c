@@ -572,9 +572,9 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
     return 0;
 }
 
-/* Change ref's entry's state from one of (from_a, from_b) to to. */
-static int set_state(ss__reg_ref ref, uint32_t from_a, uint32_t from_b,
-                     uint32_t to, int code)
+/* Lock the registry for a change of ref's entry, if it still is that
+ * incarnation: 0 (locked), or an error (not locked). */
+static int lock_entry(ss__reg_ref ref, ssr_header **hp, ssr_entry **ep)
 {
     ssr_header *h = atomic_load(&g_reg);
     if (!h || ref.index >= SSR_ENTRIES)
@@ -583,8 +583,26 @@ static int set_state(ss__reg_ref ref, uint32_t from_a, uint32_t from_b,
     if (rc != 0)
         return rc;
     ssr_entry *e = &g_entries[ref.index];
+    if (e->incarnation != ref.incarnation) {
+        reg_unlock(h);
+        return SS_ESTATE;
+    }
+    *hp = h;
+    *ep = e;
+    return 0;
+}
+
+/* Change ref's entry's state from one of (from_a, from_b) to to. */
+static int set_state(ss__reg_ref ref, uint32_t from_a, uint32_t from_b,
+                     uint32_t to, int code)
+{
+    ssr_header *h;
+    ssr_entry *e;
+    int rc = lock_entry(ref, &h, &e);
+    if (rc != 0)
+        return rc;
     uint32_t st = atomic_load(&e->state);
-    if (e->incarnation != ref.incarnation || (st != from_a && st != from_b)) {
+    if (st != from_a && st != from_b) {
         reg_unlock(h);
         return SS_ESTATE;
     }
@@ -609,17 +627,11 @@ int ss__reg_go_live(ss__reg_ref ref, uint64_t capacity)
 
 int ss__reg_set_owner(ss__reg_ref ref, pid_t pid, uint64_t start)
 {
-    ssr_header *h = atomic_load(&g_reg);
-    if (!h || ref.index >= SSR_ENTRIES)
-        return SS_EINVAL;
-    int rc = reg_lock(h);
+    ssr_header *h;
+    ssr_entry *e;
+    int rc = lock_entry(ref, &h, &e);
     if (rc != 0)
         return rc;
-    ssr_entry *e = &g_entries[ref.index];
-    if (e->incarnation != ref.incarnation) {
-        reg_unlock(h);
-        return SS_ESTATE;
-    }
     entry_write_begin(e);
     e->pid = (int32_t)pid;
     e->start = start;

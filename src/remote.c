@@ -81,19 +81,6 @@ ss__binding *ss__binding_find(ss_loop *loop, const unsigned char *key,
 #define KEY_MAX (RMSG_HDR - RMSG_KEY + 3 * SS_NAME_MAX)
 #define KEY_NAMES (RMSG_HDR - RMSG_KEY)
 
-static size_t make_key(unsigned char *key, uint32_t inc, const char *loop,
-                       const char *obj, const char *sig)
-{
-    size_t a = strlen(loop), b = strlen(obj), c = strlen(sig);
-    ss__st_le32(key, inc);
-    key[4] = (unsigned char)a;
-    key[5] = (unsigned char)b;
-    key[6] = (unsigned char)c;
-    memcpy(key + KEY_NAMES, loop, a);
-    memcpy(key + KEY_NAMES + a, obj, b);
-    memcpy(key + KEY_NAMES + a + b, sig, c);
-    return KEY_NAMES + a + b + c;
-}
 
 /* Drop loop's bindings of emitters on the loop named name whose
  * incarnation is not inc: when a loop of that name binds again, those of
@@ -862,7 +849,7 @@ static int bind_named(ss_loop *loop, uint32_t einc, const char *eloop,
                       const char *slot, const char *sig, bool add)
 {
     unsigned char key[KEY_MAX];
-    size_t klen = make_key(key, einc, eloop, eobj, esig);
+    size_t klen = ss__put_key(key, einc, eloop, eobj, esig);
     ss__rt_write_lock();
     ss_object *r = ss__find_object(loop, robj, strlen(robj));
     ss__nslot *n = r ? nslot_find(r, slot) : NULL;
@@ -974,7 +961,7 @@ static int bind_fn(ss_object *emitter, const char *signal, ss_object *receiver,
                    ss_slot_fn fn, const char *sig, void *ud, bool add)
 {
     unsigned char key[KEY_MAX];
-    size_t klen = make_key(key, incarnation_of(emitter->loop_),
+    size_t klen = ss__put_key(key, incarnation_of(emitter->loop_),
                            emitter->loop_->name, emitter->id_, signal);
     ss__rt_write_lock();
     int rc = (receiver->flags_ & OBJ_LIVE)

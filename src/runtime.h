@@ -350,6 +350,11 @@ void ss__object_destroy_locked(ss_object *obj);
  * matches and which tells incarnations apart. Into buf (SS_NAME_MAX + 5
  * bytes); returns the length. */
 size_t ss__loop_field(const ss_loop *loop, char *buf);
+/* The key of an emitter in a remote header and in bindings: its loop's
+ * incarnation (u32 LE), the three lengths, the names (the remote header
+ * from RMSG_KEY on). Into key; returns its length. */
+size_t ss__put_key(unsigned char *key, uint32_t inc, const char *loop,
+                   const char *obj, const char *sig);
 /* The loop a local header's loop field names (tables locked), or NULL. */
 ss_loop *ss__find_emitter_loop(const char *field, size_t len);
 size_t ss__put_header(unsigned char *buf, enum msg_kind kind, const char *loop,

@@ -104,6 +104,23 @@ static int child_publish_and_wait(void *arg)
         pause();
 }
 
+/* The registry's memory, mapped here to damage it; *size its length. */
+static unsigned char *map_registry(size_t *size)
+{
+    char path[96];
+    reg_path(path, sizeof path);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    unsigned char *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+                            MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(p != MAP_FAILED);
+    *size = (size_t)st.st_size;
+    return p;
+}
+
 /* ---- tests ---- */
 
 static void test_publish_and_list(void **state)
@@ -350,16 +367,8 @@ static void test_damaged(void **state)
 {
     (void)state;
     ss_loop *l = publish("intact", 0);
-    char path[96];
-    reg_path(path, sizeof path);
-    int fd = open(path, O_RDWR);
-    assert_true(fd >= 0);
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    unsigned char *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-                            MAP_SHARED, fd, 0);
-    close(fd);
-    assert_true(p != MAP_FAILED);
+    size_t size;
+    unsigned char *p = map_registry(&size);
     /* An entry's state out of range (entries start at 4096, 256 bytes
      * each; state is their second word): this process's list refuses. */
     uint32_t saved;
@@ -392,7 +401,7 @@ static void test_damaged(void **state)
     p[40] ^= 0x01; /* in the hashed header fields */
     assert_int_equal(run_self("--list", g_domain, NULL), 0);
     p[40] ^= 0x01;
-    munmap(p, (size_t)st.st_size);
+    munmap(p, size);
     ss_loop_free(l);
 }
 
@@ -452,16 +461,8 @@ static void test_busiest(void **state)
 
     /* Damage the block: a count of slots out of range, names without
      * their NUL. The list still works and shows none, or cut names. */
-    char path[96];
-    reg_path(path, sizeof path);
-    int fd = open(path, O_RDWR);
-    assert_true(fd >= 0);
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    unsigned char *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-                            MAP_SHARED, fd, 0);
-    close(fd);
-    assert_true(p != MAP_FAILED);
+    size_t size;
+    unsigned char *p = map_registry(&size);
     size_t which = 0;
     while (which < 1024 &&
            memcmp(p + 4096 + 256 * which + 16, "busy", 5) != 0)
@@ -469,7 +470,7 @@ static void test_busiest(void **state)
     assert_true(which < 1024);
     /* Blocks of 512 bytes after the entries and the 256 reply slots. */
     unsigned char *top = p + 4096 + 1024 * 256 + 256 * 64 + 512 * which;
-    assert_true(top + 512 <= p + st.st_size);
+    assert_true(top + 512 <= p + size);
     uint32_t saved, bad = 0xffffff;
     memcpy(&saved, top + 4, 4);
     memcpy(top + 4, &bad, 4);
@@ -486,7 +487,7 @@ static void test_busiest(void **state)
     memcpy(top, &odd, 4);
     assert_true(listed("busy", &li));
     assert_int_equal(li.n_busiest, 0);
-    munmap(p, (size_t)st.st_size);
+    munmap(p, size);
     ss_object_destroy(&a);
     ss_object_destroy(&b);
     ss_object_destroy(&c);
