@@ -218,8 +218,9 @@ SS_API int ss_subscribe(ss_object *receiver, const char *signal,
         free(c);
         SS_LOG_ERR("loop",
                    "subscribe %s to %s: its loop %s runs in another "
-                   "process already; subscribe before starting it "
-                   "(not supported yet)",
+                   "process already: subscribe its slot by name "
+                   "(ss_slot_add(), ss_subscribe_slot()), or before "
+                   "starting it",
                    receiver->id_, signal, loop->name);
         return SS_ENOTSUP;
     }

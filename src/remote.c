@@ -39,6 +39,8 @@ enum ctrl_op {
     CTRL_ROUTE_DEL = 2,
     CTRL_BIND_ADD = 3,
     CTRL_BIND_DEL = 4,
+    CTRL_SUB_ADD = 5,
+    CTRL_SUB_DEL = 6,
 };
 
 #define CTRL_BCAST 0x1u /* a route: for a broadcast, not a connection */
@@ -709,6 +711,8 @@ static int request(ss_loop *to, ctrl_msg *c)
     return rc;
 }
 
+static int subscribe_here(ss_object *receiver, const char *signal,
+                          const char *slot, bool add);
 static int bind_named(ss_loop *loop, uint32_t einc, const char *eloop,
                       const char *eobj, const char *esig, const char *robj,
                       const char *slot, const char *sig, bool add);
@@ -782,6 +786,17 @@ int ss__ctrl_apply(ss_loop *loop, const unsigned char *m, size_t len)
             !ctrl_get(m, len, &at, f, sizeof f))
             return SS_EMALFORMED;
         return bind_named(loop, inc, a, b, c, d, e, f, op == CTRL_BIND_ADD);
+    }
+    if (op == CTRL_SUB_ADD || op == CTRL_SUB_DEL) {
+        /* a: object id on this loop, b: signal name, c: its slot's name */
+        if (!ctrl_get(m, len, &at, a, SS_NAME_MAX + 1) ||
+            !ctrl_get(m, len, &at, b, SS_NAME_MAX + 1) ||
+            !ctrl_get(m, len, &at, c, SS_NAME_MAX + 1))
+            return SS_EMALFORMED;
+        ss__rt_read_lock();
+        ss_object *o = ss__find_object(loop, a, strlen(a));
+        ss__rt_unlock();
+        return o ? subscribe_here(o, b, c, op == CTRL_SUB_ADD) : SS_ENOENT;
     }
     return SS_EMALFORMED;
 }
@@ -1121,4 +1136,58 @@ SS_API int ss_disconnect_slot(ss_object *emitter, const char *signal,
                               ss_object *receiver, const char *slot)
 {
     return connect_slot(emitter, signal, receiver, slot, false);
+}
+
+/* ---- subscriptions by name ---- */
+
+/* Subscribe (or not) receiver, an object of a loop of this process (or of
+ * a loop process not started yet), with its slot by name. */
+static int subscribe_here(ss_object *receiver, const char *signal,
+                          const char *slot, bool add)
+{
+    ss__rt_read_lock();
+    ss__nslot *n = nslot_find(receiver, slot);
+    ss_slot_fn fn = n ? n->fn : NULL;
+    void *ud = n ? n->user_data : NULL;
+    char sig[SS_SIGNATURE_MAX_LEN + 1] = "";
+    if (n)
+        memcpy(sig, n->sig, strlen(n->sig) + 1);
+    ss__rt_unlock();
+    if (!fn) {
+        SS_LOG_ERR("loop", "subscribe %s to %s: no slot named %s",
+                   receiver->id_, signal, slot);
+        return SS_ENOENT;
+    }
+    return add ? ss_subscribe(receiver, signal, fn, sig, ud)
+               : ss_unsubscribe(receiver, signal, fn, ud);
+}
+
+static int subscribe_slot(ss_object *receiver, const char *signal,
+                          const char *slot, bool add)
+{
+    if (!receiver || !receiver->loop_ || !slot)
+        return SS_EINVAL;
+    int rc = ss__check_name(signal);
+    if (rc != 0)
+        return rc;
+    if (where_of(receiver->loop_) != ELSEWHERE)
+        return subscribe_here(receiver, signal, slot, add);
+    ctrl_msg c;
+    ctrl_begin(&c, add ? CTRL_SUB_ADD : CTRL_SUB_DEL, 0, 0, 0, 0);
+    ctrl_str(&c, receiver->id_);
+    ctrl_str(&c, signal);
+    ctrl_str(&c, slot);
+    return request(receiver->loop_, &c);
+}
+
+SS_API int ss_subscribe_slot(ss_object *receiver, const char *signal,
+                             const char *slot)
+{
+    return subscribe_slot(receiver, signal, slot, true);
+}
+
+SS_API int ss_unsubscribe_slot(ss_object *receiver, const char *signal,
+                               const char *slot)
+{
+    return subscribe_slot(receiver, signal, slot, false);
 }

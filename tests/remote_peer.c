@@ -7,6 +7,11 @@
  *       publishes loop "rx" with object "sink" and its slot "on_data"
  *       ("xs"), which checks that values come as 0, 1, 2...; exits 0 once
  *       n have come in order, 3 if one came out of order.
+ *   remote_peer <domain> subscriber <n>
+ *       publishes loop "sub" with object "sink" and its slot "on_tick"
+ *       ("x"), subscribed to nothing: the test subscribes it by name;
+ *       exits 0 once n ticks came as 0, 1, 2..., 3 if one came out of
+ *       order.
  *   remote_peer <domain> emitter
  *       publishes loop "ex" with object "src": signals "data" ("xs") and
  *       "tick" ("x"); slots "go" ("x": emit that many "data", numbered on
@@ -33,6 +38,17 @@ static void on_data(ss_object *receiver, const ss_args *args, void *ud)
     const char *s = NULL;
     if (ss_args_unpack(args, "xs", &x, &s) != 0 || x != g_next ||
         strcmp(s, "payload") != 0)
+        g_bad++;
+    g_next = x + 1;
+    if (g_next == g_want)
+        ss_loop_stop(ss_object_loop(receiver));
+}
+
+static void on_tick_in(ss_object *receiver, const ss_args *args, void *ud)
+{
+    (void)ud;
+    int64_t x = -1;
+    if (ss_args_unpack(args, "x", &x) != 0 || x != g_next)
         g_bad++;
     g_next = x + 1;
     if (g_next == g_want)
@@ -101,6 +117,20 @@ int main(int argc, char **argv)
         if (ss_loop_new(&l, "rx", &o) != 0 ||
             ss_object_init(&sink, l, "sink") != 0 ||
             ss_slot_add(&sink, "on_data", on_data, "xs", NULL) != 0)
+            return 1;
+        printf("ready\n");
+        fflush(stdout);
+        int rc = ss_loop_run(l);
+        ss_object_destroy(&sink);
+        ss_loop_free(l);
+        return rc != SS_LOOP_STOPPED ? 1 : g_bad ? 3 : 0;
+    }
+    if (strcmp(argv[2], "subscriber") == 0 && argc == 4) {
+        g_want = atoll(argv[3]);
+        static ss_object sink;
+        if (ss_loop_new(&l, "sub", &o) != 0 ||
+            ss_object_init(&sink, l, "sink") != 0 ||
+            ss_slot_add(&sink, "on_tick", on_tick_in, "x", NULL) != 0)
             return 1;
         printf("ready\n");
         fflush(stdout);

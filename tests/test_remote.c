@@ -334,6 +334,44 @@ static void test_loop_process_after_start(void **state)
     tu_process_free(p);
 }
 
+/* A broadcast of this program's signal onto the peer's loop, to a slot
+ * the peer registered by name and that this program subscribes. */
+static void test_broadcast_to_subscriber(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    char n[16];
+    snprintf(n, sizeof n, "%d", N);
+    pid_t pid = start_peer("subscriber", n);
+    ss_loop *l;
+    assert_int_equal(ss_loop_new(&l, "bcaster", NULL), 0);
+    static ss_object src;
+    assert_int_equal(ss_object_init(&src, l, "src"), 0);
+    assert_int_equal(ss_signal_add(&src, "tick", "x"), 0);
+    ss_loop *sl;
+    assert_int_equal(ss_loop_open(&sl, "sub", SS_SEC(20)), 0);
+    ss_object *sink;
+    assert_int_equal(ss_object_open(&sink, sl, "sink"), 0);
+    assert_int_equal(ss_subscribe_slot(sink, "tick", "nosuch"), SS_ENOENT);
+    assert_int_equal(ss_subscribe_slot(sink, "tick", "on_tick"), 0);
+    assert_int_equal(ss_subscribe_slot(sink, "tick", "on_tick"), 0); /* once */
+    /* A function cannot be subscribed across: by name only. */
+    assert_int_equal(ss_subscribe(sink, "tick", on_tick, "x", NULL),
+                     SS_ENOTSUP);
+    assert_int_equal(ss_signal_broadcast_on(&src, "tick", sl), 0);
+    for (int64_t k = 0; k < N; k++) {
+        int rc;
+        while ((rc = ss_emit(&src, "tick", k)) == SS_EAGAIN)
+            tu_sleep_us(100);
+        assert_int_equal(rc, 0);
+    }
+    assert_int_equal(tu_wait(pid, 30000), 0); /* N ticks, in order, once */
+    ss_object_free(sink);
+    ss_loop_free(sl);
+    ss_object_destroy(&src);
+    ss_loop_free(l);
+}
+
 /* A loop that is not published cannot be reached from another process. */
 static void test_not_published(void **state)
 {
@@ -376,6 +414,7 @@ int main(void)
         cmocka_unit_test_teardown(test_emit_to_named_slot, teardown),
         cmocka_unit_test_teardown(test_remote_emitter, teardown),
         cmocka_unit_test_teardown(test_loop_process_after_start, teardown),
+        cmocka_unit_test_teardown(test_broadcast_to_subscriber, teardown),
         cmocka_unit_test_teardown(test_not_published, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -158,6 +158,23 @@ SS_API int ss_connect_slot(ss_object *emitter, const char *signal,
 SS_API int ss_disconnect_slot(ss_object *emitter, const char *signal,
                               ss_object *receiver, const char *slot);
 
+/*
+ * ss_subscribe_slot - subscribe receiver, with its slot by name
+ * (ss_slot_add()), to the signals named signal broadcast on its loop
+ * (ss_subscribe()), wherever it lives: in this process, in a started loop
+ * process, in any process of the domain (a handle from ss_object_open()).
+ * Asked of its loop, which must be running, as ss_connect_slot() does.
+ * Errors: SS_EINVAL, SS_ENAMETOOLONG, SS_ENOENT (no such object or slot),
+ * SS_ETIMEDOUT, SS_ECLOSED, SS_ENOMEM.
+ */
+SS_API int ss_subscribe_slot(ss_object *receiver, const char *signal,
+                             const char *slot);
+
+/* ss_unsubscribe_slot - undo ss_subscribe_slot(). Errors: as it, and
+ * SS_ENOENT if it was not subscribed. */
+SS_API int ss_unsubscribe_slot(ss_object *receiver, const char *signal,
+                               const char *slot);
+
 #ifdef __cplusplus
 }
 #endif
