@@ -266,9 +266,16 @@ static int deliver(targets *t, const ss_msg *msgs, size_t n, bool batch)
     int result = 0;
     const ss__signal *s = t->s;
     ss_loop *from = s->owner->loop_;
-    if (from && from->counters)
-        atomic_fetch_add_explicit(&from->counters->signals_out, n,
-                                  memory_order_relaxed);
+    if (from && from->counters) {
+        /* A plain load and store, not a read-modify-write: a locked
+         * instruction would wait for the ring writes in the store buffer.
+         * Emitters on several threads at once may lose an increment: a
+         * statistic, documented as such. */
+        _Atomic uint64_t *c = &from->counters->signals_out;
+        atomic_store_explicit(
+            c, atomic_load_explicit(c, memory_order_relaxed) + n,
+            memory_order_relaxed);
+    }
     for (size_t k = 0; k < t->n; k++) {
         ss_loop *to = t->loops[k];
         int prc = put_one(to, s, s->hdr, s->hlen, msgs, n, batch);

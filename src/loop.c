@@ -299,9 +299,12 @@ static int run_once(ss_loop *loop, int64_t timeout_ns)
         return 0;
     if (rc != 0)
         return rc;
-    if (loop->counters)
-        atomic_fetch_add_explicit(&loop->counters->msgs_in, n,
-                                  memory_order_relaxed);
+    if (loop->counters) /* its thread is the only writer */
+        atomic_store_explicit(
+            &loop->counters->msgs_in,
+            atomic_load_explicit(&loop->counters->msgs_in,
+                                 memory_order_relaxed) + n,
+            memory_order_relaxed);
     if (ss__dispatch_batch(loop, msgs, n)) {
         /* Everything queued before the stop was handled; what follows it
          * waits in the queue. */

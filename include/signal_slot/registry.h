@@ -70,7 +70,9 @@ typedef struct ss_loop_info {
     uint64_t queue_bytes;    /* their bytes */
     uint64_t queue_capacity; /* ring bytes */
     uint64_t msgs_in;        /* messages its loop handled */
-    uint64_t signals_out;    /* signals its process emitted from it */
+    uint64_t signals_out;    /* signals its process emitted from it (may
+                                miss a few when several threads emit
+                                from its objects at the same instant) */
     uint64_t drops;          /* messages for it that were dropped */
     /* The signals it handled most, busiest first: the emitter's
      * "loop.object.signal" (cut at 55 bytes) and about how many (counted
