@@ -99,6 +99,9 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
     }
     loop->emit_wait_ns =
         o.emit_wait_ns ? o.emit_wait_ns : SS_EMIT_WAIT_DEFAULT_NS;
+    char label[SS_NAME_MAX + 16];
+    snprintf(label, sizeof label, "ss-loop-%s", name);
+    qo.label = label;
     rc = o.publish ? publish(loop, &qo) : ss_queue_create(&loop->q, &qo);
     if (rc != 0) {
         free(loop);

@@ -904,7 +904,8 @@ SS_API int ss_queue_create(ss_queue **out, const ss_queue_options *opts)
     int rc = ring_size_for(opts, &ring);
     if (rc != 0)
         return rc;
-    int fd = ss__shm_create_anon(header_bytes() + ring);
+    int fd = ss__shm_create_anon(header_bytes() + ring,
+                                 opts ? opts->label : NULL);
     if (fd < 0)
         return fd;
     rc = create_on_fd(fd, ring, opts, out);

@@ -495,6 +495,37 @@ static void test_busiest(void **state)
     ss_loop_free(l);
 }
 
+/* Whether this process maps a file whose name in /proc/self/maps holds
+ * text. */
+static bool maps_name(const char *text)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    assert_non_null(f);
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, text) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* /proc and lsof tell whose a queue is: a loop's anonymous queue is
+ * labelled with its name, a published loop's named queue carries it. */
+static void test_queue_names(void **state)
+{
+    (void)state;
+    ss_loop *a, *b;
+    assert_int_equal(ss_loop_new(&a, "plain-loop", NULL), 0);
+    assert_true(maps_name("memfd:ss-loop-plain-loop"));
+    b = publish("shown", 0);
+    char want[96];
+    snprintf(want, sizeof want, "/dev/shm/ss-%u-%s-shown-",
+             (unsigned)geteuid(), g_domain);
+    assert_true(maps_name(want));
+    ss_loop_free(b);
+    ss_loop_free(a);
+}
+
 static int teardown(void **state)
 {
     tu_reap_all();
@@ -524,6 +555,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_other_user, teardown),
         cmocka_unit_test_teardown(test_damaged, teardown),
         cmocka_unit_test_teardown(test_busiest, teardown),
+        cmocka_unit_test_teardown(test_queue_names, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char path[96];

@@ -73,6 +73,10 @@ typedef struct ss_queue_options {
     unsigned mode;
     /* Initial spin of this handle, nanoseconds; see ss_queue_set_spin(). */
     uint32_t spin_ns;
+    /* What /proc/<pid>/maps and lsof call an anonymous queue's memory
+     * ("memfd:<label>"); NULL: "signal-slot-queue". Not used by named
+     * queues, whose name shows. Loops label theirs "ss-loop-<name>". */
+    const char *label;
 } ss_queue_options;
 
 /* Counters and levels of a queue, as returned by ss_queue_get_stats(). All

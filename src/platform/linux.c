@@ -99,9 +99,12 @@ static int sys_err(const char *what, const char *name)
     return ss__errno_to_ss(e);
 }
 
-int ss__shm_create_anon(size_t size)
+int ss__shm_create_anon(size_t size, const char *label)
 {
-    int fd = memfd_create("signal-slot-queue", MFD_CLOEXEC);
+    /* The kernel keeps 249 bytes of it (after "memfd:"). */
+    char name[250];
+    snprintf(name, sizeof name, "%s", label ? label : "signal-slot-queue");
+    int fd = memfd_create(name, MFD_CLOEXEC);
     if (fd < 0)
         return sys_err("memfd_create", NULL);
     if (ftruncate(fd, (off_t)size) != 0) {

@@ -47,8 +47,9 @@ int ss__futex_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t timeout_ns
 void ss__futex_wake(_Atomic uint32_t *addr, int n);
 
 /* ss__shm_create_anon - an unnamed shared-memory file of size bytes,
- * close-on-exec. Returns an fd or a negative SS_E* code. */
-int ss__shm_create_anon(size_t size);
+ * close-on-exec, labelled label (what /proc/<pid>/maps and lsof show; NULL:
+ * "signal-slot-queue"). Returns an fd or a negative SS_E* code. */
+int ss__shm_create_anon(size_t size, const char *label);
 
 /* ss__shm_create_named - create (exclusively) the named object with mode,
  * sized size bytes. Returns an fd or a negative SS_E* code. */
