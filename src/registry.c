@@ -37,6 +37,28 @@
 
 enum { ENT_FREE = 0, ENT_STARTING = 1, ENT_LIVE = 2, ENT_ENDED = 3 };
 
+/* Fault injection, compiled in only for the tests (SS_FAULT_INJECTION):
+ * the process kills itself at a chosen instant of a registry update
+ * (ss_internal.h, enum ss__fault_reg), as the queue's points do. */
+#ifdef SS_FAULT_INJECTION
+#include <signal.h>
+static void ssr_fault(void)
+{
+    ss__fault_point = 0; /* once */
+    if (ss__fault_signal < 0)
+        for (;;)
+            pause();
+    raise(ss__fault_signal ? ss__fault_signal : SIGKILL);
+}
+#define SSR_FAULT(at)                                                          \
+    do {                                                                       \
+        if (ss__fault_point == (at))                                           \
+            ssr_fault();                                                       \
+    } while (0)
+#else
+#define SSR_FAULT(at) ((void)0)
+#endif
+
 typedef struct ssr_entry {
     _Atomic uint32_t seq; /* odd while written (mutex held) */
     _Atomic uint32_t state;
@@ -453,6 +475,7 @@ void ss__reg_queue_name(const char *name, uint32_t inc, char *buf, size_t size)
  * mapping; what it held is counted in the entry's drops. */
 static void retire_queue(const char *name, uint32_t inc, uint32_t index)
 {
+    SSR_FAULT(SS__FAULT_REG_RETIRE);
     char qn[SS__REG_QNAME_MAX];
     ss__reg_queue_name(name, inc, qn, sizeof qn);
     ss_queue *q;
@@ -472,6 +495,7 @@ static void end_locked(ssr_header *h, uint32_t i, int code, int sig)
     ssr_entry *e = &g_entries[i];
     entry_write_begin(e);
     atomic_store_explicit(&e->state, ENT_ENDED, memory_order_relaxed);
+    SSR_FAULT(SS__FAULT_REG_END_TORN);
     e->exit_code = code;
     e->exit_sig = sig;
     entry_write_end(e);
@@ -493,6 +517,7 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
     ssr_header *h = atomic_load(&g_reg);
     if ((rc = reg_lock(h)) != 0)
         return rc;
+    SSR_FAULT(SS__FAULT_REG_PUBLISH_LOCKED);
     uint32_t hash = name_hash(name);
     int64_t free_i = -1, ended_i = -1, same_i = -1;
     struct {
@@ -518,6 +543,7 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
             /* Its owner died without saying so: it ends, and its queue is
              * retired once the lock is released. */
             end_locked(h, i, -1, 0);
+            SSR_FAULT(SS__FAULT_REG_TAKEOVER);
             memcpy(retire.name, c.name, sizeof retire.name);
             retire.inc = c.incarnation;
             retire.index = i;
@@ -547,6 +573,7 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
     e->name_hash = hash;
     memset(e->name, 0, sizeof e->name);
     memcpy(e->name, name, strlen(name));
+    SSR_FAULT(SS__FAULT_REG_PUBLISH_TORN);
     e->pid = (int32_t)ss__getpid();
     e->start = ss__process_start();
     e->exit_code = -1;
@@ -557,6 +584,7 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
     atomic_store(&e->counters.drops, 0);
     entry_write_end(e);
     changed(h);
+    SSR_FAULT(SS__FAULT_REG_PUBLISH_DONE);
     reg_unlock(h);
     if (retire.inc)
         retire_queue(retire.name, retire.inc, retire.index);
@@ -583,6 +611,7 @@ static int set_state(ss__reg_ref ref, uint32_t from_a, uint32_t from_b,
     }
     entry_write_begin(e);
     atomic_store_explicit(&e->state, to, memory_order_relaxed);
+    SSR_FAULT(SS__FAULT_REG_STATE_TORN);
     if (to == ENT_ENDED || to == ENT_FREE) {
         e->exit_code = code;
         e->exit_sig = 0;
@@ -615,6 +644,7 @@ int ss__reg_set_owner(ss__reg_ref ref, pid_t pid, uint64_t start)
     }
     entry_write_begin(e);
     e->pid = (int32_t)pid;
+    SSR_FAULT(SS__FAULT_REG_OWNER_TORN);
     e->start = start;
     entry_write_end(e);
     changed(h);
@@ -763,6 +793,7 @@ int ss__reg_reply_take(uint32_t *slot, uint32_t *nonce)
                     continue;
                 /* Reclaimed as ours: it stays taken. */
             }
+            SSR_FAULT(SS__FAULT_REG_REPLY_TAKEN);
             r[i].pid = (int32_t)ss__getpid();
             r[i].start = ss__process_start();
             uint32_t n;
@@ -798,6 +829,7 @@ int ss__reg_reply_wait(uint32_t slot, uint32_t nonce, int64_t timeout_ns)
         ss__futex_wait(&r->bell, bell,
                        left < SS_MSEC(100) ? left : SS_MSEC(100));
     }
+    SSR_FAULT(SS__FAULT_REG_REPLY_FREE);
     r->pid = 0;
     atomic_store_explicit(&r->taken, 0, memory_order_release);
     return rc;
@@ -811,6 +843,7 @@ void ss__reg_reply_send(uint32_t slot, uint32_t nonce, int status)
     atomic_store_explicit(&r->answer,
                           (uint64_t)nonce << 32 | (uint32_t)status,
                           memory_order_release);
+    SSR_FAULT(SS__FAULT_REG_REPLY_SEND);
     atomic_fetch_add_explicit(&r->bell, 1, memory_order_release);
     ss__futex_wake(&r->bell, INT32_MAX);
 }
