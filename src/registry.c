@@ -782,9 +782,10 @@ int ss__reg_reply_take(uint32_t *slot, uint32_t *nonce)
         return rc;
     ssr_reply *r = replies();
     static _Atomic uint32_t next;
+    uint32_t first = atomic_fetch_add(&next, 1);
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t k = 0; k < SSR_REPLIES; k++) {
-            uint32_t i = (atomic_fetch_add(&next, 1) + k) % SSR_REPLIES;
+            uint32_t i = (first + k) % SSR_REPLIES;
             uint32_t t = 0;
             if (!atomic_compare_exchange_strong(&r[i].taken, &t, 1)) {
                 /* Taken: by a requester that died waiting (second pass)? */
