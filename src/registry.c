@@ -78,15 +78,14 @@ _Static_assert(sizeof(ssr_entry) == 256, "registry entry layout");
 
 /* A reply slot of a cross-process request (control messages): the
  * answer carries the request's nonce, so that a late answer to an earlier
- * holder of the slot is never taken for this one's. */
+ * holder of the slot is never taken for this one's. The slot is taken by
+ * writing the requester's pid into it, in one step, so that a requester
+ * killed at any instant leaves a slot that the others can reclaim. */
 typedef struct ssr_reply {
-    _Atomic uint32_t taken;   /* 1 while a requester holds it */
+    _Atomic uint32_t holder;  /* the requester's pid while taken, 0 free */
     _Atomic uint32_t bell;    /* futex word: bumped by every answer */
     _Atomic uint64_t answer;  /* nonce << 32 | status */
-    int32_t pid;              /* the requester, to reclaim the slot if it */
-    uint32_t pad_;            /* dies waiting */
-    uint64_t start;
-    char spare_[64 - 4 * 2 - 8 - 4 * 2 - 8];
+    char spare_[64 - 4 * 2 - 8];
 } ssr_reply;
 
 _Static_assert(sizeof(ssr_reply) == 64, "registry reply layout");
@@ -783,20 +782,21 @@ int ss__reg_reply_take(uint32_t *slot, uint32_t *nonce)
     ssr_reply *r = replies();
     static _Atomic uint32_t next;
     uint32_t first = atomic_fetch_add(&next, 1);
+    uint32_t me = (uint32_t)ss__getpid();
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t k = 0; k < SSR_REPLIES; k++) {
             uint32_t i = (first + k) % SSR_REPLIES;
             uint32_t t = 0;
-            if (!atomic_compare_exchange_strong(&r[i].taken, &t, 1)) {
-                /* Taken: by a requester that died waiting (second pass)? */
-                entry_copy c = {.pid = r[i].pid, .start = r[i].start};
-                if (pass == 0 || c.pid <= 0 || !owner_gone(&c))
+            if (!atomic_compare_exchange_strong(&r[i].holder, &t, me)) {
+                /* Taken: by a requester that died (second pass)? Then it
+                 * is taken over from it, unless another process was
+                 * quicker. (A pid reused meanwhile only delays this.) */
+                if (pass == 0 ||
+                    ss__thread_probe(t, 0, NULL) != SS_THREAD_GONE ||
+                    !atomic_compare_exchange_strong(&r[i].holder, &t, me))
                     continue;
-                /* Reclaimed as ours: it stays taken. */
             }
             SSR_FAULT(SS__FAULT_REG_REPLY_TAKEN);
-            r[i].pid = (int32_t)ss__getpid();
-            r[i].start = ss__process_start();
             uint32_t n;
             do
                 n = (uint32_t)(ss__now_ns() ^ (int64_t)ss__getpid() << 20 ^
@@ -831,8 +831,7 @@ int ss__reg_reply_wait(uint32_t slot, uint32_t nonce, int64_t timeout_ns)
                        left < SS_MSEC(100) ? left : SS_MSEC(100));
     }
     SSR_FAULT(SS__FAULT_REG_REPLY_FREE);
-    r->pid = 0;
-    atomic_store_explicit(&r->taken, 0, memory_order_release);
+    atomic_store_explicit(&r->holder, 0, memory_order_release);
     return rc;
 }
 
