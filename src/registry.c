@@ -471,7 +471,10 @@ void ss__reg_queue_name(const char *name, uint32_t inc, char *buf, size_t size)
 
 /* Close and unlink an ended loop's queue, so that emitters everywhere
  * count their messages to it as drops and its memory goes with the last
- * mapping; what it held is counted in the entry's drops. */
+ * mapping; what it held is counted in the drops of entry index (if it is
+ * still that loop's: < SSR_ENTRIES). Done again by whoever comes next when
+ * the process that ended the entry died before it was done: a queue
+ * already retired costs a failed open. */
 static void retire_queue(const char *name, uint32_t inc, uint32_t index)
 {
     SSR_FAULT(SS__FAULT_REG_RETIRE);
@@ -481,7 +484,7 @@ static void retire_queue(const char *name, uint32_t inc, uint32_t index)
     if (ss_queue_open(&q, qn) == 0) { /* SS_ENOENT (not logged): gone */
         ss__queue_close_within(q, SS_MSEC(100));
         size_t left = ss_queue_size(q);
-        if (left)
+        if (left && index < SSR_ENTRIES)
             atomic_fetch_add(&g_entries[index].counters.drops, left);
         ss_queue_destroy(q);
     }
@@ -519,10 +522,7 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
     SSR_FAULT(SS__FAULT_REG_PUBLISH_LOCKED);
     uint32_t hash = name_hash(name);
     int64_t free_i = -1, ended_i = -1, same_i = -1;
-    struct {
-        char name[64];
-        uint32_t inc, index;
-    } retire = {{0}, 0, 0};
+    entry_copy same_c, ended_c;
     for (uint32_t i = 0; i < SSR_ENTRIES; i++) {
         entry_copy c;
         if (!entry_read(i, &c)) {
@@ -540,20 +540,20 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
                 return SS_EEXIST;
             }
             /* Its owner died without saying so: it ends, and its queue is
-             * retired once the lock is released. */
+             * retired once the lock is released (below). */
             end_locked(h, i, -1, 0);
             SSR_FAULT(SS__FAULT_REG_TAKEOVER);
-            memcpy(retire.name, c.name, sizeof retire.name);
-            retire.inc = c.incarnation;
-            retire.index = i;
             c.state = ENT_ENDED;
         }
-        if (same)
+        if (same) {
             same_i = i;
-        else if (c.state == ENT_FREE && free_i < 0)
+            same_c = c;
+        } else if (c.state == ENT_FREE && free_i < 0) {
             free_i = i;
-        else if (c.state == ENT_ENDED && ended_i < 0)
+        } else if (c.state == ENT_ENDED && ended_i < 0) {
             ended_i = i;
+            ended_c = c;
+        }
     }
     int64_t pick = same_i >= 0 ? same_i : free_i >= 0 ? free_i : ended_i;
     if (pick < 0) {
@@ -561,6 +561,21 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
         SS_LOG_ERR("registry", "domain %s is full (%d loops)", g_domain,
                    SSR_ENTRIES);
         return SS_ENOMEM;
+    }
+    /* The loop that had the entry ended: its queue is retired once the
+     * lock is released (again, if the process that ended it did not live
+     * to do it). Its leftovers are not counted: the entry is another
+     * loop's by then. */
+    const entry_copy *old = pick == same_i    ? &same_c
+                            : pick == ended_i ? &ended_c
+                                              : NULL;
+    struct {
+        char name[64];
+        uint32_t inc;
+    } retire = {{0}, 0};
+    if (old && old->state == ENT_ENDED) {
+        memcpy(retire.name, old->name, sizeof retire.name);
+        retire.inc = old->incarnation;
     }
     ssr_entry *e = &g_entries[pick];
     uint32_t inc = atomic_fetch_add(&h->next_incarnation, 1);
@@ -586,7 +601,7 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
     SSR_FAULT(SS__FAULT_REG_PUBLISH_DONE);
     reg_unlock(h);
     if (retire.inc)
-        retire_queue(retire.name, retire.inc, retire.index);
+        retire_queue(retire.name, retire.inc, SSR_ENTRIES);
     out->index = (uint32_t)pick;
     out->incarnation = inc;
     return 0;
@@ -672,15 +687,17 @@ void ss__reg_mark_ended(ss__reg_ref ref, int code, int sig)
         return;
     ssr_entry *e = &g_entries[ref.index];
     uint32_t st = atomic_load(&e->state);
-    bool now = e->incarnation == ref.incarnation &&
-               (st == ENT_LIVE || st == ENT_STARTING);
+    bool same = e->incarnation == ref.incarnation;
+    bool now = same && (st == ENT_LIVE || st == ENT_STARTING);
     char name[64];
     memcpy(name, e->name, sizeof name);
     name[sizeof name - 1] = '\0';
     if (now)
         end_locked(h, ref.index, code, sig);
     reg_unlock(h);
-    if (now)
+    /* Ended by another process, which may have been killed before it
+     * retired the queue: retired here too. */
+    if (same && (now || st == ENT_ENDED))
         retire_queue(name, ref.incarnation, ref.index);
 }
 
