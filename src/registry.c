@@ -388,7 +388,10 @@ static void entry_write_end(ssr_entry *e)
 }
 
 /* The previous holder died holding the mutex: an entry it was writing
- * (odd sequence number) is kept if it holds together, freed if not. */
+ * (odd sequence number) is kept if it holds together, freed if not. One
+ * caught STARTING was being published (no other write leaves that state):
+ * its owner may still be the previous loop's, a live process, which would
+ * hold the name for ever; nobody knows that loop yet, so it is freed. */
 static void repair(ssr_header *h)
 {
     for (uint32_t i = 0; i < SSR_ENTRIES; i++) {
@@ -396,7 +399,8 @@ static void repair(ssr_header *h)
         if ((atomic_load(&e->seq) & 1) == 0)
             continue;
         uint32_t st = atomic_load(&e->state);
-        bool ok = st <= ENT_ENDED && memchr(e->name, 0, sizeof e->name) &&
+        bool ok = st <= ENT_ENDED && st != ENT_STARTING &&
+                  memchr(e->name, 0, sizeof e->name) &&
                   (st == ENT_FREE || (e->pid > 0 && e->name[0]));
         if (!ok)
             atomic_store(&e->state, ENT_FREE);
