@@ -333,16 +333,28 @@ typedef struct entry_copy {
     uint64_t start, capacity;
 } entry_copy;
 
+static int reg_lock(ssr_header *h);
+static void reg_unlock(ssr_header *h);
+
 /* A consistent copy of entry i; false if it does not hold together (then
- * the registry is damaged: logged once). */
-static bool entry_read(uint32_t i, entry_copy *c)
+ * the registry is damaged: logged once). A write that does not end may be
+ * a writer's killed in the middle: unless the caller holds the registry's
+ * lock (locked), the lock is taken, which repairs the entry if its holder
+ * died (or waits for a live one), and the entry read again. */
+static bool entry_read(uint32_t i, entry_copy *c, bool locked)
 {
     const ssr_entry *e = &g_entries[i];
+    int relocks = 0;
     for (int tries = 0;; tries++) {
         uint32_t s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
         if (s1 & 1) {
-            if (tries > 100000)
-                return false; /* a writer stuck (or damage) */
+            if (tries > 1000) {
+                ssr_header *h = atomic_load(&g_reg);
+                if (locked || relocks++ == 3 || reg_lock(h) != 0)
+                    return false; /* a writer stuck (or damage) */
+                reg_unlock(h);
+                tries = 0;
+            }
             ss__yield();
             continue;
         }
@@ -529,7 +541,7 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
     entry_copy same_c, ended_c;
     for (uint32_t i = 0; i < SSR_ENTRIES; i++) {
         entry_copy c;
-        if (!entry_read(i, &c)) {
+        if (!entry_read(i, &c, true)) {
             damaged(i, "does not hold together");
             reg_unlock(h);
             return SS_EREGISTRY;
@@ -717,7 +729,7 @@ int ss__reg_find(const char *name, ss__reg_view *out)
         if (g_entries[i].name_hash != hash)
             continue;
         entry_copy c;
-        if (!entry_read(i, &c)) {
+        if (!entry_read(i, &c, false)) {
             damaged(i, "does not hold together");
             return SS_EREGISTRY;
         }
@@ -741,7 +753,7 @@ bool ss__reg_alive(ss__reg_ref ref)
     if (!atomic_load(&g_reg) || ref.index >= SSR_ENTRIES)
         return false;
     entry_copy c;
-    return entry_read(ref.index, &c) && c.state == ENT_LIVE &&
+    return entry_read(ref.index, &c, false) && c.state == ENT_LIVE &&
            c.incarnation == ref.incarnation;
 }
 
@@ -751,7 +763,7 @@ void ss__reg_exit_info(ss__reg_ref ref, int *code, int *sig)
     *sig = 0;
     entry_copy c;
     if (!atomic_load(&g_reg) || ref.index >= SSR_ENTRIES ||
-        !entry_read(ref.index, &c) || c.incarnation != ref.incarnation ||
+        !entry_read(ref.index, &c, false) || c.incarnation != ref.incarnation ||
         c.state != ENT_ENDED)
         return;
     *code = c.exit_code;
@@ -882,7 +894,7 @@ SS_API int ss_registry_list(ss_loop_info *out, size_t max, size_t *n)
     size_t k = 0;
     for (uint32_t i = 0; i < SSR_ENTRIES; i++) {
         entry_copy c;
-        if (!entry_read(i, &c)) {
+        if (!entry_read(i, &c, false)) {
             damaged(i, "does not hold together");
             return SS_EREGISTRY;
         }
