@@ -522,21 +522,29 @@ static void end_locked(ssr_header *h, uint32_t i, int code, int sig)
 
 /* ---- publishing ---- */
 
-int ss__reg_publish(const char *name, ss__reg_ref *out)
+/* Whether the queue of loop name, incarnation inc, is in /dev/shm. */
+static bool queue_there(const char *name, uint32_t inc)
 {
-    if (!name_chars_ok(name, 63)) {
-        SS_LOG_ERR("registry", "loop name \"%.63s\" cannot be published: 1 to "
-                   "63 of [A-Za-z0-9._-]", name);
-        return SS_ENAMETOOLONG;
-    }
-    int rc = ss__reg_attach();
-    if (rc != 0)
-        return rc;
-    ssr_header *h = atomic_load(&g_reg);
+    char qn[SS__REG_QNAME_MAX];
+    ss__reg_queue_name(name, inc, qn, sizeof qn);
+    size_t size;
+    int fd = ss__shm_open_named(qn, &size);
+    if (fd >= 0)
+        ss__close_fd(fd);
+    return fd != SS_ENOENT;
+}
+
+/* One attempt of ss__reg_publish(). SS_EAGAIN: the entry to take held an
+ * ended loop whose queue was still there; it was retired, try again
+ * (unless retire_first is false: then it is retired after the entry is
+ * taken). */
+static int publish_try(ssr_header *h, const char *name, uint32_t hash,
+                       bool retire_first, ss__reg_ref *out)
+{
+    int rc;
     if ((rc = reg_lock(h)) != 0)
         return rc;
     SSR_FAULT(SS__FAULT_REG_PUBLISH_LOCKED);
-    uint32_t hash = name_hash(name);
     int64_t free_i = -1, ended_i = -1, same_i = -1;
     entry_copy same_c, ended_c;
     for (uint32_t i = 0; i < SSR_ENTRIES; i++) {
@@ -578,10 +586,10 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
                    SSR_ENTRIES);
         return SS_ENOMEM;
     }
-    /* The loop that had the entry ended: its queue is retired once the
-     * lock is released (again, if the process that ended it did not live
-     * to do it). Its leftovers are not counted: the entry is another
-     * loop's by then. */
+    /* The loop that had the entry ended (just now, or the process that
+     * ended it was killed before it retired its queue): its queue is
+     * retired before the entry forgets which it was, with the lock
+     * released meanwhile, and everything is looked at again. */
     const entry_copy *old = pick == same_i    ? &same_c
                             : pick == ended_i ? &ended_c
                                               : NULL;
@@ -589,9 +597,15 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
         char name[64];
         uint32_t inc;
     } retire = {{0}, 0};
-    if (old && old->state == ENT_ENDED) {
+    if (old && old->state == ENT_ENDED &&
+        queue_there(old->name, old->incarnation)) {
         memcpy(retire.name, old->name, sizeof retire.name);
         retire.inc = old->incarnation;
+        if (retire_first) {
+            reg_unlock(h);
+            retire_queue(retire.name, retire.inc, (uint32_t)pick);
+            return SS_EAGAIN;
+        }
     }
     ssr_entry *e = &g_entries[pick];
     uint32_t inc = atomic_fetch_add(&h->next_incarnation, 1);
@@ -621,6 +635,25 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
     out->index = (uint32_t)pick;
     out->incarnation = inc;
     return 0;
+}
+
+int ss__reg_publish(const char *name, ss__reg_ref *out)
+{
+    if (!name_chars_ok(name, 63)) {
+        SS_LOG_ERR("registry", "loop name \"%.63s\" cannot be published: 1 to "
+                   "63 of [A-Za-z0-9._-]", name);
+        return SS_ENAMETOOLONG;
+    }
+    int rc = ss__reg_attach();
+    if (rc != 0)
+        return rc;
+    ssr_header *h = atomic_load(&g_reg);
+    uint32_t hash = name_hash(name);
+    for (int tries = 0;; tries++) {
+        rc = publish_try(h, name, hash, tries < 3, out);
+        if (rc != SS_EAGAIN)
+            return rc;
+    }
 }
 
 /* Change ref's entry's state from one of (from_a, from_b) to to. */
