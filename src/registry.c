@@ -497,7 +497,9 @@ static void retire_queue(const char *name, uint32_t inc, uint32_t index)
     char qn[SS__REG_QNAME_MAX];
     ss__reg_queue_name(name, inc, qn, sizeof qn);
     ss_queue *q;
-    if (ss_queue_open(&q, qn) == 0) { /* SS_ENOENT (not logged): gone */
+    /* Its creator (the loop's owner) is gone or done: a queue it did not
+     * finish creating is not waited for. SS_ENOENT (not logged): gone. */
+    if (ss__queue_open_within(&q, qn, 0) == 0) {
         ss__queue_close_within(q, SS_MSEC(100));
         size_t left = ss_queue_size(q);
         if (left && index < SSR_ENTRIES)

@@ -162,6 +162,12 @@ int ss__queue_put_rt(ss_queue *q, const ss_msg *msgs, size_t n,
  * the close. */
 int ss__queue_close_within(ss_queue *q, int64_t patience_ns);
 
+/* ss__queue_open_within - ss_queue_open() that gives a creator between
+ * creating the object and writing its header wait_ns (ss_queue_open(): a
+ * second) before SS_EFOREIGN; 0 when the creator is known to be gone (an
+ * ended loop's queue, being retired): then at once, and not logged. */
+int ss__queue_open_within(ss_queue **out, const char *name, int64_t wait_ns);
+
 /* ss__queue_get_many_until - ss_queue_get_many() that also stops after a
  * message whose first byte is until (-1: never), leaving what follows it
  * in the queue: a loop takes nothing past its stop message. */
