@@ -975,6 +975,11 @@ static int validate_header(const ssq_header *h, size_t file_size)
 
 SS_API int ss_queue_open(ss_queue **out, const char *name)
 {
+    return ss__queue_open_within(out, name, SSQ_OPEN_WAIT_NS);
+}
+
+int ss__queue_open_within(ss_queue **out, const char *name, int64_t wait_ns)
+{
     char nm[SSQ_NAME_MAX + 2];
     if (!out)
         return SS_EINVAL;
@@ -987,9 +992,9 @@ SS_API int ss_queue_open(ss_queue **out, const char *name)
         return fd;
 
     /* A creator may be between shm_open and writing the magic: give it up to
-     * a second before calling the object foreign. */
+     * a second (wait_ns) before calling the object foreign. */
     size_t hb = header_bytes();
-    int64_t give_up = ss__now_ns() + SSQ_OPEN_WAIT_NS;
+    int64_t give_up = ss__now_ns() + wait_ns;
     void *hp = NULL;
     for (;;) {
         if (size >= hb) {
@@ -1001,8 +1006,9 @@ SS_API int ss_queue_open(ss_queue **out, const char *name)
         }
         if (ss__now_ns() >= give_up) {
             rc = SS_EFOREIGN;
-            SS_LOG_ERR("queue", "%s is not a signal-slot queue (size %zu, no "
-                       "magic)", nm, size);
+            if (wait_ns > 0)
+                SS_LOG_ERR("queue", "%s is not a signal-slot queue (size "
+                           "%zu, no magic)", nm, size);
             goto fail;
         }
         usleep(1000);

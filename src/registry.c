@@ -38,6 +38,28 @@
 
 enum { ENT_FREE = 0, ENT_STARTING = 1, ENT_LIVE = 2, ENT_ENDED = 3 };
 
+/* Fault injection, compiled in only for the tests (SS_FAULT_INJECTION):
+ * the process kills itself at a chosen instant of a registry update
+ * (ss_internal.h, enum ss__fault_reg), as the queue's points do. */
+#ifdef SS_FAULT_INJECTION
+#include <signal.h>
+static void ssr_fault(void)
+{
+    ss__fault_point = 0; /* once */
+    if (ss__fault_signal < 0)
+        for (;;)
+            pause();
+    raise(ss__fault_signal ? ss__fault_signal : SIGKILL);
+}
+#define SSR_FAULT(at)                                                          \
+    do {                                                                       \
+        if (ss__fault_point == (at))                                           \
+            ssr_fault();                                                       \
+    } while (0)
+#else
+#define SSR_FAULT(at) ((void)0)
+#endif
+
 typedef struct ssr_entry {
     _Atomic uint32_t seq; /* odd while written (mutex held) */
     _Atomic uint32_t state;
@@ -57,15 +79,14 @@ _Static_assert(sizeof(ssr_entry) == 256, "registry entry layout");
 
 /* A reply slot of a cross-process request (control messages): the
  * answer carries the request's nonce, so that a late answer to an earlier
- * holder of the slot is never taken for this one's. */
+ * holder of the slot is never taken for this one's. The slot is taken by
+ * writing the requester's pid into it, in one step, so that a requester
+ * killed at any instant leaves a slot that the others can reclaim. */
 typedef struct ssr_reply {
-    _Atomic uint32_t taken;   /* 1 while a requester holds it */
+    _Atomic uint32_t holder;  /* the requester's pid while taken, 0 free */
     _Atomic uint32_t bell;    /* futex word: bumped by every answer */
     _Atomic uint64_t answer;  /* nonce << 32 | status */
-    int32_t pid;              /* the requester, to reclaim the slot if it */
-    uint32_t pad_;            /* dies waiting */
-    uint64_t start;
-    char spare_[64 - 4 * 2 - 8 - 4 * 2 - 8];
+    char spare_[64 - 4 * 2 - 8];
 } ssr_reply;
 
 _Static_assert(sizeof(ssr_reply) == 64, "registry reply layout");
@@ -316,16 +337,28 @@ typedef struct entry_copy {
     uint64_t start, capacity;
 } entry_copy;
 
+static int reg_lock(ssr_header *h);
+static void reg_unlock(ssr_header *h);
+
 /* A consistent copy of entry i; false if it does not hold together (then
- * the registry is damaged: logged once). */
-static bool entry_read(uint32_t i, entry_copy *c)
+ * the registry is damaged: logged once). A write that does not end may be
+ * a writer's killed in the middle: unless the caller holds the registry's
+ * lock (locked), the lock is taken, which repairs the entry if its holder
+ * died (or waits for a live one), and the entry read again. */
+static bool entry_read(uint32_t i, entry_copy *c, bool locked)
 {
     const ssr_entry *e = &g_entries[i];
+    int relocks = 0;
     for (int tries = 0;; tries++) {
         uint32_t s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
         if (s1 & 1) {
-            if (tries > 100000)
-                return false; /* a writer stuck (or damage) */
+            if (tries > 1000) {
+                ssr_header *h = atomic_load(&g_reg);
+                if (locked || relocks++ == 3 || reg_lock(h) != 0)
+                    return false; /* a writer stuck (or damage) */
+                reg_unlock(h);
+                tries = 0;
+            }
             ss__yield();
             continue;
         }
@@ -371,7 +404,10 @@ static void entry_write_end(ssr_entry *e)
 }
 
 /* The previous holder died holding the mutex: an entry it was writing
- * (odd sequence number) is kept if it holds together, freed if not. */
+ * (odd sequence number) is kept if it holds together, freed if not. One
+ * caught STARTING was being published (no other write leaves that state):
+ * its owner may still be the previous loop's, a live process, which would
+ * hold the name for ever; nobody knows that loop yet, so it is freed. */
 static void repair(ssr_header *h)
 {
     for (uint32_t i = 0; i < SSR_ENTRIES; i++) {
@@ -379,7 +415,8 @@ static void repair(ssr_header *h)
         if ((atomic_load(&e->seq) & 1) == 0)
             continue;
         uint32_t st = atomic_load(&e->state);
-        bool ok = st <= ENT_ENDED && memchr(e->name, 0, sizeof e->name) &&
+        bool ok = st <= ENT_ENDED && st != ENT_STARTING &&
+                  memchr(e->name, 0, sizeof e->name) &&
                   (st == ENT_FREE || (e->pid > 0 && e->name[0]));
         if (!ok)
             atomic_store(&e->state, ENT_FREE);
@@ -454,16 +491,22 @@ void ss__reg_queue_name(const char *name, uint32_t inc, char *buf, size_t size)
 
 /* Close and unlink an ended loop's queue, so that emitters everywhere
  * count their messages to it as drops and its memory goes with the last
- * mapping; what it held is counted in the entry's drops. */
+ * mapping; what it held is counted in the drops of entry index (if it is
+ * still that loop's: < SSR_ENTRIES). Done again by whoever comes next when
+ * the process that ended the entry died before it was done: a queue
+ * already retired costs a failed open. */
 static void retire_queue(const char *name, uint32_t inc, uint32_t index)
 {
+    SSR_FAULT(SS__FAULT_REG_RETIRE);
     char qn[SS__REG_QNAME_MAX];
     ss__reg_queue_name(name, inc, qn, sizeof qn);
     ss_queue *q;
-    if (ss_queue_open(&q, qn) == 0) { /* SS_ENOENT (not logged): gone */
+    /* Its creator (the loop's owner) is gone or done: a queue it did not
+     * finish creating is not waited for. SS_ENOENT (not logged): gone. */
+    if (ss__queue_open_within(&q, qn, 0) == 0) {
         ss__queue_close_within(q, SS_MSEC(100));
         size_t left = ss_queue_size(q);
-        if (left)
+        if (left && index < SSR_ENTRIES)
             atomic_fetch_add(&g_entries[index].counters.drops, left);
         ss_queue_destroy(q);
     }
@@ -476,6 +519,7 @@ static void end_locked(ssr_header *h, uint32_t i, int code, int sig)
     ssr_entry *e = &g_entries[i];
     entry_write_begin(e);
     atomic_store_explicit(&e->state, ENT_ENDED, memory_order_relaxed);
+    SSR_FAULT(SS__FAULT_REG_END_TORN);
     e->exit_code = code;
     e->exit_sig = sig;
     entry_write_end(e);
@@ -484,28 +528,34 @@ static void end_locked(ssr_header *h, uint32_t i, int code, int sig)
 
 /* ---- publishing ---- */
 
-int ss__reg_publish(const char *name, ss__reg_ref *out)
+/* Whether the queue of loop name, incarnation inc, is in /dev/shm. */
+static bool queue_there(const char *name, uint32_t inc)
 {
-    if (!name_chars_ok(name, 63)) {
-        SS_LOG_ERR("registry", "loop name \"%.63s\" cannot be published: 1 to "
-                   "63 of [A-Za-z0-9._-]", name);
-        return SS_ENAMETOOLONG;
-    }
-    int rc = ss__reg_attach();
-    if (rc != 0)
-        return rc;
-    ssr_header *h = atomic_load(&g_reg);
+    char qn[SS__REG_QNAME_MAX];
+    ss__reg_queue_name(name, inc, qn, sizeof qn);
+    size_t size;
+    int fd = ss__shm_open_named(qn, &size);
+    if (fd >= 0)
+        ss__close_fd(fd);
+    return fd != SS_ENOENT;
+}
+
+/* One attempt of ss__reg_publish(). SS_EAGAIN: the entry to take held an
+ * ended loop whose queue was still there; it was retired, try again
+ * (unless retire_first is false: then it is retired after the entry is
+ * taken). */
+static int publish_try(ssr_header *h, const char *name, uint32_t hash,
+                       bool retire_first, ss__reg_ref *out)
+{
+    int rc;
     if ((rc = reg_lock(h)) != 0)
         return rc;
-    uint32_t hash = name_hash(name);
+    SSR_FAULT(SS__FAULT_REG_PUBLISH_LOCKED);
     int64_t free_i = -1, ended_i = -1, same_i = -1;
-    struct {
-        char name[64];
-        uint32_t inc, index;
-    } retire = {{0}, 0, 0};
+    entry_copy same_c, ended_c;
     for (uint32_t i = 0; i < SSR_ENTRIES; i++) {
         entry_copy c;
-        if (!entry_read(i, &c)) {
+        if (!entry_read(i, &c, true)) {
             damaged(i, "does not hold together");
             reg_unlock(h);
             return SS_EREGISTRY;
@@ -520,19 +570,20 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
                 return SS_EEXIST;
             }
             /* Its owner died without saying so: it ends, and its queue is
-             * retired once the lock is released. */
+             * retired once the lock is released (below). */
             end_locked(h, i, -1, 0);
-            memcpy(retire.name, c.name, sizeof retire.name);
-            retire.inc = c.incarnation;
-            retire.index = i;
+            SSR_FAULT(SS__FAULT_REG_TAKEOVER);
             c.state = ENT_ENDED;
         }
-        if (same)
+        if (same) {
             same_i = i;
-        else if (c.state == ENT_FREE && free_i < 0)
+            same_c = c;
+        } else if (c.state == ENT_FREE && free_i < 0) {
             free_i = i;
-        else if (c.state == ENT_ENDED && ended_i < 0)
+        } else if (c.state == ENT_ENDED && ended_i < 0) {
             ended_i = i;
+            ended_c = c;
+        }
     }
     int64_t pick = same_i >= 0 ? same_i : free_i >= 0 ? free_i : ended_i;
     if (pick < 0) {
@@ -540,6 +591,27 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
         SS_LOG_ERR("registry", "domain %s is full (%d loops)", g_domain,
                    SSR_ENTRIES);
         return SS_ENOMEM;
+    }
+    /* The loop that had the entry ended (just now, or the process that
+     * ended it was killed before it retired its queue): its queue is
+     * retired before the entry forgets which it was, with the lock
+     * released meanwhile, and everything is looked at again. */
+    const entry_copy *old = pick == same_i    ? &same_c
+                            : pick == ended_i ? &ended_c
+                                              : NULL;
+    struct {
+        char name[64];
+        uint32_t inc;
+    } retire = {{0}, 0};
+    if (old && old->state == ENT_ENDED &&
+        queue_there(old->name, old->incarnation)) {
+        memcpy(retire.name, old->name, sizeof retire.name);
+        retire.inc = old->incarnation;
+        if (retire_first) {
+            reg_unlock(h);
+            retire_queue(retire.name, retire.inc, (uint32_t)pick);
+            return SS_EAGAIN;
+        }
     }
     ssr_entry *e = &g_entries[pick];
     uint32_t inc = atomic_fetch_add(&h->next_incarnation, 1);
@@ -551,6 +623,7 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
     e->name_hash = hash;
     memset(e->name, 0, sizeof e->name);
     memcpy(e->name, name, strlen(name));
+    SSR_FAULT(SS__FAULT_REG_PUBLISH_TORN);
     e->pid = (int32_t)ss__getpid();
     e->start = ss__process_start();
     e->exit_code = -1;
@@ -564,12 +637,32 @@ int ss__reg_publish(const char *name, ss__reg_ref *out)
     t->n = 0;
     entry_write_end(e);
     changed(h);
+    SSR_FAULT(SS__FAULT_REG_PUBLISH_DONE);
     reg_unlock(h);
     if (retire.inc)
-        retire_queue(retire.name, retire.inc, retire.index);
+        retire_queue(retire.name, retire.inc, SSR_ENTRIES);
     out->index = (uint32_t)pick;
     out->incarnation = inc;
     return 0;
+}
+
+int ss__reg_publish(const char *name, ss__reg_ref *out)
+{
+    if (!name_chars_ok(name, 63)) {
+        SS_LOG_ERR("registry", "loop name \"%.63s\" cannot be published: 1 to "
+                   "63 of [A-Za-z0-9._-]", name);
+        return SS_ENAMETOOLONG;
+    }
+    int rc = ss__reg_attach();
+    if (rc != 0)
+        return rc;
+    ssr_header *h = atomic_load(&g_reg);
+    uint32_t hash = name_hash(name);
+    for (int tries = 0;; tries++) {
+        rc = publish_try(h, name, hash, tries < 3, out);
+        if (rc != SS_EAGAIN)
+            return rc;
+    }
 }
 
 /* Lock the registry for a change of ref's entry, if it still is that
@@ -608,6 +701,7 @@ static int set_state(ss__reg_ref ref, uint32_t from_a, uint32_t from_b,
     }
     entry_write_begin(e);
     atomic_store_explicit(&e->state, to, memory_order_relaxed);
+    SSR_FAULT(SS__FAULT_REG_STATE_TORN);
     if (to == ENT_ENDED || to == ENT_FREE) {
         e->exit_code = code;
         e->exit_sig = 0;
@@ -634,6 +728,7 @@ int ss__reg_set_owner(ss__reg_ref ref, pid_t pid, uint64_t start)
         return rc;
     entry_write_begin(e);
     e->pid = (int32_t)pid;
+    SSR_FAULT(SS__FAULT_REG_OWNER_TORN);
     e->start = start;
     entry_write_end(e);
     changed(h);
@@ -662,15 +757,17 @@ void ss__reg_mark_ended(ss__reg_ref ref, int code, int sig)
         return;
     ssr_entry *e = &g_entries[ref.index];
     uint32_t st = atomic_load(&e->state);
-    bool now = e->incarnation == ref.incarnation &&
-               (st == ENT_LIVE || st == ENT_STARTING);
+    bool same = e->incarnation == ref.incarnation;
+    bool now = same && (st == ENT_LIVE || st == ENT_STARTING);
     char name[64];
     memcpy(name, e->name, sizeof name);
     name[sizeof name - 1] = '\0';
     if (now)
         end_locked(h, ref.index, code, sig);
     reg_unlock(h);
-    if (now)
+    /* Ended by another process, which may have been killed before it
+     * retired the queue: retired here too. */
+    if (same && (now || st == ENT_ENDED))
         retire_queue(name, ref.incarnation, ref.index);
 }
 
@@ -686,7 +783,7 @@ int ss__reg_find(const char *name, ss__reg_view *out)
         if (g_entries[i].name_hash != hash)
             continue;
         entry_copy c;
-        if (!entry_read(i, &c)) {
+        if (!entry_read(i, &c, false)) {
             damaged(i, "does not hold together");
             return SS_EREGISTRY;
         }
@@ -710,7 +807,7 @@ bool ss__reg_alive(ss__reg_ref ref)
     if (!atomic_load(&g_reg) || ref.index >= SSR_ENTRIES)
         return false;
     entry_copy c;
-    return entry_read(ref.index, &c) && c.state == ENT_LIVE &&
+    return entry_read(ref.index, &c, false) && c.state == ENT_LIVE &&
            c.incarnation == ref.incarnation;
 }
 
@@ -720,7 +817,7 @@ void ss__reg_exit_info(ss__reg_ref ref, int *code, int *sig)
     *sig = 0;
     entry_copy c;
     if (!atomic_load(&g_reg) || ref.index >= SSR_ENTRIES ||
-        !entry_read(ref.index, &c) || c.incarnation != ref.incarnation ||
+        !entry_read(ref.index, &c, false) || c.incarnation != ref.incarnation ||
         c.state != ENT_ENDED)
         return;
     *code = c.exit_code;
@@ -813,19 +910,22 @@ int ss__reg_reply_take(uint32_t *slot, uint32_t *nonce)
         return rc;
     ssr_reply *r = replies();
     static _Atomic uint32_t next;
+    uint32_t first = atomic_fetch_add(&next, 1);
+    uint32_t me = (uint32_t)ss__getpid();
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t k = 0; k < SSR_REPLIES; k++) {
-            uint32_t i = (atomic_fetch_add(&next, 1) + k) % SSR_REPLIES;
+            uint32_t i = (first + k) % SSR_REPLIES;
             uint32_t t = 0;
-            if (!atomic_compare_exchange_strong(&r[i].taken, &t, 1)) {
-                /* Taken: by a requester that died waiting (second pass)? */
-                entry_copy c = {.pid = r[i].pid, .start = r[i].start};
-                if (pass == 0 || c.pid <= 0 || !owner_gone(&c))
+            if (!atomic_compare_exchange_strong(&r[i].holder, &t, me)) {
+                /* Taken: by a requester that died (second pass)? Then it
+                 * is taken over from it, unless another process was
+                 * quicker. (A pid reused meanwhile only delays this.) */
+                if (pass == 0 ||
+                    ss__thread_probe(t, 0, NULL) != SS_THREAD_GONE ||
+                    !atomic_compare_exchange_strong(&r[i].holder, &t, me))
                     continue;
-                /* Reclaimed as ours: it stays taken. */
             }
-            r[i].pid = (int32_t)ss__getpid();
-            r[i].start = ss__process_start();
+            SSR_FAULT(SS__FAULT_REG_REPLY_TAKEN);
             uint32_t n;
             do
                 n = (uint32_t)(ss__now_ns() ^ (int64_t)ss__getpid() << 20 ^
@@ -867,8 +967,8 @@ int ss__reg_reply_wait(uint32_t slot, uint32_t nonce, int64_t timeout_ns,
         ss__futex_wait(&r->bell, bell,
                        left < REPLY_CHECK_NS ? left : REPLY_CHECK_NS);
     }
-    r->pid = 0;
-    atomic_store_explicit(&r->taken, 0, memory_order_release);
+    SSR_FAULT(SS__FAULT_REG_REPLY_FREE);
+    atomic_store_explicit(&r->holder, 0, memory_order_release);
     return rc;
 }
 
@@ -880,6 +980,7 @@ void ss__reg_reply_send(uint32_t slot, uint32_t nonce, int status)
     atomic_store_explicit(&r->answer,
                           (uint64_t)nonce << 32 | (uint32_t)status,
                           memory_order_release);
+    SSR_FAULT(SS__FAULT_REG_REPLY_SEND);
     atomic_fetch_add_explicit(&r->bell, 1, memory_order_release);
     ss__futex_wake(&r->bell, INT32_MAX);
 }
@@ -897,7 +998,7 @@ SS_API int ss_registry_list(ss_loop_info *out, size_t max, size_t *n)
     size_t k = 0;
     for (uint32_t i = 0; i < SSR_ENTRIES; i++) {
         entry_copy c;
-        if (!entry_read(i, &c)) {
+        if (!entry_read(i, &c, false)) {
             damaged(i, "does not hold together");
             return SS_EREGISTRY;
         }

@@ -56,6 +56,32 @@ extern int ss__fault_point;
  * sleep that never ends. Once: the point is cleared when it fires. */
 extern int ss__fault_signal;
 
+/* Fault-injection points of the domain's registry (registry.c), values of
+ * ss__fault_point: the next pass through the point (by any thread) fires
+ * as above. "Torn": in the middle of an entry's write (its sequence number
+ * odd, the registry's lock held). */
+enum ss__fault_reg {
+    SS__FAULT_REG_PUBLISH_LOCKED = 101, /* publish: locked, nothing written */
+    SS__FAULT_REG_PUBLISH_TORN = 102,   /* publish: state, incarnation and
+                                           name written, not the owner */
+    SS__FAULT_REG_PUBLISH_DONE = 103,   /* publish: written, still locked */
+    SS__FAULT_REG_TAKEOVER = 104,   /* publish: a dead owner's entry of the
+                                       name just ended, still locked */
+    SS__FAULT_REG_RETIRE = 105,     /* an entry ended and unlocked, its
+                                       queue not retired yet */
+    SS__FAULT_REG_STATE_TORN = 106, /* go live / unpublish: state written,
+                                       not the exit code */
+    SS__FAULT_REG_END_TORN = 107,   /* marked ended: state written, not the
+                                       exit code and signal */
+    SS__FAULT_REG_OWNER_TORN = 108, /* owner taken over by a loop process:
+                                       pid written, not its start time */
+    SS__FAULT_REG_REPLY_TAKEN = 109, /* reply slot taken, its holder not
+                                        written down */
+    SS__FAULT_REG_REPLY_FREE = 110,  /* reply slot answered (or timed out),
+                                        not freed yet */
+    SS__FAULT_REG_REPLY_SEND = 111,  /* answer stored, its waiter not woken */
+};
+
 /* ss__add_sat - a + b for b >= 0, saturated at INT64_MAX: deadlines from
  * a caller's timeout or interval never wrap around into the past. */
 static inline int64_t ss__add_sat(int64_t a, int64_t b)
@@ -135,6 +161,12 @@ int ss__queue_put_rt(ss_queue *q, const ss_msg *msgs, size_t n,
  * holder's put, if it is past its last check of the flag, commits after
  * the close. */
 int ss__queue_close_within(ss_queue *q, int64_t patience_ns);
+
+/* ss__queue_open_within - ss_queue_open() that gives a creator between
+ * creating the object and writing its header wait_ns (ss_queue_open(): a
+ * second) before SS_EFOREIGN; 0 when the creator is known to be gone (an
+ * ended loop's queue, being retired): then at once, and not logged. */
+int ss__queue_open_within(ss_queue **out, const char *name, int64_t wait_ns);
 
 /* ss__queue_get_many_until - ss_queue_get_many() that also stops after a
  * message whose first byte is until (-1: never), leaving what follows it
