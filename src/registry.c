@@ -585,6 +585,22 @@ static int publish_try(ssr_header *h, const char *name, uint32_t hash,
             ended_c = c;
         }
     }
+    if (same_i < 0 && free_i < 0 && ended_i < 0) {
+        /* Full: entries whose owners died without a word (killed while
+         * publishing, or never looked at since) end now, and the first
+         * is taken. Reads /proc for each: only when the domain is full. */
+        for (uint32_t i = 0; i < SSR_ENTRIES && ended_i < 0; i++) {
+            entry_copy c;
+            if (!entry_read(i, &c, true) ||
+                (c.state != ENT_LIVE && c.state != ENT_STARTING) ||
+                !owner_gone(&c))
+                continue;
+            end_locked(h, i, -1, 0);
+            c.state = ENT_ENDED;
+            ended_i = i;
+            ended_c = c;
+        }
+    }
     int64_t pick = same_i >= 0 ? same_i : free_i >= 0 ? free_i : ended_i;
     if (pick < 0) {
         reg_unlock(h);
