@@ -532,6 +532,8 @@ double bench_remote_throughput(int64_t n, int batch, uint64_t *retries,
     if (session_begin(&s, run_seconds(n)) == 0)
         rate = throughput(&s, n, batch, retries, allocs, counts);
     session_end(&s, &ok);
+    if (!ok && rate >= 0)
+        bench_set_error("the registry peer did not exit cleanly");
     return ok ? rate : -1;
 }
 
@@ -624,5 +626,7 @@ int bench_remote_connect(int cycles, bench_connect_lat *out)
     if (session_begin(&s, 60 + cycles / 10) == 0)
         rc = connect_cycles(&s, cycles, out);
     session_end(&s, &ok);
+    if (!ok && rc == 0)
+        bench_set_error("the registry peer did not exit cleanly");
     return ok ? rc : -1;
 }

@@ -609,12 +609,14 @@ static void print_ratio_json(const sig_opts *o, const char *name, double num,
         printf("\"target\":null,\"met\":null}\n");
 }
 
-/* "0.83x (target >= 0.50: met)" */
+/* "0.83x (target >= 0.50: met)"; target <= 0: none, "0.83x". */
 static const char *fmt_ratio(char *buf, size_t size, double num, double den,
                              double target)
 {
     if (num <= 0 || den <= 0)
         snprintf(buf, size, "n/a (a run failed)");
+    else if (target <= 0)
+        snprintf(buf, size, "%.2fx", num / den);
     else
         snprintf(buf, size, "%.2fx (target >= %.2f: %s)", num / den, target,
                  num / den >= target ? "met" : "NOT met");
@@ -787,6 +789,12 @@ int bench_signal_main(int argc, char **argv)
                "\"put_get\",\"transport\":\"processes\",\"msg_size\":40,"
                "\"batch\":1,\"msgs\":%lld,\"msgs_per_s\":%.0f,\"ok\":%s}\n",
                (long long)n, q1 > 0 ? q1 : 0, q1 > 0 ? "true" : "false");
+    if (o.json)
+        printf("{\"bench\":\"signal\",\"check\":\"registry\","
+               "\"sent\":%lld,\"lost\":%lld,\"out_of_order\":%lld,"
+               "\"malformed\":%lld}\n",
+               (long long)reg_sent, (long long)(reg_sent - reg_got),
+               (long long)reg_ooo, (long long)reg_bad);
     print_ratio_json(&o, "registry_single_vs_forked_single", s1r, s1p, 0);
     print_ratio_json(&o, "registry_batch_vs_forked_batch", sbr, sbp, 1.0);
     print_ratio_json(&o, "registry_single_vs_queue_1x1_single", s1r, q1, 0.5);
@@ -814,8 +822,8 @@ int bench_signal_main(int argc, char **argv)
                c1 / 1e6, cb / 1e6);
         char f1[64];
         printf("\nratios, medians of this run\n");
-        printf("  registry peer / loop process, single  %.2fx\n",
-               s1r > 0 && s1p > 0 ? s1r / s1p : 0);
+        printf("  registry peer / loop process, single  %s\n",
+               fmt_ratio(f1, sizeof f1, s1r, s1p, 0));
         printf("  registry peer / loop process, batch   %s\n",
                fmt_ratio(f1, sizeof f1, sbr, sbp, 1.0));
         printf("  registry peer single / ss_queue 1x1   %s\n",
