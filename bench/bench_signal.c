@@ -9,7 +9,11 @@
  *    emits and emit-many batches of 100 (encoding included), with the
  *    heap allocations the emitting thread made per signal (bench_alloc.c);
  *  - ping-pong: a signal, a slot, a reply signal, a slot; round-trip
- *    median and p99.
+ *    median and p99;
+ *  - the same throughput to a peer process started apart and reached
+ *    through the registry, the raw queue between two processes for
+ *    comparison, and the time from a connect call to the first delivery
+ *    in the peer (bench_remote.c).
  */
 #include "bench.h"
 
@@ -593,33 +597,58 @@ static void print_connect(const sig_opts *o, int cycles,
                l->disc_p50, l->disc_p99, ok ? "true" : "false");
 }
 
-/* A ratio of two medians of this run; target <= 0: none. */
-static void print_ratio_json(const sig_opts *o, const char *name, double num,
-                             double den, double target)
+/* A ratio between two rows, run by run: the rows it compares ran next to
+ * each other in each run, so a slow spell of the machine that lasts a run
+ * or more hits both; the median of the runs' ratios, and their range. */
+typedef struct ratio {
+    bool ok; /* every run of both rows succeeded */
+    double med, lo, hi;
+} ratio;
+
+static ratio paired_ratio(const double *num, const double *den, int n)
+{
+    ratio r = {.ok = true};
+    double q[99];
+    for (int i = 0; i < n; i++) {
+        if (num[i] <= 0 || den[i] <= 0) {
+            r.ok = false;
+            return r;
+        }
+        q[i] = num[i] / den[i];
+    }
+    r.med = median_of(q, n); /* sorts q */
+    r.lo = q[0];
+    r.hi = q[n - 1];
+    return r;
+}
+
+/* target <= 0: none. */
+static void print_ratio_json(const sig_opts *o, const char *name, ratio r,
+                             double target)
 {
     if (!o->json)
         return;
-    bool ok = num > 0 && den > 0;
-    printf("{\"bench\":\"signal\",\"ratio\":\"%s\",\"value\":%.4f,",
-           name, ok ? num / den : 0);
+    printf("{\"bench\":\"signal\",\"ratio\":\"%s\",\"value\":%.4f,"
+           "\"min\":%.4f,\"max\":%.4f,",
+           name, r.ok ? r.med : 0, r.ok ? r.lo : 0, r.ok ? r.hi : 0);
     if (target > 0)
         printf("\"target\":%.2f,\"met\":%s}\n", target,
-               ok && num / den >= target ? "true" : "false");
+               r.ok && r.med >= target ? "true" : "false");
     else
         printf("\"target\":null,\"met\":null}\n");
 }
 
-/* "0.83x (target >= 0.50: met)"; target <= 0: none, "0.83x". */
-static const char *fmt_ratio(char *buf, size_t size, double num, double den,
-                             double target)
+/* "0.83x (runs 0.80-0.90; target >= 0.50: met)"; target <= 0: none. */
+static const char *fmt_ratio(char *buf, size_t size, ratio r, double target)
 {
-    if (num <= 0 || den <= 0)
+    if (!r.ok)
         snprintf(buf, size, "n/a (a run failed)");
     else if (target <= 0)
-        snprintf(buf, size, "%.2fx", num / den);
+        snprintf(buf, size, "%.2fx (runs %.2f-%.2f)", r.med, r.lo, r.hi);
     else
-        snprintf(buf, size, "%.2fx (target >= %.2f: %s)", num / den, target,
-                 num / den >= target ? "met" : "NOT met");
+        snprintf(buf, size, "%.2fx (runs %.2f-%.2f; target >= %.2f: %s)",
+                 r.med, r.lo, r.hi, target,
+                 r.med >= target ? "met" : "NOT met");
     return buf;
 }
 
@@ -704,26 +733,49 @@ int bench_signal_main(int argc, char **argv)
         r1t += x;
         v[R_THRB][r] = signal_throughput(n, BATCH, &x, &abt, false);
         rbt += x;
-        v[R_PROC1][r] = signal_throughput(n, 1, &x, &a1p, true);
-        r1p += x;
-        v[R_REG1][r] = bench_remote_throughput(n, 1, &x, &a1r, &rc1);
-        r1r += x;
-        if (v[R_REG1][r] < 0)
-            fprintf(stderr, "ss-bench signal: registry, single: %s\n",
-                    bench_error());
-        v[R_QUEUE1][r] = bench_queue_1x1_single((uint64_t)n, qerr,
-                                                sizeof qerr);
-        if (v[R_QUEUE1][r] < 0) {
-            fprintf(stderr, "ss-bench signal: raw queue 1x1: %s\n", qerr);
-            qfail++;
+        /* The rows between processes that the ratios compare, next to
+         * each other, in reverse order every other run (so that neither
+         * always runs first, e.g. right after the threads' rows). */
+        static const int order[2][5] = {
+            {R_PROC1, R_REG1, R_QUEUE1, R_PROCB, R_REGB},
+            {R_QUEUE1, R_REG1, R_PROC1, R_REGB, R_PROCB},
+        };
+        for (int k = 0; k < 5; k++) {
+            int row = order[r & 1][k];
+            switch (row) {
+            case R_PROC1:
+                v[row][r] = signal_throughput(n, 1, &x, &a1p, true);
+                r1p += x;
+                break;
+            case R_PROCB:
+                v[row][r] = signal_throughput(n, BATCH, &x, &abp, true);
+                rbp += x;
+                break;
+            case R_REG1:
+                v[row][r] = bench_remote_throughput(n, 1, &x, &a1r, &rc1);
+                r1r += x;
+                if (v[row][r] < 0)
+                    fprintf(stderr, "ss-bench signal: registry, single: "
+                            "%s\n", bench_error());
+                break;
+            case R_REGB:
+                v[row][r] = bench_remote_throughput(n, BATCH, &x, &abr, &rcb);
+                rbr += x;
+                if (v[row][r] < 0)
+                    fprintf(stderr, "ss-bench signal: registry, batches: "
+                            "%s\n", bench_error());
+                break;
+            default: /* R_QUEUE1 */
+                v[row][r] = bench_queue_1x1_single((uint64_t)n, qerr,
+                                                   sizeof qerr);
+                if (v[row][r] < 0) {
+                    fprintf(stderr, "ss-bench signal: raw queue 1x1: %s\n",
+                            qerr);
+                    qfail++;
+                }
+                break;
+            }
         }
-        v[R_PROCB][r] = signal_throughput(n, BATCH, &x, &abp, true);
-        rbp += x;
-        v[R_REGB][r] = bench_remote_throughput(n, BATCH, &x, &abr, &rcb);
-        rbr += x;
-        if (v[R_REGB][r] < 0)
-            fprintf(stderr, "ss-bench signal: registry, batches: %s\n",
-                    bench_error());
         reg_sent += 2 * n;
         reg_got += rc1.got + rcb.got;
         reg_ooo += rc1.out_of_order + rcb.out_of_order;
@@ -754,6 +806,10 @@ int bench_signal_main(int argc, char **argv)
         v[R_DISC99][r] = cl.disc_p99;
     }
     bench_remote_cleanup();
+    /* Before the medians, which sort each row's runs. */
+    ratio reg_proc1 = paired_ratio(v[R_REG1], v[R_PROC1], o.repeat);
+    ratio reg_procb = paired_ratio(v[R_REGB], v[R_PROCB], o.repeat);
+    ratio reg_queue1 = paired_ratio(v[R_REG1], v[R_QUEUE1], o.repeat);
     double med[NV];
     for (int k = 0; k < NV; k++)
         med[k] = median_of(v[k], o.repeat);
@@ -795,9 +851,10 @@ int bench_signal_main(int argc, char **argv)
                "\"malformed\":%lld}\n",
                (long long)reg_sent, (long long)(reg_sent - reg_got),
                (long long)reg_ooo, (long long)reg_bad);
-    print_ratio_json(&o, "registry_single_vs_forked_single", s1r, s1p, 0);
-    print_ratio_json(&o, "registry_batch_vs_forked_batch", sbr, sbp, 1.0);
-    print_ratio_json(&o, "registry_single_vs_queue_1x1_single", s1r, q1, 0.5);
+    print_ratio_json(&o, "registry_single_vs_forked_single", reg_proc1, 0);
+    print_ratio_json(&o, "registry_batch_vs_forked_batch", reg_procb, 1.0);
+    print_ratio_json(&o, "registry_single_vs_queue_1x1_single", reg_queue1,
+                     0.5);
     print_rtt(&o, "ss_signal", "threads", spin, rt, t50, t99, tp == 0);
     print_rtt(&o, "ss_signal", "processes", spin, rt, p50, p99, pp == 0);
     print_rtt(&o, "ss_signal", "processes", 0, rt, b50, b99, bp == 0);
@@ -820,14 +877,15 @@ int bench_signal_main(int argc, char **argv)
                q1 / 1e6, "");
         printf("%-38s %11.2fM %11.2fM\n", "mutex+condvar queue, threads",
                c1 / 1e6, cb / 1e6);
-        char f1[64];
-        printf("\nratios, medians of this run\n");
+        char f1[96];
+        printf("\nratios (median of the runs' ratios: the rows compared run "
+               "next to each other)\n");
         printf("  registry peer / loop process, single  %s\n",
-               fmt_ratio(f1, sizeof f1, s1r, s1p, 0));
+               fmt_ratio(f1, sizeof f1, reg_proc1, 0));
         printf("  registry peer / loop process, batch   %s\n",
-               fmt_ratio(f1, sizeof f1, sbr, sbp, 1.0));
+               fmt_ratio(f1, sizeof f1, reg_procb, 1.0));
         printf("  registry peer single / ss_queue 1x1   %s\n",
-               fmt_ratio(f1, sizeof f1, s1r, q1, 0.5));
+               fmt_ratio(f1, sizeof f1, reg_queue1, 0.5));
         printf("  registry peer: %lld signals sent in all runs, %lld lost, "
                "%lld out of order, %lld malformed\n",
                (long long)reg_sent, (long long)(reg_sent - reg_got),
