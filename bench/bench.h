@@ -11,6 +11,10 @@
  *   bench_latency.c "ss-bench latency": ping-pong round trips;
  *   bench_signal.c  "ss-bench signal": signals between loops (threads,
  *                   processes), with heap allocations per emitted signal;
+ *   bench_remote.c  its rows between two independently started processes
+ *                   that find each other through the registry (ss-bench
+ *                   re-executes itself as the peer), and the time from a
+ *                   connect call to the first delivery;
  *   bench_memory.c  "ss-bench memory": private memory of an idle loop
  *                   process against a plain fork;
  *   bench_alloc.c   malloc & co. forwarding to glibc, counting the calls
@@ -158,6 +162,50 @@ extern const bench_ops bench_pipe_ops;
 extern const bench_ops bench_socketpair_ops;
 extern const bench_ops bench_posix_mq_ops;
 extern const bench_ops bench_zmq_ops;
+
+/* For "ss-bench signal" (bench_queue.c): one run of ss_queue between two
+ * processes, 1 producer x 1 consumer, 40-byte messages, single puts and
+ * single gets (the 1x1 batch-1 cell of "ss-bench queue"), msgs messages.
+ * Messages per second, or -1 with the reason in err. */
+double bench_queue_1x1_single(uint64_t msgs, char *err, size_t err_size);
+
+/* ---- "ss-bench signal" across the registry (bench_remote.c) ---- */
+
+/* The string every throughput signal carries (with an int64 sequence). */
+#define BENCH_SIGNAL_TEXT "hello, slot"
+
+/* What the exec'd peer received in one throughput run. */
+typedef struct bench_remote_counts {
+    int64_t got;          /* "item" messages delivered to its slot */
+    int64_t out_of_order; /* deliveries whose sequence number was not the
+                             previous one + 1 (the first must be 0) */
+    int64_t malformed;    /* deliveries that did not unpack as expected */
+} bench_remote_counts;
+
+/* Connect latency figures of one run, in microseconds. */
+typedef struct bench_connect_lat {
+    double call_p50, call_p99;   /* ss_connect_slot() call */
+    double first_p50, first_p99; /* its start to the slot's first call in
+                                    the peer */
+    double disc_p50, disc_p99;   /* ss_disconnect_slot() call */
+} bench_connect_lat;
+
+/* Set the private domain "bench<pid>" (before any loop exists). */
+int bench_remote_init(void);
+/* Remove the domain's shared memory (registry and leftover queues). */
+void bench_remote_cleanup(void);
+/* The hidden peer mode: argv[0] is "--registry-peer". */
+int bench_remote_peer_main(int argc, char **argv);
+/* n (int64, string) signals from a published loop of this process to a
+ * slot by name of a freshly exec'd peer, single emits (batch 1) or
+ * ss_emit_many batches; retried while its queue is full. Messages per
+ * second, or -1 on a failure (bench_error()); *counts what the peer got
+ * (also after a failure, as far as known). */
+double bench_remote_throughput(int64_t n, int batch, uint64_t *retries,
+                               uint64_t *allocs, bench_remote_counts *counts);
+/* cycles connect / emit / wait / disconnect cycles against a freshly
+ * exec'd peer (after warm-up cycles). 0, or -1 (bench_error()). */
+int bench_remote_connect(int cycles, bench_connect_lat *out);
 
 /* Subcommands (argv[0] is the subcommand name). Return the exit code. */
 int bench_queue_main(int argc, char **argv);

@@ -935,6 +935,25 @@ static const bench_ops ssq_ops = {
     .describe = NULL,
 };
 
+/* For "ss-bench signal": one run of the 1x1 single-get cell of this
+ * table (ss_queue with its defaults, 40-byte messages, the same harness,
+ * checks and clock), with msgs messages. */
+double bench_queue_1x1_single(uint64_t msgs, char *err, size_t err_size)
+{
+    bench_params p = {.producers = 1,
+                      .consumers = 1,
+                      .msg_size = MSG_SIZE,
+                      .batch = 1,
+                      .per_producer = msgs};
+    static run_result r;
+    run_one(&ssq_ops, &p, &r);
+    if (!r.ok || r.seconds <= 0) {
+        snprintf(err, err_size, "%s", r.error[0] ? r.error : "no time");
+        return -1;
+    }
+    return (double)r.msgs / r.seconds;
+}
+
 /* ---- the subcommand ---- */
 
 /* Index 0 must stay ss_queue: the ratios divide by its result. */

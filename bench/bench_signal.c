@@ -9,7 +9,11 @@
  *    emits and emit-many batches of 100 (encoding included), with the
  *    heap allocations the emitting thread made per signal (bench_alloc.c);
  *  - ping-pong: a signal, a slot, a reply signal, a slot; round-trip
- *    median and p99.
+ *    median and p99;
+ *  - the same throughput to a peer process started apart and reached
+ *    through the registry, the raw queue between two processes for
+ *    comparison, and the time from a connect call to the first delivery
+ *    in the peer (bench_remote.c).
  */
 #include "bench.h"
 
@@ -22,49 +26,65 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define TEXT "hello, slot"
+#define TEXT BENCH_SIGNAL_TEXT
 #define BATCH 100
 
 typedef struct sig_opts {
     double scale;
     int repeat;
+    int connect_cycles;
     bool json;
 } sig_opts;
 
 void bench_signal_usage(FILE *f)
 {
     fprintf(f,
-            "usage: ss-bench signal [--scale F] [--repeat N] [--json]\n"
+            "usage: ss-bench signal [--scale F] [--repeat N] "
+            "[--connect-cycles N] [--json]\n"
             "\n"
             "Signals of (int64, short string) from one thread to a slot on a\n"
-            "loop running on another thread: single emits and emit-many\n"
-            "batches of %d, messages per second, and a ping-pong round trip\n"
+            "loop running on another thread, in a loop process (forked, with\n"
+            "the tables it inherits) and in a peer process started apart\n"
+            "(this program executed again, in a private domain\n"
+            "\"bench<pid>\"), reached through the registry by name\n"
+            "(ss_connect_slot): single emits and emit-many batches of %d,\n"
+            "messages per second; the raw queue between two processes (1\n"
+            "producer x 1 consumer, 40-byte messages, single puts and gets)\n"
+            "in the same run, for the ratios. A ping-pong round trip\n"
             "(signal, slot, reply, slot), median and p99; the same traffic\n"
             "through a pthread mutex + condition variable queue as baseline.\n"
-            "Every run checks the order and count of what was delivered.\n"
-            "Also the heap allocations per signal made by the emitting\n"
-            "thread during the emits (JSON: allocs, allocs_per_signal; null\n"
-            "in sanitizer builds, which replace malloc).\n"
+            "Every run checks the order and count of what was delivered (the\n"
+            "registry peer counts what it lost and what came out of order).\n"
+            "Also the heap allocations per signal made by the emitting thread\n"
+            "during the emits (JSON: allocs, allocs_per_signal; null in\n"
+            "sanitizer builds, which replace malloc).\n"
             "\n"
             "options:\n"
-            "  --scale F   multiply the signals and round trips by F\n"
-            "  --repeat N  run every row N times (interleaved) and report the\n"
-            "              median (default 3)\n"
-            "  --json      one JSON object per line per measurement\n"
-            "  --help      this text\n",
+            "  --scale F           multiply the signals and round trips by F\n"
+            "  --repeat N          run every row N times (interleaved) and\n"
+            "                      report the median (default 3)\n"
+            "  --connect-cycles N  connect latency: N cycles of\n"
+            "                      ss_connect_slot to a slot of the registry\n"
+            "                      peer, one emit, its delivery there,\n"
+            "                      ss_disconnect_slot; median and p99 of the\n"
+            "                      time from the connect call to the slot's\n"
+            "                      first call in the peer (default 200, after\n"
+            "                      10 not counted)\n"
+            "  --json              one JSON object per line per measurement\n"
+            "  --help              this text\n",
             BATCH);
 }
 
 /* Drop lines are expected when the emitter outruns the loop: the bench
- * retries, and counts them itself. */
+ * retries, and counts them itself. Information lines (the registry peer's
+ * end, noticed here each time one is stopped) are not news either. */
 static void quiet_log(ss_log_level level, const char *component,
                       const char *message, void *user_data)
 {
     (void)user_data;
-    if (strstr(message, "dropped"))
+    if (level > SS_LOG_WARN || strstr(message, "dropped"))
         return;
     fprintf(stderr, "%s: %s\n", component, message);
-    (void)level;
 }
 
 /* ---- signals: throughput ---- */
@@ -564,9 +584,81 @@ static void print_rtt(const sig_opts *o, const char *impl,
                ok ? "true" : "false");
 }
 
+static void print_connect(const sig_opts *o, int cycles,
+                          const bench_connect_lat *l, bool ok)
+{
+    if (o->json)
+        printf("{\"bench\":\"signal\",\"impl\":\"ss_signal\","
+               "\"mode\":\"connect\",\"transport\":\"registry\","
+               "\"cycles\":%d,\"call_p50_us\":%.3f,\"call_p99_us\":%.3f,"
+               "\"first_delivery_p50_us\":%.3f,"
+               "\"first_delivery_p99_us\":%.3f,\"disconnect_p50_us\":%.3f,"
+               "\"disconnect_p99_us\":%.3f,\"ok\":%s}\n",
+               cycles, l->call_p50, l->call_p99, l->first_p50, l->first_p99,
+               l->disc_p50, l->disc_p99, ok ? "true" : "false");
+}
+
+/* A ratio between two rows, run by run: the rows it compares ran next to
+ * each other in each run, so a slow spell of the machine that lasts a run
+ * or more hits both; the median of the runs' ratios, and their range. */
+typedef struct ratio {
+    bool ok; /* every run of both rows succeeded */
+    double med, lo, hi;
+} ratio;
+
+static ratio paired_ratio(const double *num, const double *den, int n)
+{
+    ratio r = {.ok = true};
+    double q[99];
+    for (int i = 0; i < n; i++) {
+        if (num[i] <= 0 || den[i] <= 0) {
+            r.ok = false;
+            return r;
+        }
+        q[i] = num[i] / den[i];
+    }
+    r.med = median_of(q, n); /* sorts q */
+    r.lo = q[0];
+    r.hi = q[n - 1];
+    return r;
+}
+
+/* target <= 0: none. */
+static void print_ratio_json(const sig_opts *o, const char *name, ratio r,
+                             double target)
+{
+    if (!o->json)
+        return;
+    printf("{\"bench\":\"signal\",\"ratio\":\"%s\",\"value\":%.4f,"
+           "\"min\":%.4f,\"max\":%.4f,",
+           name, r.ok ? r.med : 0, r.ok ? r.lo : 0, r.ok ? r.hi : 0);
+    if (target > 0)
+        printf("\"target\":%.2f,\"met\":%s}\n", target,
+               r.ok && r.med >= target ? "true" : "false");
+    else
+        printf("\"target\":null,\"met\":null}\n");
+}
+
+/* "0.83x (runs 0.80-0.90; target >= 0.50: met)"; target <= 0: none. */
+static const char *fmt_ratio(char *buf, size_t size, ratio r, double target)
+{
+    if (!r.ok)
+        snprintf(buf, size, "n/a (a run failed)");
+    else if (target <= 0)
+        snprintf(buf, size, "%.2fx (runs %.2f-%.2f)", r.med, r.lo, r.hi);
+    else
+        snprintf(buf, size, "%.2fx (runs %.2f-%.2f; target >= %.2f: %s)",
+                 r.med, r.lo, r.hi, target,
+                 r.med >= target ? "met" : "NOT met");
+    return buf;
+}
+
 int bench_signal_main(int argc, char **argv)
 {
-    sig_opts o = {.scale = 1.0, .repeat = 3};
+    /* The hidden mode of the registry rows' peer (bench_remote.c). */
+    if (argc >= 2 && strcmp(argv[1], "--registry-peer") == 0)
+        return bench_remote_peer_main(argc - 1, argv + 1);
+    sig_opts o = {.scale = 1.0, .repeat = 3, .connect_cycles = 200};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -582,6 +674,14 @@ int bench_signal_main(int argc, char **argv)
                 return BENCH_EXIT_USAGE;
             }
             o.repeat = (int)r;
+        } else if (bench_opt(argc, argv, &i, "--connect-cycles", &v)) {
+            char *end = NULL;
+            long c = v ? strtol(v, &end, 10) : 0;
+            if (!v || *end || c < 1 || c > 100000) {
+                fprintf(stderr, "ss-bench signal: bad --connect-cycles\n");
+                return BENCH_EXIT_USAGE;
+            }
+            o.connect_cycles = (int)c;
         } else if (bench_opt(argc, argv, &i, "--scale", &v)) {
             if (!v || !bench_parse_scale(v, &o.scale)) {
                 fprintf(stderr, "ss-bench signal: bad --scale\n");
@@ -594,6 +694,11 @@ int bench_signal_main(int argc, char **argv)
         }
     }
     ss_log_set_handler(quiet_log, NULL);
+    /* A private domain for the registry rows, before any loop exists. */
+    if (bench_remote_init() != 0) {
+        fprintf(stderr, "ss-bench signal: %s\n", bench_error());
+        return BENCH_EXIT_FAIL;
+    }
     int64_t n = (int64_t)llround(1000000 * o.scale);
     int64_t rt = (int64_t)llround(100000 * o.scale);
     if (n < 1000)
@@ -603,91 +708,231 @@ int bench_signal_main(int argc, char **argv)
     const uint32_t spin = SS_QUEUE_DEFAULT_SPIN_NS;
 
     /* Every row runs o.repeat times, the rows interleaved so that a slow
-     * spell of this shared machine hits them alike; the median is shown. */
-    enum { NV = 16 };
-    double v[NV][99];
+     * spell of this shared machine hits them alike; the median is shown.
+     * The rows between processes that the ratios compare run next to
+     * each other. */
+    enum {
+        R_THR1, R_THRB, R_PROC1, R_REG1, R_QUEUE1, R_PROCB, R_REGB, R_CV1,
+        R_CVB, R_TP50, R_TP99, R_PP50, R_PP99, R_BP50, R_BP99, R_CP50,
+        R_CP99, R_QP50, R_QP99, R_CALL50, R_CALL99, R_FIRST50, R_FIRST99,
+        R_DISC50, R_DISC99, NV
+    };
+    static double v[NV][99];
     int fails = 0;
     int tp = 0, pp = 0, bp = 0, cp = 0, qp = 0; /* ping-pong failures */
-    uint64_t r1t = 0, rbt = 0, r1p = 0, rbp = 0;
+    int regfail = 0, qfail = 0, confail = 0;
+    uint64_t r1t = 0, rbt = 0, r1p = 0, rbp = 0, r1r = 0, rbr = 0;
     uint64_t a1t = 0, abt = 0, a1p = 0, abp = 0, ac1 = 0, acb = 0;
+    uint64_t a1r = 0, abr = 0;
+    /* What the registry peer received, summed over all runs. */
+    int64_t reg_sent = 0, reg_got = 0, reg_ooo = 0, reg_bad = 0;
     for (int r = 0; r < o.repeat; r++) {
         uint64_t x;
-        v[0][r] = signal_throughput(n, 1, &x, &a1t, false);
+        bench_remote_counts rc1, rcb;
+        char qerr[256];
+        v[R_THR1][r] = signal_throughput(n, 1, &x, &a1t, false);
         r1t += x;
-        v[1][r] = signal_throughput(n, BATCH, &x, &abt, false);
+        v[R_THRB][r] = signal_throughput(n, BATCH, &x, &abt, false);
         rbt += x;
-        v[2][r] = signal_throughput(n, 1, &x, &a1p, true);
-        r1p += x;
-        v[3][r] = signal_throughput(n, BATCH, &x, &abp, true);
-        rbp += x;
-        v[4][r] = cv_throughput(n, 1, &ac1);
-        v[5][r] = cv_throughput(n, BATCH, &acb);
+        /* The rows between processes that the ratios compare, next to
+         * each other, in reverse order every other run (so that neither
+         * always runs first, e.g. right after the threads' rows). */
+        static const int order[2][5] = {
+            {R_PROC1, R_REG1, R_QUEUE1, R_PROCB, R_REGB},
+            {R_QUEUE1, R_REG1, R_PROC1, R_REGB, R_PROCB},
+        };
+        for (int k = 0; k < 5; k++) {
+            int row = order[r & 1][k];
+            switch (row) {
+            case R_PROC1:
+                v[row][r] = signal_throughput(n, 1, &x, &a1p, true);
+                r1p += x;
+                break;
+            case R_PROCB:
+                v[row][r] = signal_throughput(n, BATCH, &x, &abp, true);
+                rbp += x;
+                break;
+            case R_REG1:
+                v[row][r] = bench_remote_throughput(n, 1, &x, &a1r, &rc1);
+                r1r += x;
+                if (v[row][r] < 0)
+                    fprintf(stderr, "ss-bench signal: registry, single: "
+                            "%s\n", bench_error());
+                break;
+            case R_REGB:
+                v[row][r] = bench_remote_throughput(n, BATCH, &x, &abr, &rcb);
+                rbr += x;
+                if (v[row][r] < 0)
+                    fprintf(stderr, "ss-bench signal: registry, batches: "
+                            "%s\n", bench_error());
+                break;
+            default: /* R_QUEUE1 */
+                v[row][r] = bench_queue_1x1_single((uint64_t)n, qerr,
+                                                   sizeof qerr);
+                if (v[row][r] < 0) {
+                    fprintf(stderr, "ss-bench signal: raw queue 1x1: %s\n",
+                            qerr);
+                    qfail++;
+                }
+                break;
+            }
+        }
+        reg_sent += 2 * n;
+        reg_got += rc1.got + rcb.got;
+        reg_ooo += rc1.out_of_order + rcb.out_of_order;
+        reg_bad += rc1.malformed + rcb.malformed;
+        regfail += (v[R_REG1][r] < 0) + (v[R_REGB][r] < 0);
+        v[R_CV1][r] = cv_throughput(n, 1, &ac1);
+        v[R_CVB][r] = cv_throughput(n, BATCH, &acb);
+        static const int tput[] = {R_THR1, R_THRB, R_PROC1, R_PROCB, R_CV1,
+                                   R_CVB};
         for (int k = 0; k < 6; k++)
-            fails += v[k][r] < 0;
-        tp |= signal_pingpong(rt, &v[6][r], &v[7][r], false, spin);
-        pp |= signal_pingpong(rt, &v[8][r], &v[9][r], true, spin);
-        bp |= signal_pingpong(rt, &v[10][r], &v[11][r], true, 0);
-        cp |= cv_pingpong(rt, &v[12][r], &v[13][r]);
-        qp |= pipe_pingpong(rt, &v[14][r], &v[15][r]);
+            fails += v[tput[k]][r] < 0;
+        tp |= signal_pingpong(rt, &v[R_TP50][r], &v[R_TP99][r], false, spin);
+        pp |= signal_pingpong(rt, &v[R_PP50][r], &v[R_PP99][r], true, spin);
+        bp |= signal_pingpong(rt, &v[R_BP50][r], &v[R_BP99][r], true, 0);
+        cp |= cv_pingpong(rt, &v[R_CP50][r], &v[R_CP99][r]);
+        qp |= pipe_pingpong(rt, &v[R_QP50][r], &v[R_QP99][r]);
+        bench_connect_lat cl = {0};
+        if (bench_remote_connect(o.connect_cycles, &cl) != 0) {
+            fprintf(stderr, "ss-bench signal: connect latency: %s\n",
+                    bench_error());
+            confail++;
+        }
+        v[R_CALL50][r] = cl.call_p50;
+        v[R_CALL99][r] = cl.call_p99;
+        v[R_FIRST50][r] = cl.first_p50;
+        v[R_FIRST99][r] = cl.first_p99;
+        v[R_DISC50][r] = cl.disc_p50;
+        v[R_DISC99][r] = cl.disc_p99;
     }
+    bench_remote_cleanup();
+    /* Before the medians, which sort each row's runs. */
+    ratio reg_proc1 = paired_ratio(v[R_REG1], v[R_PROC1], o.repeat);
+    ratio reg_procb = paired_ratio(v[R_REGB], v[R_PROCB], o.repeat);
+    ratio reg_queue1 = paired_ratio(v[R_REG1], v[R_QUEUE1], o.repeat);
     double med[NV];
     for (int k = 0; k < NV; k++)
         med[k] = median_of(v[k], o.repeat);
-    double s1t = med[0], sbt = med[1], s1p = med[2], sbp = med[3];
-    double c1 = med[4], cb = med[5];
-    double t50 = med[6], t99 = med[7], p50 = med[8], p99 = med[9];
-    double b50 = med[10], b99 = med[11], c50 = med[12], c99 = med[13];
-    double q50 = med[14], q99 = med[15];
-    bool failed = fails != 0 || tp || pp || bp || cp || qp;
+    double s1t = med[R_THR1], sbt = med[R_THRB], s1p = med[R_PROC1],
+           sbp = med[R_PROCB], s1r = med[R_REG1], sbr = med[R_REGB],
+           q1 = med[R_QUEUE1];
+    double c1 = med[R_CV1], cb = med[R_CVB];
+    double t50 = med[R_TP50], t99 = med[R_TP99], p50 = med[R_PP50],
+           p99 = med[R_PP99];
+    double b50 = med[R_BP50], b99 = med[R_BP99], c50 = med[R_CP50],
+           c99 = med[R_CP99];
+    double q50 = med[R_QP50], q99 = med[R_QP99];
+    bench_connect_lat cl = {med[R_CALL50],  med[R_CALL99], med[R_FIRST50],
+                            med[R_FIRST99], med[R_DISC50], med[R_DISC99]};
+    /* A failed run reads -1: the median is then no figure. */
+    if (regfail)
+        s1r = sbr = -1;
+    if (qfail)
+        q1 = -1;
+    bool failed = fails != 0 || tp || pp || bp || cp || qp || regfail ||
+                  qfail || confail;
 
     print_rate(&o, "ss_signal", "emit", "threads", 1, n, s1t, a1t);
     print_rate(&o, "ss_signal", "emit_many", "threads", BATCH, n, sbt, abt);
     print_rate(&o, "ss_signal", "emit", "processes", 1, n, s1p, a1p);
     print_rate(&o, "ss_signal", "emit_many", "processes", BATCH, n, sbp, abp);
+    print_rate(&o, "ss_signal", "emit", "registry", 1, n, s1r, a1r);
+    print_rate(&o, "ss_signal", "emit_many", "registry", BATCH, n, sbr, abr);
     print_rate(&o, "mutex_condvar", "push", "threads", 1, n, c1, ac1);
     print_rate(&o, "mutex_condvar", "push", "threads", BATCH, n, cb, acb);
+    if (o.json)
+        printf("{\"bench\":\"signal\",\"impl\":\"ss_queue\",\"mode\":"
+               "\"put_get\",\"transport\":\"processes\",\"msg_size\":40,"
+               "\"batch\":1,\"msgs\":%lld,\"msgs_per_s\":%.0f,\"ok\":%s}\n",
+               (long long)n, q1 > 0 ? q1 : 0, q1 > 0 ? "true" : "false");
+    if (o.json)
+        printf("{\"bench\":\"signal\",\"check\":\"registry\","
+               "\"sent\":%lld,\"lost\":%lld,\"out_of_order\":%lld,"
+               "\"malformed\":%lld}\n",
+               (long long)reg_sent, (long long)(reg_sent - reg_got),
+               (long long)reg_ooo, (long long)reg_bad);
+    print_ratio_json(&o, "registry_single_vs_forked_single", reg_proc1, 0);
+    print_ratio_json(&o, "registry_batch_vs_forked_batch", reg_procb, 1.0);
+    print_ratio_json(&o, "registry_single_vs_queue_1x1_single", reg_queue1,
+                     0.5);
     print_rtt(&o, "ss_signal", "threads", spin, rt, t50, t99, tp == 0);
     print_rtt(&o, "ss_signal", "processes", spin, rt, p50, p99, pp == 0);
     print_rtt(&o, "ss_signal", "processes", 0, rt, b50, b99, bp == 0);
     print_rtt(&o, "mutex_condvar", "threads", 0, rt, c50, c99, cp == 0);
     print_rtt(&o, "pipe", "processes", 0, rt, q50, q99, qp == 0);
+    print_connect(&o, o.connect_cycles, &cl, confail == 0);
     if (!o.json) {
         printf("ss-bench signal: (int64, %zu-byte string) signals from an "
                "emitting thread to a slot on another loop\n\n",
                sizeof TEXT - 1);
-        printf("%-34s %12s %12s\n", "throughput (msgs/s)", "single",
+        printf("%-38s %12s %12s\n", "throughput (msgs/s)", "single",
                "batch 100");
-        printf("%-34s %11.2fM %11.2fM\n", "ss_signal, loop on a thread",
+        printf("%-38s %11.2fM %11.2fM\n", "ss_signal, loop on a thread",
                s1t / 1e6, sbt / 1e6);
-        printf("%-34s %11.2fM %11.2fM\n", "ss_signal, loop in a process",
+        printf("%-38s %11.2fM %11.2fM\n", "ss_signal, loop in a process",
                s1p / 1e6, sbp / 1e6);
-        printf("%-34s %11.2fM %11.2fM\n", "mutex+condvar queue, threads",
+        printf("%-38s %11.2fM %11.2fM\n", "ss_signal, registry peer (exec'd)",
+               s1r / 1e6, sbr / 1e6);
+        printf("%-38s %11.2fM %12s\n", "ss_queue 1x1, 40 B, processes",
+               q1 / 1e6, "");
+        printf("%-38s %11.2fM %11.2fM\n", "mutex+condvar queue, threads",
                c1 / 1e6, cb / 1e6);
-        printf("\n%-34s %12s %12s\n", "ping-pong round trip (us)", "p50",
+        char f1[96];
+        printf("\nratios (median of the runs' ratios: the rows compared run "
+               "next to each other)\n");
+        printf("  registry peer / loop process, single  %s\n",
+               fmt_ratio(f1, sizeof f1, reg_proc1, 0));
+        printf("  registry peer / loop process, batch   %s\n",
+               fmt_ratio(f1, sizeof f1, reg_procb, 1.0));
+        printf("  registry peer single / ss_queue 1x1   %s\n",
+               fmt_ratio(f1, sizeof f1, reg_queue1, 0.5));
+        printf("  registry peer: %lld signals sent in all runs, %lld lost, "
+               "%lld out of order, %lld malformed\n",
+               (long long)reg_sent, (long long)(reg_sent - reg_got),
+               (long long)reg_ooo, (long long)reg_bad);
+        printf("\n%-38s %12s %12s\n", "ping-pong round trip (us)", "p50",
                "p99");
-        printf("%-34s %12.2f %12.2f\n", "ss_signal, threads, spin", t50, t99);
-        printf("%-34s %12.2f %12.2f\n", "ss_signal, processes, spin", p50,
+        printf("%-38s %12.2f %12.2f\n", "ss_signal, threads, spin", t50, t99);
+        printf("%-38s %12.2f %12.2f\n", "ss_signal, processes, spin", p50,
                p99);
-        printf("%-34s %12.2f %12.2f\n", "ss_signal, processes, no spin", b50,
+        printf("%-38s %12.2f %12.2f\n", "ss_signal, processes, no spin", b50,
                b99);
-        printf("%-34s %12.2f %12.2f\n", "mutex+condvar, threads", c50, c99);
-        printf("%-34s %12.2f %12.2f\n", "pipe pair, processes", q50, q99);
-        char f1[16], f2[16];
-        printf("\n%-34s %12s %12s\n", "heap allocations per signal",
+        printf("%-38s %12.2f %12.2f\n", "mutex+condvar, threads", c50, c99);
+        printf("%-38s %12.2f %12.2f\n", "pipe pair, processes", q50, q99);
+        printf("\n%-38s %12s %12s\n", "connect to the registry peer (us)",
+               "p50", "p99");
+        printf("%-38s %12.2f %12.2f\n", "ss_connect_slot call", cl.call_p50,
+               cl.call_p99);
+        printf("%-38s %12.2f %12.2f\n", "connect call to first delivery",
+               cl.first_p50, cl.first_p99);
+        printf("%-38s %12.2f %12.2f\n", "ss_disconnect_slot call",
+               cl.disc_p50, cl.disc_p99);
+        printf("(%d cycles per run: connect this process's emitter to a slot "
+               "by name in the peer, emit once, wait for its answer, "
+               "disconnect)\n",
+               o.connect_cycles);
+        char f2[16];
+        printf("\n%-38s %12s %12s\n", "heap allocations per signal",
                "single", "batch 100");
-        printf("%-34s %12s %12s\n", "ss_signal, loop on a thread",
+        printf("%-38s %12s %12s\n", "ss_signal, loop on a thread",
                fmt_allocs(f1, sizeof f1, a1t, n),
                fmt_allocs(f2, sizeof f2, abt, n));
-        printf("%-34s %12s %12s\n", "ss_signal, loop in a process",
+        printf("%-38s %12s %12s\n", "ss_signal, loop in a process",
                fmt_allocs(f1, sizeof f1, a1p, n),
                fmt_allocs(f2, sizeof f2, abp, n));
-        printf("%-34s %12s %12s\n", "mutex+condvar queue, threads",
+        printf("%-38s %12s %12s\n", "ss_signal, registry peer",
+               fmt_allocs(f1, sizeof f1, a1r, n),
+               fmt_allocs(f2, sizeof f2, abr, n));
+        printf("%-38s %12s %12s\n", "mutex+condvar queue, threads",
                fmt_allocs(f1, sizeof f1, ac1, n),
                fmt_allocs(f2, sizeof f2, acb, n));
         if (bench_alloc_available()) {
             uint64_t worst = a1t > abt ? a1t : abt;
             worst = a1p > worst ? a1p : worst;
             worst = abp > worst ? abp : worst;
+            worst = a1r > worst ? a1r : worst;
+            worst = abr > worst ? abr : worst;
             printf("(malloc, calloc, realloc and aligned allocations by the "
                    "emitting thread during the emits, retries included; "
                    "target 0: %s)\n",
@@ -698,10 +943,12 @@ int bench_signal_main(int argc, char **argv)
         }
         printf("\n%lld signals and %lld round trips per row, median of %d "
                "runs; emits retried on a full queue, all runs: threads %llu "
-               "single, %llu batches; processes %llu single, %llu batches.\n",
+               "single, %llu batches; processes %llu single, %llu batches; "
+               "registry %llu single, %llu batches.\n",
                (long long)n, (long long)rt, o.repeat, (unsigned long long)r1t,
                (unsigned long long)rbt, (unsigned long long)r1p,
-               (unsigned long long)rbp);
+               (unsigned long long)rbp, (unsigned long long)r1r,
+               (unsigned long long)rbr);
     }
     if (failed)
         fprintf(stderr, "ss-bench signal: a run FAILED its checks\n");

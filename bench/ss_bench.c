@@ -27,7 +27,7 @@ static const subcommand subcommands[] = {
      bench_queue_main, bench_queue_usage},
     {"latency", "round-trip latency of ss_queue (block, spin) vs a pipe pair",
      bench_latency_main, bench_latency_usage},
-    {"signal", "signals between loops on threads vs a mutex+condvar queue",
+    {"signal", "signals across threads, processes, the registry; connect time",
      bench_signal_main, bench_signal_usage},
     {"memory", "private memory of an idle loop process vs a plain fork",
      bench_memory_main, bench_memory_usage},
