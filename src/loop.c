@@ -230,7 +230,9 @@ SS_API int ss_loop_stop(ss_loop *loop)
                    .patience_ns = loop->emit_wait_ns};
     ss_msg msg = {m, len};
     int rc = loop->ops->put(loop, &msg, 1, &how);
-    if (rc != 0)
+    if (rc == SS_ECLOSED) /* it ended already: nothing to stop */
+        SS_LOG_DBG("loop", "stop %s: it has ended", loop->name);
+    else if (rc != 0)
         SS_LOG_ERR("loop", "stop %s: %s", loop->name, ss_strerror(rc));
     else
         ss__loop_notify(loop);

@@ -959,6 +959,8 @@ int ss__reg_reply_take(uint32_t *slot, uint32_t *nonce)
 
 /* How often a wait for an answer checks that the one asked still lives. */
 #define REPLY_CHECK_NS SS_MSEC(20)
+/* How long a wait for an answer watches for it before sleeping. */
+#define REPLY_SPIN_NS SS_USEC(50)
 
 int ss__reg_reply_wait(uint32_t slot, uint32_t nonce, int64_t timeout_ns,
                        bool (*alive)(const void *), const void *arg)
@@ -966,6 +968,21 @@ int ss__reg_reply_wait(uint32_t slot, uint32_t nonce, int64_t timeout_ns,
     ssr_reply *r = &replies()[slot % SSR_REPLIES];
     int64_t deadline = ss__deadline_ns(timeout_ns);
     int rc = SS_ETIMEDOUT;
+    /* A running loop answers within tens of microseconds: watch for it a
+     * while before sleeping (a wake-up costs about as much again), giving
+     * the core away now and then in case the answerer waits for it. */
+    int64_t spin_end = timeout_ns > 0 ? ss__now_ns() + REPLY_SPIN_NS : 0;
+    for (unsigned i = 1; spin_end; i++) {
+        uint64_t a = atomic_load_explicit(&r->answer, memory_order_acquire);
+        if ((uint32_t)(a >> 32) == nonce)
+            break;
+        ss__cpu_relax();
+        if ((i & 63) == 0) {
+            if (ss__now_ns() >= spin_end)
+                break;
+            ss__yield();
+        }
+    }
     for (;;) {
         uint32_t bell = atomic_load_explicit(&r->bell, memory_order_acquire);
         uint64_t a = atomic_load_explicit(&r->answer, memory_order_acquire);

@@ -199,7 +199,8 @@ SS_API int64_t ss_loop_next_timeout(ss_loop *loop);
  * producer side as an emission does. Errors: SS_EAGAIN / SS_ETIMEDOUT
  * (no room even for control), SS_EBUSY (its queue held by a process that
  * is stopped or frozen in the middle of a put: try again once it goes
- * on), SS_ECLOSED (a loop process that has ended), SS_ECORRUPT, SS_ESTATE
+ * on), SS_ECLOSED (a loop process, or the loop behind a handle, that has
+ * ended: logged at debug level only), SS_ECORRUPT, SS_ESTATE
  * (this thread holds a zero-copy read on the loop's queue), SS_EINVAL.
  */
 SS_API int ss_loop_stop(ss_loop *loop);
