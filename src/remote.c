@@ -891,9 +891,9 @@ static int bind_named(ss_loop *loop, uint32_t einc, const char *eloop,
     else
         rc = bind_locked(key, klen, r, n->fn, n->user_data, sig, add);
     ss__rt_unlock();
-    if (rc == SS_EEXIST)
-        rc = 0; /* connected already: delivered once */
-    if (rc != 0 && add)
+    /* (SS_EEXIST, connected already, goes back to the requester: it then
+     * adds no second route, and one disconnect undoes it.) */
+    if (rc != 0 && rc != SS_EEXIST && add)
         SS_LOG_ERR("loop", "loop %s: bind %s.%s.%s to %s's slot %s: %s",
                    loop->name, eloop, eobj, esig, robj, slot,
                    rc == SS_ENOENT ? "no such object or slot"
@@ -1124,7 +1124,10 @@ static int connect_slot(ss_object *emitter, const char *signal,
         }
     }
     if (add) {
-        if ((rc = ask_bind(emitter, signal, receiver, slot, sig, true)) != 0)
+        rc = ask_bind(emitter, signal, receiver, slot, sig, true);
+        if (rc == SS_EEXIST)
+            return 0; /* connected already: delivered once */
+        if (rc != 0)
             return rc;
         rc = we == ELSEWHERE
                  ? ask_route(emitter, signal, receiver->loop_, sig, false, true)

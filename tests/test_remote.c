@@ -178,6 +178,15 @@ static void test_emit_to_named_slot(void **state)
     assert_int_equal(ss_connect_slot(&src, "data", sink, "on_data"), 0);
     assert_int_equal(ss_connect_slot(&src, "data", sink, "on_data"), 0);
     for (int64_t k = 0; k < N; k++) {
+        /* Halfway, disconnected and connected again: what is emitted
+         * after each connect arrives, in order, once (the peer checks
+         * 0, 1, 2... and that none comes twice). */
+        if (k == N / 2) {
+            assert_int_equal(ss_disconnect_slot(&src, "data", sink, "on_data"),
+                             0);
+            assert_int_equal(ss_connect_slot(&src, "data", sink, "on_data"),
+                             0);
+        }
         int rc;
         while ((rc = ss_emit(&src, "data", k, "payload")) == SS_EAGAIN)
             tu_sleep_us(100);
@@ -372,6 +381,154 @@ static void test_broadcast_to_subscriber(void **state)
     ss_loop_free(l);
 }
 
+/* A loop process that emits on its own, every iteration of its loop (a
+ * timer of interval 0), connected to after it started, then disconnected
+ * while it emits; and one of its objects subscribed by name after the
+ * start. The child's state, shared before the fork: */
+typedef struct lp_child {
+    ss_object src, sink;
+    ss_timer tick;
+    int64_t sent;      /* child: the next value to emit */
+    int64_t ticks_in;  /* child: broadcast ticks received, in order */
+    int bad;
+} lp_child;
+
+static lp_child g_lp;
+
+/* Child: one value per loop iteration (a full queue: the same value next
+ * time, so that what is sent is 0, 1, 2... without gaps). */
+static void lp_on_tick(ss_object *r, const ss_args *args, void *ud)
+{
+    (void)r;
+    (void)args;
+    (void)ud;
+    if (ss_emit(&g_lp.src, "data", g_lp.sent) == 0)
+        g_lp.sent++;
+}
+
+/* Child: a broadcast "tick" from the parent, by the slot subscribed by
+ * name; at 100, in order, the child stops (exit 0; 3 if out of order). */
+static void lp_on_bcast(ss_object *r, const ss_args *args, void *ud)
+{
+    (void)ud;
+    int64_t x = -1;
+    if (ss_args_unpack(args, "x", &x) != 0 || x != g_lp.ticks_in)
+        g_lp.bad++;
+    g_lp.ticks_in++;
+    if (g_lp.ticks_in == 100)
+        ss_loop_stop(ss_object_loop(r));
+}
+
+static void lp_init(ss_process *p, void *ud)
+{
+    (void)p;
+    (void)ud;
+    ss_timer_init(&g_lp.tick, ss_process_loop(p), 0, false, "tick");
+    ss_connect(&g_lp.tick.object, "timeout", &g_lp.src, lp_on_tick, "", NULL);
+    ss_slot_add(&g_lp.sink, "on_bcast", lp_on_bcast, "x", NULL);
+}
+
+/* Parent: values from the child, each the one after the one before (the
+ * first is whatever the child was at when the route came); after K of
+ * them, disconnect from inside the slot, while the child goes on. */
+typedef struct lp_parent {
+    ss_object obj;
+    ss_object *src; /* the child's emitter */
+    int64_t next, got, k, after;
+    bool disconnected;
+    int bad, disc_rc;
+} lp_parent;
+
+static void lp_on_data(ss_object *r, const ss_args *args, void *ud)
+{
+    lp_parent *pp = ud;
+    (void)r;
+    int64_t x = -1;
+    if (pp->disconnected) {
+        pp->after++; /* must not happen */
+        return;
+    }
+    if (ss_args_unpack(args, "x", &x) != 0 || (pp->got > 0 && x != pp->next))
+        pp->bad++;
+    pp->next = x + 1;
+    if (++pp->got == pp->k) {
+        pp->disc_rc = ss_disconnect(pp->src, "data", &pp->obj, lp_on_data, pp);
+        pp->disconnected = true;
+        ss_loop_stop(ss_object_loop(&pp->obj));
+    }
+}
+
+static void on_quiet_end(ss_object *r, const ss_args *args, void *ud)
+{
+    (void)r;
+    (void)args;
+    ss_loop_stop(ud);
+}
+
+static void test_loop_process_disconnect_while_emitting(void **state)
+{
+    (void)state;
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.publish = true;
+    ss_process *p;
+    assert_int_equal(tu_process_new(&p, "lpe", &o), 0);
+    memset(&g_lp, 0, sizeof g_lp);
+    ss_loop *cl = ss_process_loop(p);
+    assert_int_equal(ss_object_init(&g_lp.src, cl, "src"), 0);
+    assert_int_equal(ss_object_init(&g_lp.sink, cl, "sink"), 0);
+    assert_int_equal(ss_signal_add(&g_lp.src, "data", "x"), 0);
+    assert_int_equal(ss_process_start(p, lp_init, NULL), 0);
+
+    ss_loop *l = new_published("lpe_parent");
+    static lp_parent pp;
+    memset(&pp, 0, sizeof pp);
+    pp.k = 2000;
+    pp.src = &g_lp.src;
+    assert_int_equal(ss_object_init(&pp.obj, l, "rx"), 0);
+    /* Connected after the start: the child's loop is asked for the route. */
+    assert_int_equal(ss_connect(&g_lp.src, "data", &pp.obj, lp_on_data, "x",
+                                &pp),
+                     0);
+    run_until_stopped(l);
+    assert_int_equal(pp.disc_rc, 0);
+    assert_int_equal(pp.bad, 0);
+    assert_int_equal(pp.got, pp.k);
+    /* The child goes on emitting; nothing more comes here. */
+    static ss_timer quiet;
+    assert_int_equal(ss_timer_init(&quiet, l, SS_MSEC(200), true, "quiet"),
+                     0);
+    assert_int_equal(ss_connect(&quiet.object, "timeout", &pp.obj,
+                                on_quiet_end, "", l),
+                     0);
+    assert_int_equal(ss_loop_run(l), SS_LOOP_STOPPED);
+    ss_timer_destroy(&quiet);
+    assert_int_equal(pp.after, 0);
+
+    /* Its object "sink", subscribed by name after the start, gets our
+     * broadcast "tick"; at 100 in order the child stops: exit code 0. */
+    static ss_object bsrc;
+    assert_int_equal(ss_object_init(&bsrc, l, "bsrc"), 0);
+    assert_int_equal(ss_signal_add(&bsrc, "tick", "x"), 0);
+    assert_int_equal(ss_subscribe_slot(&g_lp.sink, "tick", "nosuch"),
+                     SS_ENOENT);
+    assert_int_equal(ss_subscribe_slot(&g_lp.sink, "tick", "on_bcast"), 0);
+    assert_int_equal(ss_signal_broadcast_on(&bsrc, "tick", cl), 0);
+    for (int64_t k = 0; k < 100; k++) {
+        int rc;
+        while ((rc = ss_emit(&bsrc, "tick", k)) == SS_EAGAIN)
+            tu_sleep_us(100);
+        assert_int_equal(rc, 0);
+    }
+    int status = -1;
+    assert_int_equal(ss_process_join(p, SS_SEC(30), &status), 0);
+    assert_int_equal(status, 0);
+    ss_object_destroy(&bsrc);
+    ss_object_destroy(&pp.obj);
+    ss_loop_free(l);
+    tu_process_free(p);
+}
+
 /* A loop that is not published cannot be reached from another process. */
 static void test_not_published(void **state)
 {
@@ -415,6 +572,8 @@ int main(void)
         cmocka_unit_test_teardown(test_remote_emitter, teardown),
         cmocka_unit_test_teardown(test_loop_process_after_start, teardown),
         cmocka_unit_test_teardown(test_broadcast_to_subscriber, teardown),
+        cmocka_unit_test_teardown(test_loop_process_disconnect_while_emitting,
+                                  teardown),
         cmocka_unit_test_teardown(test_not_published, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
