@@ -695,11 +695,31 @@ static bool loop_alive(const void *arg)
 
 /* Send c to loop to and wait for its answer. From to's own thread, it is
  * handled here at once (the loop cannot answer while we wait). */
+/* The loop of this process that proxy p stands for (a handle on one of
+ * our own published loops), or NULL. */
+static ss_loop *own_loop_of(const ss_loop *p)
+{
+    if (!p->remote || p->pid != ss__getpid())
+        return NULL;
+    ss__rt_read_lock();
+    ss_loop *l = ss__find_loop(p->name, strlen(p->name));
+    if (l && (!l->published || l->reg.index != p->reg.index ||
+              l->reg.incarnation != p->reg.incarnation))
+        l = NULL;
+    ss__rt_unlock();
+    return l;
+}
+
 static int request(ss_loop *to, ctrl_msg *c)
 {
-    if (ss__rt_tl_loop == to) {
+    /* Asked of the caller's own loop (directly, or through a handle on
+     * one of this process's loops that is not running): applied here at
+     * once; that loop could not answer while we wait. */
+    ss_loop *own = own_loop_of(to);
+    ss_loop *at = own ? own : to;
+    if (ss__rt_tl_loop == at || (own && !atomic_load(&own->running))) {
         ss__st_le32(c->buf + 4, CTRL_NO_REPLY);
-        return ss__ctrl_apply(to, c->buf, c->len);
+        return ss__ctrl_apply(at, c->buf, c->len);
     }
     uint32_t slot, nonce;
     int rc = ss__reg_reply_take(&slot, &nonce);

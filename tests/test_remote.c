@@ -529,6 +529,69 @@ static void test_loop_process_disconnect_while_emitting(void **state)
     tu_process_free(p);
 }
 
+/* A handle on one of this process's own published loops works as one on
+ * another process's: a connection through it, made before the loop runs
+ * and again from a slot on that loop's own thread (no wait for itself). */
+static void on_data_reconnect(ss_object *receiver, const ss_args *args,
+                              void *ud);
+
+static ss_object *g_own_sink;
+static ss_object g_own_src;
+static int g_own_rc = -1;
+
+static void on_data_reconnect(ss_object *receiver, const ss_args *args,
+                              void *ud)
+{
+    seq *r = ud;
+    on_data(receiver, args, ud);
+    if (r->next == 5) {
+        /* On the loop's own thread: applied at once. */
+        g_own_rc = ss_disconnect_slot(&g_own_src, "data", g_own_sink,
+                                      "on_data");
+        if (g_own_rc == 0)
+            g_own_rc = ss_connect_slot(&g_own_src, "data", g_own_sink,
+                                       "on_data");
+        /* Emitted after the connection returned: delivered, in order. */
+        for (int64_t k = 5; k < 10 && g_own_rc == 0; k++)
+            if (ss_emit(&g_own_src, "data", k, "payload") != 0)
+                r->bad++;
+    }
+}
+
+static void test_own_loop_handle(void **state)
+{
+    (void)state;
+    ss_loop *l = new_published("own");
+    static seq r;
+    memset(&r, 0, sizeof r);
+    r.want = 10;
+    assert_int_equal(ss_object_init(&r.obj, l, "sink"), 0);
+    assert_int_equal(ss_slot_add(&r.obj, "on_data", on_data_reconnect, "xs",
+                                 &r),
+                     0);
+    assert_int_equal(ss_object_init(&g_own_src, l, "src"), 0);
+    assert_int_equal(ss_signal_add(&g_own_src, "data", "xs"), 0);
+    ss_loop *h;
+    assert_int_equal(ss_loop_open(&h, "own", SS_NO_WAIT), 0);
+    assert_true(ss_loop_is_remote(h));
+    assert_int_equal(ss_object_open(&g_own_sink, h, "sink"), 0);
+    /* The loop does not run yet: applied at once, no wait. */
+    assert_int_equal(ss_connect_slot(&g_own_src, "data", g_own_sink,
+                                     "on_data"),
+                     0);
+    for (int64_t k = 0; k < 5; k++)
+        assert_int_equal(ss_emit(&g_own_src, "data", k, "payload"), 0);
+    run_until_stopped(l);
+    assert_int_equal(g_own_rc, 0);
+    assert_int_equal(r.bad, 0);
+    assert_int_equal(r.next, 10);
+    ss_object_free(g_own_sink);
+    ss_loop_free(h);
+    ss_object_destroy(&g_own_src);
+    ss_object_destroy(&r.obj);
+    ss_loop_free(l);
+}
+
 /* A loop that is not published cannot be reached from another process. */
 static void test_not_published(void **state)
 {
@@ -574,6 +637,7 @@ int main(void)
         cmocka_unit_test_teardown(test_broadcast_to_subscriber, teardown),
         cmocka_unit_test_teardown(test_loop_process_disconnect_while_emitting,
                                   teardown),
+        cmocka_unit_test_teardown(test_own_loop_handle, teardown),
         cmocka_unit_test_teardown(test_not_published, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
