@@ -853,8 +853,8 @@ void ss__handle_ctrl(ss_loop *loop, const unsigned char *m, size_t len)
 
 /* Bind (or unbind) the emitter's signal, key, to slot fn of receiver on
  * its loop, for signature sig (write-locked). A binding with no
- * connections left takes the signature of the next one. SS_EEXIST: bound
- * to that slot already. */
+ * connections left takes the signature of the next one. SS_EEXIST: a
+ * published emitter's loop bound to that slot already. */
 static int bind_locked(const unsigned char *key, size_t klen,
                        ss_object *receiver, ss_slot_fn fn, void *ud,
                        const char *sig, bool add)
@@ -881,9 +881,15 @@ static int bind_locked(const unsigned char *key, size_t klen,
         bd->sig_hash = h;
     else if (bd->sig_hash != h)
         return SS_ESIGNATURE; /* bound with another signature already */
+    /* Bound to that slot already. An emitter whose loop is published is
+     * known by its incarnation: this is its second connect, which adds
+     * nothing (SS_EEXIST). One that is not (incarnation 0) is known by
+     * names only, which loops of other processes may share (a killed one
+     * among them): each connect counts as a new user of the binding, and
+     * adds its route. */
     for (ss__conn *o = bd->conns; o; o = o->next)
         if (o->receiver == receiver && o->slot == fn && o->user_data == ud)
-            return SS_EEXIST;
+            return inc != 0 ? SS_EEXIST : 0;
     ss__conn *c = ss__conn_new(receiver, fn, ud, sig, NULL);
     if (!c)
         return SS_ENOMEM;

@@ -143,7 +143,11 @@ SS_API int ss_slot_add(ss_object *obj, const char *name, ss_slot_fn slot,
  * published. The half of the connection that another process keeps is
  * asked of its loop, which must be running: the call waits for its
  * answer (at most 5 s). Messages emitted after it returns are delivered;
- * each emitter's order is kept. ss_connect() with a function takes an
+ * each emitter's order is kept. Connecting the same pair again adds
+ * nothing when the emitter's loop is published; one that is not is known
+ * to the receiver by its names only (loops of several processes may share
+ * them), so each connect then counts, and needs its disconnect.
+ * ss_connect() with a function takes an
  * emitter of another process too (the receiver must then be here).
  * Errors: SS_EINVAL, SS_ENOENT (no such object, signal or slot),
  * SS_ESIGNATURE, SS_ENOTSUP (a loop not published, a signal with a
