@@ -468,6 +468,12 @@ static void on_quiet_end(ss_object *r, const ss_args *args, void *ud)
 static void test_loop_process_disconnect_while_emitting(void **state)
 {
     (void)state;
+#ifdef __SANITIZE_THREAD__
+    /* The child starts a thread (its watch over the parent's published
+     * loop) after a fork from a parent with threads, which ThreadSanitizer
+     * does not support; the other builds run it. */
+    skip();
+#endif
     ss_loop_options o;
     ss_loop_options_init(&o);
     o.publish = true;
