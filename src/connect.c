@@ -63,23 +63,40 @@ static bool emitted_elsewhere(ss_object *emitter, const char *signal)
     return !here;
 }
 
-SS_API int ss_connect(ss_object *emitter, const char *signal,
-                      ss_object *receiver, ss_slot_fn slot,
-                      const char *slot_signature, void *user_data)
+/* user_data given up: released at once (not with the tables locked). */
+static int give_up(int rc, ss_destroy_fn destroy, void *user_data)
+{
+    if (destroy)
+        destroy(user_data);
+    return rc;
+}
+
+/* An entry not linked: freed with its user_data (tables not locked). */
+static void conn_drop(ss__conn *c)
+{
+    if (c)
+        ss__conn_release(c);
+}
+
+static int connect_(ss_object *emitter, const char *signal,
+                    ss_object *receiver, ss_slot_fn slot,
+                    const char *slot_signature, void *user_data,
+                    ss_destroy_fn destroy)
 {
     if (!emitter || !signal || !receiver || !slot || !slot_signature)
-        return SS_EINVAL;
+        return give_up(SS_EINVAL, destroy, user_data);
     if (emitted_elsewhere(emitter, signal) && receiver->loop_ &&
         !ss__elsewhere(receiver->loop_)) {
         if (ss_signature_validate(slot_signature, NULL) != 0)
-            return SS_ESIGNATURE;
+            return give_up(SS_ESIGNATURE, destroy, user_data);
         return ss__connect_remote(emitter, signal, receiver, slot,
-                                  slot_signature, user_data, true);
+                                  slot_signature, user_data, destroy, true);
     }
     /* With the slot's signature; equal to the signal's once connected. */
     ss__conn *c = ss__conn_new(receiver, slot, user_data, slot_signature, NULL);
     if (!c)
-        return SS_ENOMEM;
+        return give_up(SS_ENOMEM, destroy, user_data);
+    c->destroy = destroy;
     ss__rt_write_lock();
     int rc = 0;
     ss__signal *s = (emitter->flags_ & OBJ_LIVE)
@@ -102,7 +119,7 @@ SS_API int ss_connect(ss_object *emitter, const char *signal,
             if (o->receiver == receiver && o->slot == slot &&
                 o->user_data == user_data) {
                 ss__rt_unlock();
-                free(c);
+                conn_drop(c);
                 return 0; /* connected already: delivered once */
             }
         }
@@ -111,8 +128,25 @@ SS_API int ss_connect(ss_object *emitter, const char *signal,
         c = NULL;
     }
     ss__rt_unlock();
-    free(c);
+    conn_drop(c);
     return rc;
+}
+
+SS_API int ss_connect(ss_object *emitter, const char *signal,
+                      ss_object *receiver, ss_slot_fn slot,
+                      const char *slot_signature, void *user_data)
+{
+    return connect_(emitter, signal, receiver, slot, slot_signature,
+                    user_data, NULL);
+}
+
+SS_API int ss_connect_data(ss_object *emitter, const char *signal,
+                           ss_object *receiver, ss_slot_fn slot,
+                           const char *slot_signature, void *user_data,
+                           ss_destroy_fn destroy)
+{
+    return connect_(emitter, signal, receiver, slot, slot_signature,
+                    user_data, destroy);
 }
 
 SS_API int ss_disconnect(ss_object *emitter, const char *signal,
@@ -124,7 +158,7 @@ SS_API int ss_disconnect(ss_object *emitter, const char *signal,
         !ss__elsewhere(receiver->loop_)) {
         /* The signature the binding was made with: its connection's. */
         return ss__connect_remote(emitter, signal, receiver, slot, NULL,
-                                  user_data, false);
+                                  user_data, NULL, false);
     }
     ss__rt_write_lock();
     ss__signal *s = (emitter->flags_ & OBJ_LIVE)
@@ -191,31 +225,32 @@ SS_API int ss_signal_broadcast_on(ss_object *emitter, const char *signal,
     return rc;
 }
 
-SS_API int ss_subscribe(ss_object *receiver, const char *signal,
-                        ss_slot_fn slot, const char *slot_signature,
-                        void *user_data)
+static int subscribe_(ss_object *receiver, const char *signal,
+                      ss_slot_fn slot, const char *slot_signature,
+                      void *user_data, ss_destroy_fn destroy)
 {
     if (!receiver || !slot || !slot_signature)
-        return SS_EINVAL;
+        return give_up(SS_EINVAL, destroy, user_data);
     int rc = ss__check_name(signal);
     if (rc != 0)
-        return rc;
+        return give_up(rc, destroy, user_data);
     if ((rc = ss_signature_validate(slot_signature, NULL)) != 0)
-        return rc;
+        return give_up(rc, destroy, user_data);
     ss__conn *c = ss__conn_new(receiver, slot, user_data, slot_signature,
                                signal);
     if (!c)
-        return SS_ENOMEM;
+        return give_up(SS_ENOMEM, destroy, user_data);
+    c->destroy = destroy;
     ss__rt_write_lock();
     ss_loop *loop = receiver->loop_;
     if (!loop || !(receiver->flags_ & OBJ_LIVE)) {
         ss__rt_unlock();
-        free(c);
+        conn_drop(c);
         return SS_EINVAL;
     }
     if (loop->pid != 0 && loop->pid != ss__getpid()) {
         ss__rt_unlock();
-        free(c);
+        conn_drop(c);
         SS_LOG_ERR("loop",
                    "subscribe %s to %s: its loop %s runs in another "
                    "process already: subscribe its slot by name "
@@ -228,13 +263,29 @@ SS_API int ss_subscribe(ss_object *receiver, const char *signal,
         if (o->receiver == receiver && o->slot == slot &&
             o->user_data == user_data && strcmp(o->name, signal) == 0) {
             ss__rt_unlock();
-            free(c);
+            conn_drop(c);
             return 0; /* subscribed already: called once */
         }
     }
     ss__conn_link(c, &loop->subs);
     ss__rt_unlock();
     return 0;
+}
+
+SS_API int ss_subscribe(ss_object *receiver, const char *signal,
+                        ss_slot_fn slot, const char *slot_signature,
+                        void *user_data)
+{
+    return subscribe_(receiver, signal, slot, slot_signature, user_data,
+                      NULL);
+}
+
+SS_API int ss_subscribe_data(ss_object *receiver, const char *signal,
+                             ss_slot_fn slot, const char *slot_signature,
+                             void *user_data, ss_destroy_fn destroy)
+{
+    return subscribe_(receiver, signal, slot, slot_signature, user_data,
+                      destroy);
 }
 
 SS_API int ss_unsubscribe(ss_object *receiver, const char *signal,

@@ -385,12 +385,22 @@ static void deliver_one(ss_loop *loop, const pending *p, ss_args *args,
                    ss_strerror(rc));
         return;
     }
+    /* (Nested: a slot that runs the loop once more, whose own receiver
+     * is called again after.) */
+    ss_object *outer = atomic_load_explicit(&loop->calling,
+                                            memory_order_relaxed);
     for (size_t i = p->first; i < p->last; i++) {
         ss__conn *cn = loop->calls[i];
-        /* Disconnected or destroyed by a slot called before it? */
-        if (!atomic_load_explicit(&cn->dead, memory_order_acquire))
+        /* Disconnected or destroyed (by a slot called before it, or on
+         * another thread)? The receiver is announced first: a destroyer
+         * on another thread either sees it and waits for the call to
+         * end, or has marked the connection dead before this reads it
+         * (both sequentially consistent: see ss_object_destroy()). */
+        atomic_store(&loop->calling, cn->receiver);
+        if (!atomic_load(&cn->dead))
             cn->slot(cn->receiver, args, cn->user_data);
     }
+    atomic_store_explicit(&loop->calling, outer, memory_order_release);
 }
 
 /* Dispatch a run of signal messages: resolve them all under one hold of
@@ -420,6 +430,8 @@ static void dispatch_run(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
     }
     ss__rt_unlock();
 
+    if (n && loop->hook_begin)
+        loop->hook_begin(loop, loop->hook_ud);
     for (size_t k = 0; k < np; k++) {
         pending *p = &pend[k];
         ss_args args;
@@ -480,6 +492,8 @@ static void dispatch_run(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
 
     for (size_t i = 0; i < n; i++)
         ss__conn_release(loop->calls[i]);
+    if (n && loop->hook_end)
+        loop->hook_end(loop, loop->hook_ud);
 }
 
 void ss__hot_publish(ss_loop *loop, bool drained, bool now)

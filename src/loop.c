@@ -373,6 +373,19 @@ static void *loop_thread_main(void *arg)
     return NULL;
 }
 
+SS_API int ss_loop_set_dispatch_hooks(ss_loop *loop, ss_dispatch_hook begin,
+                                      ss_dispatch_hook end, void *user_data)
+{
+    if (!loop || loop->remote)
+        return SS_EINVAL;
+    if (atomic_load(&loop->running) && ss__rt_tl_loop != loop)
+        return SS_ESTATE;
+    loop->hook_begin = begin;
+    loop->hook_end = end;
+    loop->hook_ud = user_data;
+    return 0;
+}
+
 SS_API int ss_loop_start_thread(ss_loop *loop)
 {
     if (!loop)

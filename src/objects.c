@@ -299,12 +299,34 @@ ss__nslot **ss__nslots_head(const ss_object *obj)
 
 /* ---- connections ---- */
 
+/* Entries freed while this thread held the tables' lock: their destroy
+ * callbacks waited for it to drop (a user's callback may take the lock,
+ * or wait for a thread that does). */
+void ss__tables_after_unlock(void)
+{
+    while (ss__tl_deferred) {
+        ss__conn *c = ss__tl_deferred;
+        ss__tl_deferred = c->dnext;
+        c->destroy(c->user_data);
+        free(c);
+    }
+}
+
 /* Drop a reference. Only an unlinked entry can lose its last one (the
  * list holds one), so nobody can find it any more when it is freed. */
 void ss__conn_release(ss__conn *c)
 {
-    if (atomic_fetch_sub(&c->refs, 1) == 1)
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    if (!c->destroy) {
         free(c);
+    } else if (ss__tables_held()) {
+        c->dnext = ss__tl_deferred;
+        ss__tl_deferred = c;
+    } else {
+        c->destroy(c->user_data);
+        free(c);
+    }
 }
 
 ss__conn *ss__conn_new(ss_object *receiver, ss_slot_fn slot, void *user_data,
@@ -475,8 +497,25 @@ SS_API void ss_object_destroy(ss_object *obj)
     ss__rt_write_lock();
     if ((obj->flags_ & (OBJ_TIMER | OBJ_LIVE)) == (OBJ_TIMER | OBJ_LIVE))
         ss__timer_unschedule((ss_timer *)obj);
-    ss__object_destroy_locked(obj);
+    ss_loop *loop = (obj->flags_ & OBJ_LIVE) ? obj->loop_ : NULL;
+    ss__object_destroy_locked(obj); /* its connections marked dead */
     ss__rt_unlock();
+    /* On another thread than its loop's, a slot of obj may be running, or
+     * about to run (its connection read alive just before): wait for it
+     * to return. The loop's thread announces the receiver before it reads
+     * whether the connection is dead, and this reads the announcement
+     * after marking it dead (both sequentially consistent): one of the
+     * two sees the other. */
+    if (!loop || ss__rt_tl_loop == loop)
+        return;
+    for (unsigned k = 0; atomic_load(&loop->calling) == obj; k++) {
+        if (k < 64)
+            ss__cpu_relax();
+        else if (k < 128)
+            ss__yield();
+        else
+            usleep(50);
+    }
 }
 
 SS_API int ss_object_new(ss_object **out, ss_loop *loop, const char *id)

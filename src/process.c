@@ -205,7 +205,9 @@ static void *forker_main(void *arg)
 {
     start_req *rq = arg;
     ss_process *p = rq->p;
+    ss__tables_fork_held(true); /* by the starter, for this fork */
     pid_t pid = fork();
+    ss__tables_fork_held(false);
     if (pid == 0) {
         /* The tables' lock starts free here (its atfork handler): the
          * thread holding it stayed in the parent. */

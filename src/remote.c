@@ -857,7 +857,7 @@ void ss__handle_ctrl(ss_loop *loop, const unsigned char *m, size_t len)
  * published emitter's loop bound to that slot already. */
 static int bind_locked(const unsigned char *key, size_t klen,
                        ss_object *receiver, ss_slot_fn fn, void *ud,
-                       const char *sig, bool add)
+                       ss_destroy_fn destroy, const char *sig, bool add)
 {
     ss_loop *loop = receiver->loop_;
     if (!add) {
@@ -893,6 +893,7 @@ static int bind_locked(const unsigned char *key, size_t klen,
     ss__conn *c = ss__conn_new(receiver, fn, ud, sig, NULL);
     if (!c)
         return SS_ENOMEM;
+    c->destroy = destroy;
     ss__conn_link(c, &bd->conns);
     return 0;
 }
@@ -915,7 +916,7 @@ static int bind_named(ss_loop *loop, uint32_t einc, const char *eloop,
     else if (strcmp(n->sig, sig) != 0)
         rc = SS_ESIGNATURE;
     else
-        rc = bind_locked(key, klen, r, n->fn, n->user_data, sig, add);
+        rc = bind_locked(key, klen, r, n->fn, n->user_data, NULL, sig, add);
     ss__rt_unlock();
     /* (SS_EEXIST, connected already, goes back to the requester: it then
      * adds no second route, and one disconnect undoes it.) */
@@ -1014,14 +1015,15 @@ static int ask_bind(ss_object *emitter, const char *signal,
 
 /* A binding here, on receiver's loop, to a slot function. */
 static int bind_fn(ss_object *emitter, const char *signal, ss_object *receiver,
-                   ss_slot_fn fn, const char *sig, void *ud, bool add)
+                   ss_slot_fn fn, const char *sig, void *ud,
+                   ss_destroy_fn destroy, bool add)
 {
     unsigned char key[KEY_MAX];
     size_t klen = ss__put_key(key, incarnation_of(emitter->loop_),
                            emitter->loop_->name, emitter->id_, signal);
     ss__rt_write_lock();
     int rc = (receiver->flags_ & OBJ_LIVE)
-                 ? bind_locked(key, klen, receiver, fn, ud, sig, add)
+                 ? bind_locked(key, klen, receiver, fn, ud, destroy, sig, add)
                  : SS_EINVAL;
     ss__rt_unlock();
     return rc;
@@ -1029,26 +1031,31 @@ static int bind_fn(ss_object *emitter, const char *signal, ss_object *receiver,
 
 int ss__connect_remote(ss_object *emitter, const char *signal,
                        ss_object *receiver, ss_slot_fn slot, const char *sig,
-                       void *ud, bool add)
+                       void *ud, ss_destroy_fn destroy, bool add)
 {
     int rc = reachable(receiver->loop_, "connect");
-    if (rc != 0)
+    if (rc != 0) {
+        if (destroy) /* (a disconnect passes none) */
+            destroy(ud);
         return rc;
+    }
     if (add) {
-        rc = bind_fn(emitter, signal, receiver, slot, sig, ud, true);
+        rc = bind_fn(emitter, signal, receiver, slot, sig, ud, destroy, true);
+        if (rc != 0 && destroy)
+            destroy(ud); /* not bound (SS_EEXIST: the first one stays) */
         if (rc == SS_EEXIST)
             return 0; /* connected already: delivered once */
         if (rc != 0)
             return rc;
         rc = ask_route(emitter, signal, receiver->loop_, sig, false, true);
-        if (rc != 0)
-            bind_fn(emitter, signal, receiver, slot, sig, ud, false);
+        if (rc != 0) /* (the unbinding releases ud) */
+            bind_fn(emitter, signal, receiver, slot, sig, ud, NULL, false);
         return rc;
     }
     /* The route first, so that what is already on the way still finds the
      * binding (the queue keeps its order). */
     rc = ask_route(emitter, signal, receiver->loop_, sig, false, false);
-    int brc = bind_fn(emitter, signal, receiver, slot, sig, ud, false);
+    int brc = bind_fn(emitter, signal, receiver, slot, sig, ud, NULL, false);
     return rc != 0 ? rc : brc;
 }
 
@@ -1126,7 +1133,7 @@ static int connect_slot(ss_object *emitter, const char *signal,
         }
         if (we == ELSEWHERE)
             return ss__connect_remote(emitter, signal, receiver, fn, sig, ud,
-                                      add);
+                                      NULL, add);
         return add ? ss_connect(emitter, signal, receiver, fn, sig, ud)
                    : ss_disconnect(emitter, signal, receiver, fn, ud);
     }

@@ -91,6 +91,11 @@ typedef struct ss__conn {
      * kept in the table of live objects). */
     struct ss__conn *rnext, *rprev;
     const char *name; /* subscriptions: the signal's name (in data) */
+    /* Called with user_data once the entry is freed, never with the
+     * tables locked (ss_connect_data()); dnext: on the list of this
+     * thread's entries waiting for the lock to drop. */
+    ss_destroy_fn destroy;
+    struct ss__conn *dnext;
     char data[];      /* sig, then name */
 } ss__conn;
 
@@ -253,6 +258,12 @@ struct ss_loop {
     unsigned char cache_hdr[MSG_HDR_MAX];
     ss__conn **calls; /* dispatch scratch */
     size_t calls_cap;
+    /* The receiver whose slot its thread is calling (NULL: none), for
+     * ss_object_destroy() on another thread to wait for; and the hooks
+     * around each run of slot calls (ss_loop_set_dispatch_hooks()). */
+    _Atomic(ss_object *) calling;
+    ss_dispatch_hook hook_begin, hook_end;
+    void *hook_ud;
 };
 
 /* The signal being delivered. The emitter's names stay in the message (not
@@ -394,7 +405,7 @@ bool ss__elsewhere(const ss_loop *l);
 /* ss_connect()/ss_disconnect() whose emitter lives elsewhere. */
 int ss__connect_remote(ss_object *emitter, const char *signal,
                        ss_object *receiver, ss_slot_fn slot, const char *sig,
-                       void *ud, bool add);
+                       void *ud, ss_destroy_fn destroy, bool add);
 /* ss_signal_broadcast_on() to a loop elsewhere, or from an emitter
  * elsewhere. */
 int ss__broadcast_remote(ss_object *emitter, const char *signal,

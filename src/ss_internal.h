@@ -195,6 +195,18 @@ void ss__loop_ended(ss_loop *loop, int code, int sig);
 void ss__tables_read_lock(void);
 void ss__tables_write_lock(void);
 void ss__tables_unlock(void);
+/* Whether this thread holds the tables' lock (reading or writing). */
+bool ss__tables_held(void);
+/* Tell the fork handlers that another thread holds the tables' lock for
+ * this one across its next fork (ss_process_start()'s forking thread),
+ * so they do not take it. */
+void ss__tables_fork_held(bool held);
+/* What this thread deferred until it drops the lock (objects.c: freed
+ * connections whose destroy callback must not run under it), and what
+ * runs it, called by the unlock that ends the thread's last hold. */
+struct ss__conn;
+extern _Thread_local struct ss__conn *ss__tl_deferred;
+void ss__tables_after_unlock(void);
 
 /* ss__signal_add_here - ss_signal_add() for a signal that this process
  * emits whichever loop its object lives on (may be connected to local

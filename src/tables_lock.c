@@ -54,6 +54,7 @@ static _Thread_local tl_slot *tl_my;
 static _Thread_local int tl_writing; /* write depth of this thread */
 static _Thread_local int tl_rw_reads; /* rwlock mode: nested reads */
 static _Thread_local int tl_inner_reads; /* reads nested in this write */
+_Thread_local struct ss__conn *ss__tl_deferred;
 
 /* The key's destructor, run by the exiting thread itself. Other
  * destructors may still run after it on this thread and take the lock
@@ -117,11 +118,50 @@ static void after_fork_child(void)
     }
 }
 
+/* A fork by any thread (a language runtime's, a user's) holds the tables
+ * for writing across it, so that the child never copies them in the
+ * middle of another thread's change. Not when this thread holds the lock
+ * already (ss_process_start() holds it for its forking thread: see
+ * ss__tables_fork_held()), which it keeps across the fork either way. */
+static _Thread_local bool tl_fork_took;
+static _Thread_local bool tl_fork_held_for_me;
+
+void ss__tables_fork_held(bool held)
+{
+    tl_fork_held_for_me = held;
+}
+
+static void before_fork(void)
+{
+    tl_fork_took = !tl_fork_held_for_me && !ss__tables_held();
+    if (tl_fork_took)
+        ss__tables_write_lock();
+}
+
+static void after_fork_parent(void)
+{
+    if (tl_fork_took) {
+        tl_fork_took = false;
+        ss__tables_unlock();
+    }
+}
+
+static void after_fork_child_release(void)
+{
+    if (tl_fork_took) {
+        tl_fork_took = false;
+        ss__tables_unlock();
+    }
+}
+
 static void init_once(void)
 {
     pthread_key_create(&g_key, slot_release);
     g_mode = ss__membarrier_register(SS_MB_PROCESS) == 0 ? MODE_FAST : MODE_RWLOCK;
-    pthread_atfork(NULL, NULL, after_fork_child);
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    /* (Child handlers run in registration order: the lock is made afresh,
+     * then released.) */
+    pthread_atfork(NULL, NULL, after_fork_child_release);
 }
 
 static tl_slot *slot_acquire(void)
@@ -250,13 +290,22 @@ static void write_unlock(void)
     pthread_mutex_unlock(&g_wmutex);
 }
 
+bool ss__tables_held(void)
+{
+    return tl_writing > 0 || tl_rw_reads > 0 || (tl_my && tl_my->depth > 0);
+}
+
 void ss__tables_unlock(void)
 {
     /* Holds nest in LIFO order: a read taken inside a write ends first. */
-    if (tl_inner_reads > 0)
+    if (tl_inner_reads > 0) {
         tl_inner_reads--;
-    else if (tl_writing > 0)
+        return;
+    }
+    if (tl_writing > 0)
         write_unlock();
     else
         read_unlock();
+    if (SS_UNLIKELY(ss__tl_deferred != NULL) && !ss__tables_held())
+        ss__tables_after_unlock();
 }

@@ -62,6 +62,13 @@ typedef struct ss_object {
 typedef void (*ss_slot_fn)(ss_object *receiver, const ss_args *args,
                            void *user_data);
 
+/*
+ * ss_destroy_fn - releases the user_data of a connection or subscription
+ * made with ss_connect_data() or ss_subscribe_data(), once the library is
+ * done with it.
+ */
+typedef void (*ss_destroy_fn)(void *user_data);
+
 /* Default of ss_loop_options.emit_wait_ns. */
 #define SS_EMIT_WAIT_DEFAULT_NS SS_MSEC(50)
 
@@ -162,6 +169,29 @@ SS_API int ss_loop_run(ss_loop *loop);
  */
 SS_API int ss_loop_run_once(ss_loop *loop, int64_t timeout_ns);
 
+/*
+ * ss_dispatch_hook - called by a loop's thread around a run of slot calls
+ * (ss_loop_set_dispatch_hooks()).
+ */
+typedef void (*ss_dispatch_hook)(ss_loop *loop, void *user_data);
+
+/*
+ * ss_loop_set_dispatch_hooks - have loop's thread call begin(loop,
+ * user_data) before it calls the slots of a run of messages it took from
+ * its queue, and end(loop, user_data) after the last of them returned
+ * (and the destroy callbacks of connections dropped meanwhile ran), so
+ * that a language binding takes its interpreter's lock once per run
+ * instead of once per slot. A run holds up to a whole batch (hundreds of
+ * signals); the hooks are not called for a run with no slot to call.
+ * Runs nest when a slot runs the loop again (ss_loop_run_once()): begin
+ * and end then pair up on each level. Either may be NULL; NULL for both
+ * removes them. Before the loop runs, or from its own thread; a loop
+ * process inherits them. Errors: SS_EINVAL, SS_ESTATE (the loop runs on
+ * another thread).
+ */
+SS_API int ss_loop_set_dispatch_hooks(ss_loop *loop, ss_dispatch_hook begin,
+                                      ss_dispatch_hook end, void *user_data);
+
 /* ss_loop_stopped - whether the loop handled a stop (it runs no more
  * iterations until ss_loop_run() starts it again). */
 SS_API bool ss_loop_stopped(const ss_loop *loop);
@@ -250,7 +280,13 @@ SS_API int ss_object_init(ss_object *obj, ss_loop *loop, const char *id);
  * ss_object_destroy - detach obj from its loop and remove its signals and
  * every connection from or to it. Safe at any time, also from inside a slot
  * (of obj or of another object) and while signals for it are still queued:
- * those are dropped. Afterwards obj's memory may be freed.
+ * those are dropped. Afterwards obj's memory may be freed. Any thread:
+ * called on another thread than its loop's, it waits for a slot of obj
+ * that the loop's thread is running to return (no slot of obj starts
+ * after it returns), so a slot that waits for the destroying thread
+ * deadlocks; from the loop's own thread (inside one of obj's slots
+ * included) it never waits. A binding that holds an interpreter lock must
+ * release it around this call (docs/runtime.md, "Language bindings").
  */
 SS_API void ss_object_destroy(ss_object *obj);
 
@@ -293,6 +329,24 @@ SS_API int ss_signal_add(ss_object *obj, const char *name,
 SS_API int ss_connect(ss_object *emitter, const char *signal,
                       ss_object *receiver, ss_slot_fn slot,
                       const char *slot_signature, void *user_data);
+
+/*
+ * ss_connect_data - ss_connect() that hands user_data over to the
+ * library: destroy(user_data) (if destroy is not NULL) is called exactly
+ * once, when the library is done with it: when the connection goes
+ * (ss_disconnect(), the destruction of either object, ss_loop_free()) and
+ * no slot call that uses it is still running, or before the call returns
+ * if no connection was made (an error, or the same five values connected
+ * already: the first user_data stays). It runs on the thread that drops
+ * the connection last (a disconnecting thread, or the receiver's loop
+ * thread after a slot call), never while that thread holds the tables'
+ * lock, so it may call into the library (a language binding releases its
+ * callable there, taking its interpreter's lock). Returns as ss_connect().
+ */
+SS_API int ss_connect_data(ss_object *emitter, const char *signal,
+                           ss_object *receiver, ss_slot_fn slot,
+                           const char *slot_signature, void *user_data,
+                           ss_destroy_fn destroy);
 
 /*
  * ss_disconnect - undo ss_connect() for the same five values. Messages
@@ -364,6 +418,12 @@ SS_API int ss_signal_broadcast_on(ss_object *emitter, const char *signal,
 SS_API int ss_subscribe(ss_object *receiver, const char *signal,
                         ss_slot_fn slot, const char *slot_signature,
                         void *user_data);
+
+/* ss_subscribe_data - ss_subscribe() that hands user_data over to the
+ * library, with destroy called as for ss_connect_data(). */
+SS_API int ss_subscribe_data(ss_object *receiver, const char *signal,
+                             ss_slot_fn slot, const char *slot_signature,
+                             void *user_data, ss_destroy_fn destroy);
 
 /* ss_unsubscribe - undo ss_subscribe(); SS_ENOENT (and a warning) if it
  * was not subscribed. */
