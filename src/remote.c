@@ -1109,6 +1109,22 @@ int ss__broadcast_remote(ss_object *emitter, const char *signal, ss_loop *loop)
     return route_here(emitter, signal, loop, NULL, true, true);
 }
 
+/* The function, user data and signature of obj's slot by name (read
+ * under the tables' lock); false if it has none of that name. */
+static bool named_slot(ss_object *obj, const char *slot, ss_slot_fn *fn,
+                       void **ud, char sig[SS_SIGNATURE_MAX_LEN + 1])
+{
+    ss__rt_read_lock();
+    ss__nslot *n = nslot_find(obj, slot);
+    *fn = n ? n->fn : NULL;
+    *ud = n ? n->user_data : NULL;
+    sig[0] = 0;
+    if (n)
+        memcpy(sig, n->sig, strlen(n->sig) + 1);
+    ss__rt_unlock();
+    return *fn != NULL;
+}
+
 static int connect_slot(ss_object *emitter, const char *signal,
                         ss_object *receiver, const char *slot, bool add)
 {
@@ -1118,15 +1134,10 @@ static int connect_slot(ss_object *emitter, const char *signal,
                wr = where_of(receiver->loop_);
     if (wr != ELSEWHERE) {
         /* The slot is here (or in an unstarted child): by its function. */
-        ss__rt_read_lock();
-        ss__nslot *n = nslot_find(receiver, slot);
-        ss_slot_fn fn = n ? n->fn : NULL;
-        void *ud = n ? n->user_data : NULL;
-        char sig[SS_SIGNATURE_MAX_LEN + 1] = "";
-        if (n)
-            memcpy(sig, n->sig, strlen(n->sig) + 1);
-        ss__rt_unlock();
-        if (!fn) {
+        ss_slot_fn fn;
+        void *ud;
+        char sig[SS_SIGNATURE_MAX_LEN + 1];
+        if (!named_slot(receiver, slot, &fn, &ud, sig)) {
             SS_LOG_ERR("loop", "connect %s.%s to %s: no slot named %s",
                        emitter->id_, signal, receiver->id_, slot);
             return SS_ENOENT;
@@ -1196,15 +1207,10 @@ SS_API int ss_disconnect_slot(ss_object *emitter, const char *signal,
 static int subscribe_here(ss_object *receiver, const char *signal,
                           const char *slot, bool add)
 {
-    ss__rt_read_lock();
-    ss__nslot *n = nslot_find(receiver, slot);
-    ss_slot_fn fn = n ? n->fn : NULL;
-    void *ud = n ? n->user_data : NULL;
-    char sig[SS_SIGNATURE_MAX_LEN + 1] = "";
-    if (n)
-        memcpy(sig, n->sig, strlen(n->sig) + 1);
-    ss__rt_unlock();
-    if (!fn) {
+    ss_slot_fn fn;
+    void *ud;
+    char sig[SS_SIGNATURE_MAX_LEN + 1];
+    if (!named_slot(receiver, slot, &fn, &ud, sig)) {
         SS_LOG_ERR("loop", "subscribe %s to %s: no slot named %s",
                    receiver->id_, signal, slot);
         return SS_ENOENT;

@@ -103,6 +103,27 @@ static void on_quit(ss_object *receiver, const ss_args *args, void *ud)
     ss_loop_stop(ss_object_loop(receiver));
 }
 
+/* Publish loop name with object "sink" and its slot by name, say
+ * "ready", and run until stopped: want values, checked by the slot. */
+static int run_sink(const ss_loop_options *o, const char *name,
+                    const char *slot_name, ss_slot_fn slot, const char *sig,
+                    int64_t want)
+{
+    static ss_object sink;
+    ss_loop *l;
+    g_want = want;
+    if (ss_loop_new(&l, name, o) != 0 ||
+        ss_object_init(&sink, l, "sink") != 0 ||
+        ss_slot_add(&sink, slot_name, slot, sig, NULL) != 0)
+        return 1;
+    printf("ready\n");
+    fflush(stdout);
+    int rc = ss_loop_run(l);
+    ss_object_destroy(&sink);
+    ss_loop_free(l);
+    return rc != SS_LOOP_STOPPED ? 1 : g_bad ? 3 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3 || ss_domain_set(argv[1]) != 0)
@@ -111,34 +132,11 @@ int main(int argc, char **argv)
     ss_loop_options_init(&o);
     o.publish = true;
     ss_loop *l;
-    if (strcmp(argv[2], "receiver") == 0 && argc == 4) {
-        g_want = atoll(argv[3]);
-        static ss_object sink;
-        if (ss_loop_new(&l, "rx", &o) != 0 ||
-            ss_object_init(&sink, l, "sink") != 0 ||
-            ss_slot_add(&sink, "on_data", on_data, "xs", NULL) != 0)
-            return 1;
-        printf("ready\n");
-        fflush(stdout);
-        int rc = ss_loop_run(l);
-        ss_object_destroy(&sink);
-        ss_loop_free(l);
-        return rc != SS_LOOP_STOPPED ? 1 : g_bad ? 3 : 0;
-    }
-    if (strcmp(argv[2], "subscriber") == 0 && argc == 4) {
-        g_want = atoll(argv[3]);
-        static ss_object sink;
-        if (ss_loop_new(&l, "sub", &o) != 0 ||
-            ss_object_init(&sink, l, "sink") != 0 ||
-            ss_slot_add(&sink, "on_tick", on_tick_in, "x", NULL) != 0)
-            return 1;
-        printf("ready\n");
-        fflush(stdout);
-        int rc = ss_loop_run(l);
-        ss_object_destroy(&sink);
-        ss_loop_free(l);
-        return rc != SS_LOOP_STOPPED ? 1 : g_bad ? 3 : 0;
-    }
+    if (strcmp(argv[2], "receiver") == 0 && argc == 4)
+        return run_sink(&o, "rx", "on_data", on_data, "xs", atoll(argv[3]));
+    if (strcmp(argv[2], "subscriber") == 0 && argc == 4)
+        return run_sink(&o, "sub", "on_tick", on_tick_in, "x",
+                        atoll(argv[3]));
     if (strcmp(argv[2], "emitter") == 0) {
         if (ss_loop_new(&l, "ex", &o) != 0 ||
             ss_object_init(&g_src, l, "src") != 0 ||
