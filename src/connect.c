@@ -178,6 +178,21 @@ SS_API int ss_disconnect(ss_object *emitter, const char *signal,
     return SS_ENOENT;
 }
 
+SS_API int ss_signal_signature(ss_object *emitter, const char *signal,
+                               char *out)
+{
+    if (!emitter || !signal || !out)
+        return SS_EINVAL;
+    ss__rt_read_lock();
+    ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                        ? ss__find_signal(emitter, signal, strlen(signal))
+                        : NULL;
+    if (s)
+        memcpy(out, s->sig, strlen(s->sig) + 1);
+    ss__rt_unlock();
+    return s ? 0 : SS_ENOENT;
+}
+
 SS_API uint64_t ss_signal_dropped(ss_object *emitter, const char *signal)
 {
     if (!emitter || !signal)

@@ -104,6 +104,32 @@ SS_API pid_t ss_process_pid(const ss_process *process)
     return process ? process->pid : 0;
 }
 
+SS_API int ss_loop_adopt(ss_loop *loop)
+{
+    if (!loop || ss_loop_is_remote(loop))
+        return SS_EINVAL;
+    ss__loop_set_pid(loop, ss__getpid());
+    return 0;
+}
+
+SS_API int ss_loop_set_process(ss_loop *loop, pid_t pid)
+{
+    if (!loop || ss_loop_is_remote(loop) || pid <= 0)
+        return SS_EINVAL;
+    ss__loop_set_pid(loop, pid);
+    return 0;
+}
+
+SS_API uint64_t ss_loop_process_ended(ss_loop *loop, int code, int sig)
+{
+    if (!loop || ss_loop_is_remote(loop))
+        return 0;
+    ss__loop_close(loop, PROC_CLOSE_PATIENCE_NS);
+    uint64_t left = ss__loop_drop_queued(loop);
+    ss__loop_ended(loop, code, sig);
+    return left;
+}
+
 static _Noreturn void child_main(ss_process *p, pid_t parent,
                                  ss_process_init_fn init, void *user_data,
                                  const sigset_t *mask)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "signal_slot.h"
 #include "testutil.h"
@@ -496,6 +497,131 @@ static void test_fork_from_any_thread(void **state)
     ss_loop_free(l);
 }
 
+/* ---- a loop run by a child that the program forked itself ---- */
+
+typedef struct adopted {
+    ss_object src, sink;   /* src: parent's emitter; sink: on the child loop */
+    ss_object back, home;  /* back: the child's emitter; home: parent's */
+    int64_t next;          /* the child: next value expected */
+    int bad;
+    int64_t got_back;      /* the parent: echoes received, in order */
+    ss_loop *parent_loop;
+} adopted;
+
+static adopted g_ad;
+
+static void ad_on_data(ss_object *r, const ss_args *a, void *p)
+{
+    (void)r;
+    (void)p;
+    int64_t v = -1;
+    if (ss_args_unpack(a, "x", &v) != 0 || v != g_ad.next)
+        g_ad.bad++;
+    g_ad.next = v + 1;
+    if (ss_emit(&g_ad.back, "echo", v) != 0)
+        g_ad.bad++;
+}
+
+static void ad_on_echo(ss_object *r, const ss_args *a, void *p)
+{
+    (void)r;
+    (void)p;
+    int64_t v = -1;
+    if (ss_args_unpack(a, "x", &v) != 0 || v != g_ad.got_back)
+        g_ad.bad++;
+    g_ad.got_back++;
+    if (g_ad.got_back == 1000)
+        ss_loop_stop(g_ad.parent_loop);
+}
+
+static void test_adopted_loop(void **state)
+{
+    (void)state;
+    char dom[32];
+    snprintf(dom, sizeof dom, "tb%d", (int)getpid());
+    assert_int_equal(ss_domain_set(dom), 0);
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.publish = true;
+    ss_loop *parent = NULL, *child = NULL;
+    assert_int_equal(ss_loop_new(&parent, "ad_parent", &o), 0);
+    assert_int_equal(ss_loop_new(&child, "ad_child", &o), 0);
+    memset(&g_ad, 0, sizeof g_ad);
+    g_ad.parent_loop = parent;
+    assert_int_equal(ss_object_init(&g_ad.src, parent, "src"), 0);
+    assert_int_equal(ss_object_init(&g_ad.home, parent, "home"), 0);
+    assert_int_equal(ss_object_init(&g_ad.sink, child, "sink"), 0);
+    assert_int_equal(ss_object_init(&g_ad.back, child, "back"), 0);
+    assert_int_equal(ss_signal_add(&g_ad.src, "data", "x"), 0);
+    assert_int_equal(ss_signal_add(&g_ad.back, "echo", "x"), 0);
+    assert_int_equal(ss_connect(&g_ad.src, "data", &g_ad.sink, ad_on_data,
+                                "x", NULL),
+                     0);
+    assert_int_equal(ss_connect(&g_ad.back, "echo", &g_ad.home, ad_on_echo,
+                                "x", NULL),
+                     0);
+    /* Emitted before the child exists: waits in its queue. */
+    for (int64_t k = 0; k < 500; k++)
+        assert_int_equal(ss_emit(&g_ad.src, "data", k), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (ss_loop_adopt(child) != 0)
+            _exit(5);
+        int rc = ss_loop_run(child);
+        _exit(rc == SS_LOOP_STOPPED && g_ad.bad == 0 && g_ad.next == 1000
+                  ? 0
+                  : 6);
+    }
+    assert_int_equal(ss_loop_set_process(child, pid), 0);
+    /* Running elsewhere now: no more connections by function. */
+    assert_int_equal(ss_connect(&g_ad.src, "data", &g_ad.sink, ad_on_data,
+                                "x", &g_ad),
+                     SS_ENOTSUP);
+    /* The child owns its registry entry. */
+    ss_loop_info info[8];
+    size_t n = 0;
+    int64_t deadline = tu_now_ns() + SS_SEC(10);
+    bool owned = false;
+    while (!owned && tu_now_ns() < deadline) {
+        assert_int_equal(ss_registry_list(info, 8, &n), 0);
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(info[i].name, "ad_child") == 0 && info[i].pid == pid)
+                owned = true;
+        if (!owned)
+            tu_sleep_us(1000);
+    }
+    assert_true(owned);
+    for (int64_t k = 500; k < 1000; k++) {
+        int rc;
+        while ((rc = ss_emit(&g_ad.src, "data", k)) == SS_EAGAIN)
+            tu_sleep_us(100);
+        assert_int_equal(rc, 0);
+    }
+    assert_int_equal(ss_loop_run(parent), SS_LOOP_STOPPED);
+    assert_int_equal(g_ad.got_back, 1000);
+    assert_int_equal(g_ad.bad, 0);
+    assert_int_equal(ss_loop_stop(child), 0);
+    int st = -1;
+    assert_int_equal(tu_wait(pid, 10000), 0);
+    (void)st;
+    /* Its end, told by the parent: emissions to it are counted drops. */
+    assert_int_equal(ss_emit(&g_ad.src, "data", (int64_t)1), 0);
+    assert_int_equal(ss_loop_process_ended(child, 0, 0), 1);
+    assert_int_equal(ss_emit(&g_ad.src, "data", (int64_t)2), SS_ECLOSED);
+    assert_true(ss_loop_dropped(child) >= 2);
+    ss_object_destroy(&g_ad.src);
+    ss_object_destroy(&g_ad.home);
+    ss_object_destroy(&g_ad.sink);
+    ss_object_destroy(&g_ad.back);
+    ss_loop_free(child);
+    ss_loop_free(parent);
+    char path[96];
+    snprintf(path, sizeof path, "/dev/shm/ss-%u-%s", (unsigned)getuid(), dom);
+    unlink(path);
+}
+
 int main(void)
 {
     tu_watchdog(60);
@@ -505,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_dispatch_hooks),
         cmocka_unit_test(test_destroy_waits_for_running_slot),
         cmocka_unit_test(test_fork_from_any_thread),
+        cmocka_unit_test(test_adopted_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

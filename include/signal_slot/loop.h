@@ -430,6 +430,14 @@ SS_API int ss_subscribe_data(ss_object *receiver, const char *signal,
 SS_API int ss_unsubscribe(ss_object *receiver, const char *signal,
                           ss_slot_fn slot, void *user_data);
 
+/*
+ * ss_signal_signature - copy the signature of emitter's signal into out
+ * (SS_SIGNATURE_MAX_LEN + 1 bytes). Any thread. Errors: SS_EINVAL,
+ * SS_ENOENT (no such signal).
+ */
+SS_API int ss_signal_signature(ss_object *emitter, const char *signal,
+                               char *out);
+
 /* ss_signal_dropped - messages of this signal dropped for full queues. */
 SS_API uint64_t ss_signal_dropped(ss_object *emitter, const char *signal);
 

@@ -136,6 +136,44 @@ SS_API const char *ss_process_name(const ss_process *process);
  */
 SS_API void ss_process_free(ss_process *process);
 
+/*
+ * Loops run by processes that something else started: a language
+ * runtime's (Python's multiprocessing, which must fork on its own
+ * thread, or start a fresh interpreter), or a supervisor. The loop is
+ * created (and published, if another program must open it) in the
+ * parent, objects placed on it and connected as for ss_process_new();
+ * the child, which inherited the loop by fork or attached to it, calls
+ * ss_loop_adopt() before it runs it; the parent calls
+ * ss_loop_set_process() once the child runs, and ss_loop_process_ended()
+ * once it has reaped it. Between the two, the loop behaves in both
+ * processes as a started loop process's does.
+ */
+
+/*
+ * ss_loop_adopt - in the child: this process runs loop from now on
+ * (connections to it are made here; a published loop's registry entry
+ * names this process as its owner, so that its death is noticed).
+ * Errors: SS_EINVAL (NULL, a handle from ss_loop_open()).
+ */
+SS_API int ss_loop_adopt(ss_loop *loop);
+
+/*
+ * ss_loop_set_process - in the parent: loop runs in process pid from now
+ * on (connecting to its objects returns SS_ENOTSUP, as for a started loop
+ * process). Errors: SS_EINVAL (NULL, a handle, pid <= 0).
+ */
+SS_API int ss_loop_set_process(ss_loop *loop, pid_t pid);
+
+/*
+ * ss_loop_process_ended - in the parent, once the process running loop
+ * has ended (code: its exit code or -1; sig: the signal that killed it or
+ * 0): its queue is closed (emissions to it become counted drops at once),
+ * what it still held is counted as dropped, and a published loop's entry
+ * says it ended, as ss_process's watcher does. Returns the number of
+ * messages dropped from its queue, or 0. NULL: 0.
+ */
+SS_API uint64_t ss_loop_process_ended(ss_loop *loop, int code, int sig);
+
 #ifdef __cplusplus
 }
 #endif
