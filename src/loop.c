@@ -373,6 +373,17 @@ static void *loop_thread_main(void *arg)
     return NULL;
 }
 
+SS_API void ss_loop_set_data(ss_loop *loop, void *data)
+{
+    if (loop)
+        atomic_store(&loop->user_data, data);
+}
+
+SS_API void *ss_loop_get_data(const ss_loop *loop)
+{
+    return loop ? atomic_load(&((ss_loop *)loop)->user_data) : NULL;
+}
+
 SS_API int ss_loop_set_dispatch_hooks(ss_loop *loop, ss_dispatch_hook begin,
                                       ss_dispatch_hook end, void *user_data)
 {

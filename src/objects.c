@@ -488,6 +488,19 @@ void ss__object_destroy_locked(ss_object *obj)
     obj->loop_ = NULL;
 }
 
+/* Whether loop's thread calls a slot of obj: read under the tables' lock,
+ * since another thread may free the loop meanwhile (it is then no longer
+ * among the loops, and calls nothing). */
+static bool calling(ss_loop *loop, ss_object *obj)
+{
+    ss__rt_read_lock();
+    bool yes = false;
+    for (ss_loop *l = ss__rt_loops; l && !yes; l = l->next)
+        yes = l == loop && atomic_load(&l->calling) == obj;
+    ss__rt_unlock();
+    return yes;
+}
+
 SS_API void ss_object_destroy(ss_object *obj)
 {
     if (!obj)
@@ -508,7 +521,7 @@ SS_API void ss_object_destroy(ss_object *obj)
      * two sees the other. */
     if (!loop || ss__rt_tl_loop == loop)
         return;
-    for (unsigned k = 0; atomic_load(&loop->calling) == obj; k++) {
+    for (unsigned k = 0; calling(loop, obj); k++) {
         if (k < 64)
             ss__cpu_relax();
         else if (k < 128)

@@ -264,6 +264,7 @@ struct ss_loop {
     _Atomic(ss_object *) calling;
     ss_dispatch_hook hook_begin, hook_end;
     void *hook_ud;
+    _Atomic(void *) user_data; /* ss_loop_set_data() */
 };
 
 /* The signal being delivered. The emitter's names stay in the message (not

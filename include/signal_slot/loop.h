@@ -127,6 +127,15 @@ SS_API void ss_loop_free(ss_loop *loop);
 /* ss_loop_name - the loop's name. */
 SS_API const char *ss_loop_name(const ss_loop *loop);
 
+/*
+ * ss_loop_set_data, ss_loop_get_data - a pointer of the caller's kept with
+ * the loop (NULL at first), for a binding to find its own state from a
+ * loop; the library never uses it. Any thread; a loop process's child
+ * inherits it.
+ */
+SS_API void ss_loop_set_data(ss_loop *loop, void *data);
+SS_API void *ss_loop_get_data(const ss_loop *loop);
+
 /* ss_loop_object - the loop as an object on itself. */
 SS_API ss_object *ss_loop_object(ss_loop *loop);
 
