@@ -263,7 +263,46 @@ SS_API int ss_loop_run_once(ss_loop *loop, int64_t timeout_ns)
     return rc;
 }
 
+static int run_once_(ss_loop *loop, int64_t timeout_ns);
+
+/* One iteration. A slot may run one more (ss_loop_run_once() from a
+ * slot): that one takes messages into buffers of its own, since the outer
+ * one still dispatches from its buffer, pending list and calls. */
 static int run_once(ss_loop *loop, int64_t timeout_ns)
+{
+    if (loop->run_depth == 0) {
+        loop->run_depth++;
+        int rc = run_once_(loop, timeout_ns);
+        loop->run_depth--;
+        return rc;
+    }
+    unsigned char *buf = loop->buf;
+    size_t buf_size = loop->buf_size, calls_cap = loop->calls_cap;
+    struct pending *pend = loop->pend;
+    ss__conn **calls = loop->calls;
+    loop->buf_size = LOOP_BUF_INITIAL;
+    loop->buf = malloc(loop->buf_size);
+    loop->pend = malloc(LOOP_BATCH * sizeof *loop->pend);
+    loop->calls = NULL;
+    loop->calls_cap = 0;
+    int rc = SS_ENOMEM;
+    if (loop->buf && loop->pend) {
+        loop->run_depth++;
+        rc = run_once_(loop, timeout_ns);
+        loop->run_depth--;
+    }
+    free(loop->buf);
+    free(loop->pend);
+    free(loop->calls);
+    loop->buf = buf;
+    loop->buf_size = buf_size;
+    loop->pend = pend;
+    loop->calls = calls;
+    loop->calls_cap = calls_cap;
+    return rc;
+}
+
+static int run_once_(ss_loop *loop, int64_t timeout_ns)
 {
     if (loop->stopped)
         return SS_LOOP_STOPPED;
@@ -371,6 +410,12 @@ static void *loop_thread_main(void *arg)
     ss_loop *loop = arg;
     loop->thread_status = ss_loop_run(loop);
     return NULL;
+}
+
+SS_API void ss_loop_clear_stop(ss_loop *loop)
+{
+    if (loop)
+        loop->stopped = false;
 }
 
 SS_API void ss_loop_set_data(ss_loop *loop, void *data)

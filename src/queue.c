@@ -188,8 +188,15 @@ static pthread_once_t ssq_atfork_once = PTHREAD_ONCE_INIT;
 
 /* Identity of the calling thread as lock holder, 0 until first needed:
  * (start time << 32) | kernel thread id, which another process can check
- * (ss__thread_probe()). Initial-exec: read on every lock. */
-static _Thread_local uint64_t ssq_self __attribute__((tls_model("initial-exec")));
+ * (ss__thread_probe()). Initial-exec: read on every lock. Not in a build
+ * for a module loaded with dlopen() (SS_NO_STATIC_TLS: the Python
+ * extension), whose thread-local block must then not be static. */
+#ifdef SS_NO_STATIC_TLS
+#define SSQ_TLS_MODEL
+#else
+#define SSQ_TLS_MODEL __attribute__((tls_model("initial-exec")))
+#endif
+static _Thread_local uint64_t ssq_self SSQ_TLS_MODEL;
 
 /* Whether this process is reached by other processes' system-wide
  * barriers, so that side_unlock() needs no fence of its own (set once). */

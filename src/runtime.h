@@ -265,6 +265,7 @@ struct ss_loop {
     ss_dispatch_hook hook_begin, hook_end;
     void *hook_ud;
     _Atomic(void *) user_data; /* ss_loop_set_data() */
+    unsigned run_depth; /* loop thread: iterations in progress (nested) */
 };
 
 /* The signal being delivered. The emitter's names stay in the message (not

@@ -622,6 +622,83 @@ static void test_adopted_loop(void **state)
     unlink(path);
 }
 
+/* ---- a slot that runs its loop once more (Python's process_events()) ---- */
+
+typedef struct nest {
+    ss_object a, b, c;
+    char seen[64][32];
+    int n, bad;
+} nest;
+
+static nest g_nest;
+
+static void nest_record(ss_object *r, const ss_args *args, void *p)
+{
+    (void)p;
+    const char *s = NULL;
+    if (ss_args_unpack(args, "s", &s) != 0 || g_nest.n >= 64) {
+        g_nest.bad++;
+        return;
+    }
+    snprintf(g_nest.seen[g_nest.n++], 32, "%s:%s", ss_object_id(r), s);
+}
+
+static void nest_outer(ss_object *r, const ss_args *args, void *p)
+{
+    nest_record(r, args, p);
+    const char *s = NULL;
+    ss_args_unpack(args, "s", &s);
+    if (s && strcmp(s, "a0") == 0) {
+        /* Its own messages while the outer batch still holds a1..a4. */
+        for (int k = 0; k < 3; k++) {
+            char v[32];
+            snprintf(v, sizeof v, "inner%d-xxxxxxxxx", k);
+            ss_emit(&g_nest.c, "sig", (const char *)v);
+        }
+        ss_loop *l = ss_object_loop(r);
+        for (int k = 0; k < 3; k++)
+            if (ss_loop_run_once(l, SS_NO_WAIT) != 0)
+                g_nest.bad++;
+    }
+}
+
+static void test_nested_run_once(void **state)
+{
+    (void)state;
+    ss_loop *l = new_loop("nest");
+    memset(&g_nest, 0, sizeof g_nest);
+    assert_int_equal(ss_object_init(&g_nest.a, l, "a"), 0);
+    assert_int_equal(ss_object_init(&g_nest.b, l, "b"), 0);
+    assert_int_equal(ss_object_init(&g_nest.c, l, "c"), 0);
+    assert_int_equal(ss_signal_add(&g_nest.a, "sig", "s"), 0);
+    assert_int_equal(ss_signal_add(&g_nest.c, "sig", "s"), 0);
+    assert_int_equal(ss_connect(&g_nest.a, "sig", &g_nest.b, nest_outer, "s",
+                                NULL),
+                     0);
+    assert_int_equal(ss_connect(&g_nest.c, "sig", &g_nest.b, nest_record, "s",
+                                NULL),
+                     0);
+    for (int k = 0; k < 5; k++) {
+        char v[16];
+        snprintf(v, sizeof v, "a%d", k);
+        assert_int_equal(ss_emit(&g_nest.a, "sig", (const char *)v), 0);
+    }
+    assert_int_equal(ss_loop_run_once(l, SS_NO_WAIT), 0);
+    /* The inner signals inside the first outer call, then the rest of the
+     * outer batch, intact. */
+    const char *want[] = {"b:a0", "b:inner0-xxxxxxxxx", "b:inner1-xxxxxxxxx",
+                          "b:inner2-xxxxxxxxx", "b:a1", "b:a2", "b:a3",
+                          "b:a4"};
+    assert_int_equal(g_nest.bad, 0);
+    assert_int_equal(g_nest.n, 8);
+    for (int k = 0; k < 8; k++)
+        assert_string_equal(g_nest.seen[k], want[k]);
+    ss_object_destroy(&g_nest.a);
+    ss_object_destroy(&g_nest.b);
+    ss_object_destroy(&g_nest.c);
+    ss_loop_free(l);
+}
+
 int main(void)
 {
     tu_watchdog(60);
@@ -632,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_destroy_waits_for_running_slot),
         cmocka_unit_test(test_fork_from_any_thread),
         cmocka_unit_test(test_adopted_loop),
+        cmocka_unit_test(test_nested_run_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

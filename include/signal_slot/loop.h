@@ -201,6 +201,14 @@ typedef void (*ss_dispatch_hook)(ss_loop *loop, void *user_data);
 SS_API int ss_loop_set_dispatch_hooks(ss_loop *loop, ss_dispatch_hook begin,
                                       ss_dispatch_hook end, void *user_data);
 
+/*
+ * ss_loop_clear_stop - forget a stop the loop handled, so that
+ * ss_loop_run_once() runs iterations again (as ss_loop_run() does when
+ * it starts): for a caller that runs the loop with ss_loop_run_once()
+ * only. Loop thread, or while the loop does not run.
+ */
+SS_API void ss_loop_clear_stop(ss_loop *loop);
+
 /* ss_loop_stopped - whether the loop handled a stop (it runs no more
  * iterations until ss_loop_run() starts it again). */
 SS_API bool ss_loop_stopped(const ss_loop *loop);
