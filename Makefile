@@ -4,7 +4,14 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test bench clean
+.PHONY: all deps configure build demo test bench clean python python-test
+
+# The Python package (python/), built and installed into a virtual
+# environment with Debian's python3 and no package index: the venv sees the
+# system's packages (pytest, numpy, setuptools), pip builds without
+# isolation and fetches nothing.
+PYTHON ?= /usr/bin/python3
+VENV ?= $(BUILD)/venv
 
 all: build
 
@@ -23,9 +30,18 @@ build: configure
 demo: build
 	./$(BUILD)/examples/ping_pong 3
 
-# Build with warnings as errors and run every test through CTest.
-test: build
+# Build with warnings as errors and run every test through CTest, then the
+# Python package's tests.
+test: build python
 	ctest --test-dir $(BUILD) --output-on-failure -j 2
+	$(VENV)/bin/python -m pytest -q python/tests
+
+python: deps
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/pip install -q --no-build-isolation --no-deps --no-index ./python
+
+python-test: python
+	$(VENV)/bin/python -m pytest -q python/tests
 
 bench: build
 	./$(BUILD)/bench/ss-bench signal

@@ -3,7 +3,8 @@
 # archive, and only what is missing. Idempotent; quiet when all is there.
 set -euo pipefail
 
-pkgs=(gcc make cmake pkg-config libcmocka-dev libzmq3-dev)
+pkgs=(gcc make cmake pkg-config libcmocka-dev libzmq3-dev
+      python3-dev python3-venv python3-setuptools python3-pytest python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

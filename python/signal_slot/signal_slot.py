@@ -1,0 +1,493 @@
+"""The API of signal-slot-mp 1.0.5 on this project's C core.
+
+Loops, emission, encoding and dispatch are C (signal_slot._core); this
+module keeps the seed's classes, attributes, quirks and exceptions
+(docs/python.md; ../shared/reference/python-api.md is the API matched).
+"""
+import logging
+import multiprocessing
+import os
+import threading
+import time
+import types
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from signal_slot import _core
+from signal_slot.utils import error_log_every_n
+
+log = logging.getLogger(__name__)
+
+ObjectID = Any
+MpQueue = Any
+BoundMethod = Any
+StatusCode = int
+
+
+def configure_logger(logger):
+    """Use logger from now on (names imported before keep the old one)."""
+    global log
+    log = logger
+
+
+@dataclass(frozen=True)
+class Emitter:
+    object_id: ObjectID
+    signal_name: str
+
+
+@dataclass(frozen=True)
+class Receiver:
+    object_id: ObjectID
+    slot_name: str
+
+
+class EventLoopStatus:
+    NORMAL_TERMINATION = 0
+    INTERRUPTED = 1
+
+
+# ---- what the C core reports, logged as the seed logs it ----
+
+def _on_slot_error(receiver, slot, sender, args, exc):
+    log.error(
+        "Unhandled exception in slot %s of %r (emitter %s.%s on loop %s), "
+        "args %r", slot, receiver, sender[1], sender[2], sender[0], args,
+        exc_info=exc if isinstance(exc, BaseException) else None)
+
+
+def _on_slot_missing(receiver, slot, why):
+    log.warning("Slot %s of %r: %s; skipped", slot, receiver, why)
+
+
+def _on_drop(emitter, signal_, rc, dropped):
+    error_log_every_n(
+        log, 100,
+        f"{emitter!r}: a message of signal {signal_} was dropped (receiving "
+        f"queue full, receiver ended, or message too large)")
+
+
+_core.set_callbacks(slot_error=_on_slot_error, slot_missing=_on_slot_missing,
+                    drop=_on_drop)
+
+
+def _core_id(object_id):
+    """The id the C core knows an object by: the object's own if it is a
+    short enough str, else one the core makes."""
+    if isinstance(object_id, str) and 0 < len(object_id.encode()) <= 63:
+        return object_id
+    return None
+
+
+class signal(_core.Signal):
+    """@signal def name(self): ... declares a signal (the body is not used).
+
+    As in the seed, accessing it on an object returns this same descriptor,
+    bound to the object accessed last (class-level access raises
+    AssertionError); emit, emit_many, connect, disconnect and broadcast_on
+    act on that object. emit and emit_many run in C."""
+
+
+def _slot_of(other, slot):
+    if isinstance(other, (types.MethodType, types.BuiltinMethodType)):
+        return other.__self__, other.__name__
+    assert isinstance(other, EventLoopObject), (
+        f"slot must be a bound method of an {EventLoopObject.__name__}, "
+        f"not {other!r}")
+    assert slot is not None, "an object given: give the slot's name too"
+    return other, slot
+
+
+class EventLoopObject(_core.Object):
+    """An object living on an event loop, with signals and slots."""
+
+    def __init__(self, event_loop, object_id=None):
+        self.event_loop = event_loop
+        self.object_id = str(uuid.uuid4()) if object_id is None else object_id
+        if self.object_id in event_loop.objects:
+            raise ValueError(
+                f"{self.object_id=} is already registered on loop "
+                f"{event_loop.object_id}")
+        self.send_signals_to = {}
+        self.connections = {}
+        self._ss_attach_self(event_loop)
+        event_loop.objects[self.object_id] = self
+
+    def _ss_attach_self(self, event_loop):
+        self._ss_attach(event_loop._ss_loop, _core_id(self.object_id))
+
+    def _check_same_process(self, other, what):
+        if self.event_loop.process != other.event_loop.process:
+            msg = (f"Cannot {what} {self.object_id} and {other.object_id}: "
+                   f"they live in different processes "
+                   f"({process_name(self.event_loop.process)} and "
+                   f"{process_name(other.event_loop.process)}); connect "
+                   f"before the processes start")
+            log.error(msg)
+            raise RuntimeError(msg)
+
+    def connect(self, signal_, other, slot=None):
+        receiver, slot = _slot_of(other, slot)
+        self._check_same_process(receiver, "connect")
+        mine = self.event_loop.objects.get(receiver.object_id)
+        if mine is not None and mine is not receiver:
+            raise ValueError(
+                f"Object {receiver.object_id} on the emitter's loop is another "
+                f"object than the receiver {receiver!r}")
+        emitter = Emitter(self.object_id, signal_)
+        prev = receiver.connections.get(emitter)
+        if prev is not None and prev != slot:
+            # One slot per (emitter, signal, receiver): the new one replaces.
+            self._ss_disconnect(signal_, receiver, prev)
+        self._ss_connect(signal_, receiver, slot)
+        receiver.connections[emitter] = slot
+        self.send_signals_to.setdefault(signal_, set()).add(receiver.object_id)
+
+    def disconnect(self, signal_, other, slot=None):
+        receiver, slot = _slot_of(other, slot)
+        self._check_same_process(receiver, "disconnect")
+        emitter = Emitter(self.object_id, signal_)
+        if receiver.connections.get(emitter) != slot or not self._ss_disconnect(
+                signal_, receiver, slot):
+            log.warning("%s.%s is not connected to %s.%s", self.object_id,
+                        signal_, receiver.object_id, slot)
+            return
+        del receiver.connections[emitter]
+        ids = self.send_signals_to.get(signal_)
+        if ids is not None:
+            ids.discard(receiver.object_id)
+            if not ids:
+                del self.send_signals_to[signal_]
+
+    def register_broadcast(self, signal_, event_loop):
+        self._ss_broadcast_on(signal_, event_loop._ss_loop)
+
+    def subscribe(self, signal_, slot):
+        name = slot.__name__ if callable(slot) else slot
+        self._ss_subscribe(signal_, name)
+
+    def unsubscribe(self, signal_, slot):
+        name = slot.__name__ if callable(slot) else slot
+        if not self._ss_unsubscribe(signal_, name):
+            log.warning("%s is not subscribed to %s with %s", self.object_id,
+                        signal_, name)
+
+    def emit(self, signal_, *args):
+        self._ss_emit(signal_, *args)
+
+    def emit_many(self, signal_, list_of_args):
+        self._ss_emit_many(signal_, list_of_args)
+
+    def detach(self):
+        loop = self.__dict__.get("event_loop")
+        if loop is not None:
+            objs = loop.__dict__.get("objects")
+            if objs is not None and objs.get(self.object_id) is self:
+                del objs[self.object_id]
+        self._ss_detach()
+        self.event_loop = None
+
+    def __del__(self):
+        try:
+            self.detach()
+        except Exception:
+            pass
+
+
+class _QueueView:
+    """What sample-factory reads of a loop's signal_queue: its size."""
+
+    def __init__(self, loop):
+        self._loop = loop
+
+    def qsize(self):
+        return self._loop.pending()[0]
+
+    def empty(self):
+        return self.qsize() == 0
+
+    def data_size(self):
+        return self._loop.pending()[1]
+
+
+class EventLoop(EventLoopObject):
+    """An event loop: runs the slots of the objects living on it."""
+
+    def __init__(self, unique_loop_name, serial_mode=False, *,
+                 queue_bytes=None):
+        # (queue_bytes: beyond the seed, the ring of the loop's queue;
+        # default 5 MB as the seed's.)
+        self._ss_loop = _core.Loop(unique_loop_name,
+                                   queue_bytes=queue_bytes or 5_000_000)
+        self.objects = {}
+        self.owner = None
+        self.process = None
+        self.serial_mode = serial_mode
+        self.signal_queue = _QueueView(self._ss_loop)
+        self.timers = []
+        self.receivers = {}
+        self.should_terminate = False
+        self.verbose = False
+        EventLoopObject.__init__(self, self, unique_loop_name)
+
+    def _ss_attach_self(self, event_loop):
+        self._ss_attach_loop(self._ss_loop)
+
+    @signal
+    def start(self):
+        pass
+
+    @signal
+    def terminate(self):
+        pass
+
+    @property
+    def curr_emitter(self):
+        e = self._ss_loop.curr_emitter()
+        return None if e is None else Emitter(e[1], e[2])
+
+    def add_timer(self, t):
+        if t not in self.timers:
+            self.timers.append(t)
+
+    def remove_timer(self, t):
+        if t in self.timers:
+            self.timers.remove(t)
+
+    def exec(self) -> StatusCode:
+        self.should_terminate = False
+        self.start.emit()
+        try:
+            status = self._ss_loop.run()
+        except Exception:
+            log.warning("Unhandled exception in %s evt loop", self.object_id)
+            raise
+        if status == EventLoopStatus.INTERRUPTED:
+            log.info("Keyboard interrupt detected in the event loop %s, "
+                     "exiting...", self)
+            return EventLoopStatus.INTERRUPTED
+        self.should_terminate = True
+        self.terminate.emit()
+        return EventLoopStatus.NORMAL_TERMINATION
+
+    def process_events(self):
+        """One iteration: wait up to 50 ms for signals, handle them."""
+        self._ss_loop.run_once(0.05)
+
+    def stop(self):
+        """Stop the loop once what was emitted to it before is handled
+        (from any thread, or a process holding a copy of the loop)."""
+        self._ss_loop.stop()
+
+    def _terminate(self):
+        self.stop()
+
+    def __str__(self):
+        return f"EvtLoop [{self.object_id}, process={process_name(self.process)}]"
+
+
+class Timer(EventLoopObject):
+    """Emits timeout every interval_sec (once if single_shot); starts at once."""
+
+    def __init__(self, event_loop, interval_sec, single_shot=False,
+                 object_id=None):
+        object_id = f"Timer_{uuid.uuid4()}" if object_id is None else object_id
+        self._interval_sec = interval_sec
+        self._single_shot = bool(single_shot)
+        self._next_timeout = time.time() + interval_sec
+        EventLoopObject.__init__(self, event_loop, object_id)
+        event_loop.add_timer(self)
+
+    def _ss_attach_self(self, event_loop):
+        self._ss_attach_timer(event_loop._ss_loop, _core_id(self.object_id),
+                              float(self._interval_sec), self._single_shot)
+
+    @signal
+    def timeout(self):
+        pass
+
+    def start(self):
+        self._next_timeout = time.time() + self._interval_sec
+        if self.event_loop is not None:
+            self.event_loop.add_timer(self)
+        self._ss_timer_start()
+
+    def stop(self):
+        self._next_timeout = time.time() + 1e10
+        if self.event_loop is not None:
+            self.event_loop.remove_timer(self)
+        self._ss_timer_stop()
+
+    def set_interval(self, interval_sec):
+        self._interval_sec = interval_sec
+        if self._ss_timer_active():
+            self._next_timeout = min(self._next_timeout,
+                                     time.time() + interval_sec)
+        self._ss_timer_set_interval(float(interval_sec))
+
+    def next_timeout(self):
+        return self._next_timeout
+
+    def remaining_time(self):
+        return max(0.0, self._next_timeout - time.time())
+
+    def fire(self):
+        self.timeout.emit()
+        if self._single_shot:
+            self.stop()
+        else:
+            self._next_timeout += self._interval_sec
+
+
+class _CoreSignal(signal):
+    """A signal whose C name differs from its attribute's (TightLoop's
+    iteration is its timer's timeout)."""
+
+    def __init__(self, function, core_name):
+        super().__init__(function)
+        self._core_name = core_name
+        self._name = core_name
+
+
+class TightLoop(Timer):
+    """Emits iteration on every loop iteration."""
+
+    def __init__(self, event_loop, object_id=None):
+        # The seed's quirk, kept: object_id lands in single_shot.
+        Timer.__init__(self, event_loop, 0.0, object_id)
+
+    def _iteration(self):
+        pass
+
+    iteration = _CoreSignal(_iteration, "timeout")
+
+
+def process_name(p):
+    if p is None:
+        return f"main process {multiprocessing.current_process().pid}"
+    if isinstance(p, EventLoopProcess):
+        return p.name
+    raise RuntimeError(f"Unknown process type {type(p)}")
+
+
+def process_pid(p):
+    if p is None:
+        return multiprocessing.current_process().pid
+    if isinstance(p, EventLoopProcess):
+        return p.pid
+    raise RuntimeError(f"Unknown process type {type(p)}")
+
+
+class EventLoopProcess(EventLoopObject):
+    """A process with its own event loop (multiprocessing underneath)."""
+
+    def __init__(self, unique_process_name, multiprocessing_context=None,
+                 init_func=None, args=(), kwargs=None, daemon=None, *,
+                 queue_bytes=None):
+        ctx = multiprocessing_context or multiprocessing.get_context()
+        method = ctx.get_start_method()
+        if method != "fork":
+            raise NotImplementedError(
+                f"signal_slot: the {method!r} start method is not supported "
+                f"yet; use multiprocessing.get_context('fork')")
+        self._process = ctx.Process(target=self._target,
+                                    name=unique_process_name, daemon=daemon)
+        self._init_func = init_func
+        self._args = tuple(args)
+        self._kwargs = dict(kwargs) if kwargs else {}
+        self._ended = False
+        self._end_lock = threading.Lock()
+        self.event_loop = EventLoop(f"{unique_process_name}_evt_loop",
+                                    queue_bytes=queue_bytes)
+        EventLoopObject.__init__(self, self.event_loop, unique_process_name)
+
+    def set_init_func_args(self, args=(), kwargs=None):
+        assert not self.is_alive()
+        self._args = tuple(args)
+        self._kwargs = dict(kwargs) if kwargs else {}
+
+    def _target(self):
+        # No orphans: the child dies with the process that started it.
+        _core.die_with_parent(self._parent_pid)
+        self.event_loop._ss_loop.adopt()
+        if self._init_func:
+            self._init_func(*self._args, **self._kwargs)
+        self.event_loop.exec()
+
+    def _watch(self):
+        from multiprocessing.connection import wait
+        wait([self._process.sentinel])
+        with self._end_lock:
+            # (Reaping is not thread-safe in multiprocessing: every call
+            # that may reap holds the lock.)
+            self._process.join()
+            self._mark_ended_locked()
+
+    def _mark_ended_locked(self):
+        if self._ended:
+            return
+        code = self._process.exitcode
+        if code is None:
+            return
+        self._ended = True
+        sig = 0
+        if code < 0:
+            code, sig = -1, -code
+        self.event_loop._ss_loop.process_ended(code, sig)
+
+    def start(self):
+        self.event_loop.process = self
+        self._parent_pid = os.getpid()
+        self._process.start()
+        self.event_loop._ss_loop.set_process(self._process.pid)
+        threading.Thread(target=self._watch, daemon=True,
+                         name=f"{self.name} watcher").start()
+
+    def stop(self):
+        self.event_loop.stop()
+
+    def terminate(self):
+        self._process.terminate()
+
+    def kill(self):
+        self._process.kill()
+
+    def join(self, timeout=None):
+        from multiprocessing.connection import wait
+        if getattr(self._process, "_popen", None) is None:
+            self._process.join(timeout)  # not started: its own error
+        ended = wait([self._process.sentinel], timeout)  # (reaps nothing)
+        with self._end_lock:
+            # Its sentinel closes just before it can be reaped: once it has,
+            # a blocking join is short.
+            self._process.join(None if ended else 0)
+            self._mark_ended_locked()
+
+    def is_alive(self):
+        with self._end_lock:
+            return self._process.is_alive()
+
+    def close(self):
+        self._process.close()
+
+    @property
+    def name(self):
+        return self._process.name
+
+    @property
+    def daemon(self):
+        return self._process.daemon
+
+    @property
+    def exitcode(self):
+        with self._end_lock:
+            return self._process.exitcode
+
+    @property
+    def ident(self):
+        return self._process.ident
+
+    @property
+    def pid(self):
+        return self._process.pid
