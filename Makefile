@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test bench clean python python-test
+.PHONY: all deps configure build demo test bench clean python python-test python-asan
 
 # The Python package (python/), built and installed into a virtual
 # environment with Debian's python3 and no package index: the venv sees the
@@ -42,6 +42,20 @@ python: deps
 
 python-test: python
 	$(VENV)/bin/python -m pytest -q python/tests
+
+# The Python tests under AddressSanitizer + UndefinedBehaviorSanitizer: the
+# extension built with them into a venv of its own, the runtimes preloaded
+# into Debian's python3 (leak checks off: the interpreter keeps memory).
+ASAN_VENV ?= build-asan/venv
+python-asan: deps
+	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(ASAN_VENV)
+	SS_PY_BUILD_BASE=build/asan \
+	SS_PY_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -O1 -g" \
+	SS_PY_LDFLAGS="-fsanitize=address,undefined" \
+	  $(ASAN_VENV)/bin/pip install -q --no-build-isolation --no-deps --no-index --force-reinstall ./python
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
 
 bench: build
 	./$(BUILD)/bench/ss-bench signal

@@ -55,7 +55,11 @@ link = []
 if os.environ.get("SS_PY_LDFLAGS"):
     link += os.environ["SS_PY_LDFLAGS"].split()
 
+# A sanitizer build keeps its objects apart (SS_PY_BUILD_BASE).
+build_base = os.environ.get("SS_PY_BUILD_BASE", "build")
+
 setup(
+    options={"build": {"build_base": build_base}},
     ext_modules=[Extension(
         "signal_slot._core",
         sources=ext_sources + lib_sources,
