@@ -1481,7 +1481,8 @@ PyMODINIT_FUNC PyInit__core(void)
     if (!g_error || PyModule_AddObjectRef(m, "Error", g_error) < 0 ||
         PyModule_AddObjectRef(m, "Loop", (PyObject *)&Loop_Type) < 0 ||
         PyModule_AddObjectRef(m, "Object", (PyObject *)&Obj_Type) < 0 ||
-        PyModule_AddObjectRef(m, "Signal", (PyObject *)&Sig_Type) < 0) {
+        PyModule_AddObjectRef(m, "Signal", (PyObject *)&Sig_Type) < 0 ||
+        pyqueue_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

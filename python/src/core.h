@@ -30,4 +30,7 @@ PyObject *codec_get(const void *data, size_t len, size_t *used);
 PyObject *codec_get_args(const void *data, size_t len);
 PyObject *codec_from_typed(const ss_args *args);
 
+/* pyqueue.c: the Queue type, added to module m. */
+int pyqueue_init(PyObject *m);
+
 #endif
