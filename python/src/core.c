@@ -16,9 +16,12 @@
  */
 #include "core.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define MAX_DEPTH 48 /* nested runs of one loop (process_events in slots) */
@@ -1429,18 +1432,51 @@ static PyObject *m_domain(PyObject *m, PyObject *args)
     return PyUnicode_FromString(ss_domain_name());
 }
 
-/* die_with_parent(ppid): this process gets SIGKILL when its parent dies
- * (and at once if ppid is not its parent any more): no orphans. */
+/* die_with_parent(ppid): this process gets SIGKILL when process ppid
+ * (its parent) ends, and at once if ppid is not its parent any more: no
+ * orphans. (Not PR_SET_PDEATHSIG: that fires when the parent's thread that
+ * forked ends, and multiprocessing may start a process from any thread.)
+ * A thread of its own waits on the parent's pidfd (or, where pidfds are
+ * missing, looks at getppid() every 100 ms). */
+static void *parent_watch(void *arg)
+{
+    pid_t ppid = (pid_t)(intptr_t)arg;
+    int fd = (int)syscall(SYS_pidfd_open, ppid, 0);
+    if (fd >= 0 && getppid() == ppid) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        while (poll(&p, 1, -1) < 0 && errno == EINTR)
+            ;
+    } else {
+        while (getppid() == ppid)
+            usleep(100000);
+    }
+    kill(getpid(), SIGKILL);
+    return NULL;
+}
+
 static PyObject *m_die_with_parent(PyObject *m, PyObject *arg)
 {
     (void)m;
     long ppid = PyLong_AsLong(arg);
     if (ppid == -1 && PyErr_Occurred())
         return NULL;
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-        return PyErr_SetFromErrno(PyExc_OSError);
     if (getppid() != (pid_t)ppid)
         kill(getpid(), SIGKILL);
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 64 << 10);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* signals stay Python's */
+    int e = pthread_create(&t, &a, parent_watch, (void *)(intptr_t)ppid);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&a);
+    if (e != 0) {
+        errno = e;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
     Py_RETURN_NONE;
 }
 
