@@ -611,13 +611,11 @@ static int check_attached(ObjObj *self)
     return 0;
 }
 
-/* _ss_attach(loop, object_id): place the object on loop. */
-static PyObject *Obj_attach(ObjObj *self, PyObject *args)
+/* Place the object on loop lp with id (NULL: one the core makes): as a
+ * plain object, or as a timer of interval_ns (kind K_TIMER). */
+static PyObject *attach_(ObjObj *self, PyObject *lp, const char *id,
+                         int kind, int64_t interval_ns, int single)
 {
-    PyObject *lp;
-    const char *id;
-    if (!PyArg_ParseTuple(args, "Oz", &lp, &id))
-        return NULL;
     LoopObj *lo = as_loop(lp);
     if (!lo)
         return NULL;
@@ -627,7 +625,9 @@ static PyObject *Obj_attach(ObjObj *self, PyObject *args)
     }
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = ss_object_init(&self->t.object, lo->loop, id);
+    rc = kind == K_TIMER
+             ? ss_timer_init(&self->t, lo->loop, interval_ns, single, id)
+             : ss_object_init(&self->t.object, lo->loop, id);
     Py_END_ALLOW_THREADS
     if (rc == SS_EEXIST) {
         PyErr_Format(PyExc_ValueError, "object id %s is taken on loop %s",
@@ -635,12 +635,22 @@ static PyObject *Obj_attach(ObjObj *self, PyObject *args)
         return NULL;
     }
     if (rc != 0)
-        return raise_rc(rc, "object");
+        return raise_rc(rc, kind == K_TIMER ? "timer" : "object");
     self->obj = &self->t.object;
-    self->kind = K_OBJECT;
+    self->kind = kind;
     Py_INCREF(lp);
     Py_XSETREF(self->loop, lp);
     Py_RETURN_NONE;
+}
+
+/* _ss_attach(loop, object_id): place the object on loop. */
+static PyObject *Obj_attach(ObjObj *self, PyObject *args)
+{
+    PyObject *lp;
+    const char *id;
+    if (!PyArg_ParseTuple(args, "Oz", &lp, &id))
+        return NULL;
+    return attach_(self, lp, id, K_OBJECT, 0, 0);
 }
 
 /* _ss_attach_loop(loop): stand for the loop's own object. */
@@ -670,34 +680,12 @@ static PyObject *Obj_attach_timer(ObjObj *self, PyObject *args)
     int single;
     if (!PyArg_ParseTuple(args, "Ozdp", &lp, &id, &interval, &single))
         return NULL;
-    LoopObj *lo = as_loop(lp);
-    if (!lo)
-        return NULL;
-    if (self->obj) {
-        PyErr_SetString(PyExc_RuntimeError, "the object is on a loop already");
-        return NULL;
-    }
     if (!(interval >= 0)) {
         PyErr_SetString(PyExc_ValueError, "negative interval");
         return NULL;
     }
     int64_t ns = interval > 9e9 ? INT64_MAX : (int64_t)(interval * 1e9);
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ss_timer_init(&self->t, lo->loop, ns, single, id);
-    Py_END_ALLOW_THREADS
-    if (rc == SS_EEXIST) {
-        PyErr_Format(PyExc_ValueError, "object id %s is taken on loop %s",
-                     id ? id : "?", ss_loop_name(lo->loop));
-        return NULL;
-    }
-    if (rc != 0)
-        return raise_rc(rc, "timer");
-    self->obj = &self->t.object;
-    self->kind = K_TIMER;
-    Py_INCREF(lp);
-    Py_XSETREF(self->loop, lp);
-    Py_RETURN_NONE;
+    return attach_(self, lp, id, K_TIMER, ns, single);
 }
 
 static PyObject *Obj_detach(ObjObj *self, PyObject *noargs)

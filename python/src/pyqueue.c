@@ -146,25 +146,6 @@ out:
     return ret;
 }
 
-static PyObject *Queue_put(QueueObj *self, PyObject *args, PyObject *kw)
-{
-    static char *kwlist[] = {"x", "block", "timeout", NULL};
-    PyObject *x, *timeout = NULL;
-    int block = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pO", kwlist, &x, &block,
-                                     &timeout))
-        return NULL;
-    PyObject *t = timeout ? Py_NewRef(timeout) : PyFloat_FromDouble(10.0);
-    PyObject *r = put_(self, &x, 1, block, t);
-    Py_DECREF(t);
-    return r;
-}
-
-static PyObject *Queue_put_nowait(QueueObj *self, PyObject *x)
-{
-    return put_(self, &x, 1, 0, Py_None);
-}
-
 static PyObject *put_many_(QueueObj *self, PyObject *xs, int block,
                            PyObject *timeout)
 {
@@ -177,18 +158,41 @@ static PyObject *put_many_(QueueObj *self, PyObject *xs, int block,
     return r;
 }
 
-static PyObject *Queue_put_many(QueueObj *self, PyObject *args, PyObject *kw)
+/* put(x, block=True, timeout=10.0), put_many(xs, ...): faster-fifo's
+ * defaults. */
+static PyObject *put_call(QueueObj *self, PyObject *args, PyObject *kw,
+                          bool many)
 {
-    static char *kwlist[] = {"xs", "block", "timeout", NULL};
-    PyObject *xs, *timeout = NULL;
+    static char *kwlist_one[] = {"x", "block", "timeout", NULL};
+    static char *kwlist_many[] = {"xs", "block", "timeout", NULL};
+    PyObject *x, *timeout = NULL;
     int block = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pO", kwlist, &xs, &block,
-                                     &timeout))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pO",
+                                     many ? kwlist_many : kwlist_one, &x,
+                                     &block, &timeout))
         return NULL;
     PyObject *t = timeout ? Py_NewRef(timeout) : PyFloat_FromDouble(10.0);
-    PyObject *r = put_many_(self, xs, block, t);
+    if (!t)
+        return NULL;
+    PyObject *r = many ? put_many_(self, x, block, t)
+                       : put_(self, &x, 1, block, t);
     Py_DECREF(t);
     return r;
+}
+
+static PyObject *Queue_put(QueueObj *self, PyObject *args, PyObject *kw)
+{
+    return put_call(self, args, kw, false);
+}
+
+static PyObject *Queue_put_nowait(QueueObj *self, PyObject *x)
+{
+    return put_(self, &x, 1, 0, Py_None);
+}
+
+static PyObject *Queue_put_many(QueueObj *self, PyObject *args, PyObject *kw)
+{
+    return put_call(self, args, kw, true);
 }
 
 static PyObject *Queue_put_many_nowait(QueueObj *self, PyObject *xs)
