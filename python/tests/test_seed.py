@@ -552,3 +552,22 @@ def test_flood_large_and_small_payloads(fork_ctx):
     assert big + small + dropped == 5100  # all delivered or counted
     p.stop()
     p.join(10)
+
+
+def test_oversized_and_full_are_dropped_counted_logged(caplog, fork_ctx):
+    main = EventLoop(uniq("main"))
+    p = EventLoopProcess(uniq("small_"), multiprocessing_context=fork_ctx,
+                         queue_bytes=64 << 10)
+    a = Recorder(main, "a")
+    rx = Recorder(p.event_loop, "rx")
+    a.out.connect(rx.on_value)
+    with caplog.at_level(logging.ERROR):
+        a.out.emit(b"x" * (1 << 20))  # larger than the queue: never raises
+        for i in range(1000):  # the child is not started: the queue fills
+            a.out.emit(i, "y" * 200)
+    dropped = a._ss_dropped("out")
+    assert 1 < dropped < 1001
+    # Logged the first time, then once per 100 drops.
+    lines = [r for r in caplog.records if "was dropped" in r.getMessage()]
+    assert 1 <= len(lines) <= 2 + dropped // 100
+    del p
