@@ -68,6 +68,64 @@ static int publish(ss_loop *loop, const ss_queue_options *qo)
     return 0;
 }
 
+/* A loop struct named name, its queue not made yet. */
+static ss_loop *loop_alloc(const char *name)
+{
+    ss_loop *loop = calloc(1, sizeof *loop);
+    if (!loop)
+        return NULL;
+    snprintf(loop->name, sizeof loop->name, "%s", name);
+    atomic_init(&loop->efd, -1);
+    loop->ops = &ss__dest_shm;
+    loop->pid = ss__getpid();
+    loop->emit_wait_ns = SS_EMIT_WAIT_DEFAULT_NS;
+    ss__timers_init(loop);
+    return loop;
+}
+
+/* The rest of a loop whose queue is there: scratch buffers, its place in
+ * the table of loops, its registry entry live (a new published loop), its
+ * own object. Frees the loop on failure. */
+static int loop_finish(ss_loop *loop, bool go_live, ss_loop **out)
+{
+    loop->reserve = ss__control_reserve(ss_queue_capacity(loop->q));
+    loop->buf_size = LOOP_BUF_INITIAL;
+    loop->buf = malloc(loop->buf_size);
+    loop->pend = malloc(LOOP_BATCH * sizeof *loop->pend);
+    int rc = loop->buf && loop->pend ? 0 : SS_ENOMEM;
+    if (rc == 0) {
+        ss__rt_write_lock();
+        rc = ss__loop_table_add(loop);
+        ss__rt_unlock();
+        if (rc == SS_EEXIST)
+            SS_LOG_ERR("loop", "a loop named %s exists already", loop->name);
+    }
+    if (rc == 0 && go_live)
+        rc = ss__reg_go_live(loop->reg, ss_queue_capacity(loop->q));
+    if (rc != 0) {
+        if (go_live) {
+            ss__rt_write_lock();
+            ss__loop_table_remove(loop);
+            ss__rt_unlock();
+            ss__reg_unpublish(loop->reg);
+        }
+        free(loop->buf);
+        free(loop->pend);
+        ss_queue_destroy(loop->q);
+        free(loop);
+        return rc;
+    }
+    if ((rc = ss_object_init(&loop->self, loop, loop->name)) != 0 ||
+        (rc = ss__signal_add(&loop->self, "started", "", false, true)) != 0 ||
+        (rc = ss__signal_add(&loop->self, "terminated", "", false, true)) !=
+            0) {
+        ss_loop_free(loop);
+        return rc;
+    }
+    *out = loop;
+    return 0;
+}
+
 SS_API int ss_loop_new(ss_loop **out, const char *name,
                        const ss_loop_options *opts)
 {
@@ -80,25 +138,19 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
     ss_loop_options_init(&o);
     if (opts)
         o = *opts;
-    ss_loop *loop = calloc(1, sizeof *loop);
+    if (o.emit_wait_ns < 0) {
+        SS_LOG_ERR("loop", "loop %s: negative emit_wait_ns", name);
+        return SS_EINVAL;
+    }
+    ss_loop *loop = loop_alloc(name);
     if (!loop)
         return SS_ENOMEM;
-    snprintf(loop->name, sizeof loop->name, "%s", name);
-    atomic_init(&loop->efd, -1);
-    loop->ops = &ss__dest_shm;
-    loop->pid = ss__getpid();
-    ss__timers_init(loop);
     ss_queue_options qo;
     ss_queue_options_init(&qo);
     qo.capacity = o.queue_capacity;
     qo.spin_ns = o.spin_ns;
-    if (o.emit_wait_ns < 0) {
-        free(loop);
-        SS_LOG_ERR("loop", "loop %s: negative emit_wait_ns", name);
-        return SS_EINVAL;
-    }
-    loop->emit_wait_ns =
-        o.emit_wait_ns ? o.emit_wait_ns : SS_EMIT_WAIT_DEFAULT_NS;
+    if (o.emit_wait_ns)
+        loop->emit_wait_ns = o.emit_wait_ns;
     char label[SS_NAME_MAX + 16];
     snprintf(label, sizeof label, "ss-loop-%s", name);
     qo.label = label;
@@ -107,42 +159,44 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
         free(loop);
         return rc;
     }
-    loop->reserve = ss__control_reserve(ss_queue_capacity(loop->q));
-    loop->buf_size = LOOP_BUF_INITIAL;
-    loop->buf = malloc(loop->buf_size);
-    loop->pend = malloc(LOOP_BATCH * sizeof *loop->pend);
-    rc = loop->buf && loop->pend ? 0 : SS_ENOMEM;
-    if (rc == 0) {
-        ss__rt_write_lock();
-        rc = ss__loop_table_add(loop);
-        ss__rt_unlock();
-        if (rc == SS_EEXIST)
-            SS_LOG_ERR("loop", "a loop named %s exists already", name);
+    return loop_finish(loop, loop->published, out);
+}
+
+SS_API int ss_loop_attach(ss_loop **out, const char *name)
+{
+    if (!out || !name)
+        return SS_EINVAL;
+    int rc = ss__check_name(name);
+    if (rc != 0)
+        return rc;
+    if ((rc = ss__reg_attach()) != 0)
+        return rc;
+    ss__reg_view v;
+    if ((rc = ss__reg_find(name, &v)) != 0) {
+        SS_LOG_ERR("loop", "attach to loop %s: %s", name,
+                   rc == SS_ENOENT ? "not published in this domain"
+                                   : ss_strerror(rc));
+        return rc;
     }
-    if (rc == 0 && loop->published)
-        rc = ss__reg_go_live(loop->reg, ss_queue_capacity(loop->q));
-    if (rc != 0) {
-        if (loop->published) {
-            ss__rt_write_lock();
-            ss__loop_table_remove(loop);
-            ss__rt_unlock();
-            ss__reg_unpublish(loop->reg);
-        }
-        free(loop->buf);
-        free(loop->pend);
-        ss_queue_destroy(loop->q);
+    ss_loop *loop = loop_alloc(name);
+    if (!loop)
+        return SS_ENOMEM;
+    char qn[SS__REG_QNAME_MAX];
+    ss__reg_queue_name(name, v.ref.incarnation, qn, sizeof qn);
+    if ((rc = ss_queue_open(&loop->q, qn)) != 0) {
+        SS_LOG_ERR("loop", "attach to loop %s: its queue: %s", name,
+                   ss_strerror(rc));
         free(loop);
         return rc;
     }
-    if ((rc = ss_object_init(&loop->self, loop, name)) != 0 ||
-        (rc = ss__signal_add(&loop->self, "started", "", false, true)) != 0 ||
-        (rc = ss__signal_add(&loop->self, "terminated", "", false, true)) !=
-            0) {
-        ss_loop_free(loop);
-        return rc;
-    }
-    *out = loop;
-    return 0;
+    /* Published by its owner; not run here until adopted. */
+    loop->published = true;
+    loop->reg = v.ref;
+    loop->reg_pid = v.pid;
+    loop->pid = 0;
+    loop->counters = ss__reg_counters_of(loop->reg);
+    loop->top = ss__reg_top_of(loop->reg);
+    return loop_finish(loop, false, out);
 }
 
 SS_API void ss_loop_free(ss_loop *loop)

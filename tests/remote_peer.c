@@ -18,6 +18,16 @@
  *       from the last), "ticks" ("x": emit that many "tick") and "quit"
  *       (""); runs until "quit", then exits 0.
  *
+ *   remote_peer <domain> attach <n>
+ *       a spawned child: the test published loops "at_main" (object
+ *       "src", signal "data" ("xs")) and "at_child" (objects "sink" and
+ *       "back", signal "echo" ("x")), connected data to sink and echo to
+ *       an object "home" on at_main, and emitted n/2 "data" before this
+ *       started. This program rebuilds that graph on loops attached by
+ *       name (ss_loop_attach()), adopts at_child and runs it: each data
+ *       value (0, 1, 2... in order) is echoed back; exits 0 after n, 3 if
+ *       one came out of order.
+ *
  * Prints "ready" on stdout once its loop is published and set up.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -103,6 +113,57 @@ static void on_quit(ss_object *receiver, const ss_args *args, void *ud)
     ss_loop_stop(ss_object_loop(receiver));
 }
 
+/* ---- attach: the graph of a spawned child, rebuilt ---- */
+
+static ss_object g_at_back;
+
+static void at_on_data(ss_object *receiver, const ss_args *args, void *ud)
+{
+    (void)receiver;
+    (void)ud;
+    int64_t x = -1;
+    const char *s = NULL;
+    if (ss_args_unpack(args, "xs", &x, &s) != 0 || x != g_next)
+        g_bad++;
+    g_next = x + 1;
+    ss_emit(&g_at_back, "echo", x);
+    if (g_next == g_want)
+        ss_loop_stop(ss_object_loop(receiver));
+}
+
+static void at_never(ss_object *receiver, const ss_args *args, void *ud)
+{
+    (void)receiver;
+    (void)args;
+    (void)ud;
+    g_bad++; /* home lives in the test: never called here */
+}
+
+static int run_attached(int64_t want)
+{
+    static ss_object src, sink, home;
+    ss_loop *m, *c;
+    g_want = want;
+    if (ss_loop_attach(&m, "at_main") != 0 ||
+        ss_loop_attach(&c, "at_child") != 0 ||
+        ss_object_init(&src, m, "src") != 0 ||
+        ss_object_init(&home, m, "home") != 0 ||
+        ss_object_init(&sink, c, "sink") != 0 ||
+        ss_object_init(&g_at_back, c, "back") != 0 ||
+        ss_signal_add(&src, "data", "xs") != 0 ||
+        ss_signal_add(&g_at_back, "echo", "x") != 0 ||
+        ss_connect(&src, "data", &sink, at_on_data, "xs", NULL) != 0 ||
+        ss_connect(&g_at_back, "echo", &home, at_never, "x", NULL) != 0)
+        return 1;
+    /* Only now: this process runs at_child, its creator at_main. */
+    if (ss_loop_adopt(c) != 0)
+        return 1;
+    printf("ready\n");
+    fflush(stdout);
+    int rc = ss_loop_run(c);
+    return rc != SS_LOOP_STOPPED ? 1 : g_bad ? 3 : 0;
+}
+
 /* Publish loop name with object "sink" and its slot by name, say
  * "ready", and run until stopped: want values, checked by the slot. */
 static int run_sink(const ss_loop_options *o, const char *name,
@@ -134,6 +195,8 @@ int main(int argc, char **argv)
     ss_loop *l;
     if (strcmp(argv[2], "receiver") == 0 && argc == 4)
         return run_sink(&o, "rx", "on_data", on_data, "xs", atoll(argv[3]));
+    if (strcmp(argv[2], "attach") == 0 && argc == 4)
+        return run_attached(atoll(argv[3]));
     if (strcmp(argv[2], "subscriber") == 0 && argc == 4)
         return run_sink(&o, "sub", "on_tick", on_tick_in, "x",
                         atoll(argv[3]));

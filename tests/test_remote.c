@@ -623,6 +623,83 @@ static void test_not_published(void **state)
     ss_loop_free(l);
 }
 
+/* A spawned child (a fresh program, no tables inherited) rebuilds the
+ * graph on loops attached by name, runs its loop; what was emitted to it
+ * before it started is delivered, both directions, in order. */
+typedef struct at_home {
+    ss_object obj;
+    int64_t next, want;
+    int bad;
+} at_home;
+
+static void at_on_echo(ss_object *receiver, const ss_args *args, void *ud)
+{
+    at_home *h = ud;
+    int64_t x = -1;
+    if (ss_args_unpack(args, "x", &x) != 0 || x != h->next)
+        h->bad++;
+    h->next = x + 1;
+    if (h->next == h->want)
+        ss_loop_stop(ss_object_loop(receiver));
+}
+
+static void at_never(ss_object *receiver, const ss_args *args, void *ud)
+{
+    (void)receiver;
+    (void)args;
+    (void)ud;
+}
+
+static void test_spawned_child_attaches(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.publish = true;
+    ss_loop *m, *c;
+    assert_int_equal(ss_loop_new(&m, "at_main", &o), 0);
+    assert_int_equal(ss_loop_new(&c, "at_child", &o), 0);
+    static ss_object src, sink, back;
+    static at_home home;
+    memset(&home, 0, sizeof home);
+    home.want = N;
+    assert_int_equal(ss_object_init(&src, m, "src"), 0);
+    assert_int_equal(ss_object_init(&home.obj, m, "home"), 0);
+    assert_int_equal(ss_object_init(&sink, c, "sink"), 0);
+    assert_int_equal(ss_object_init(&back, c, "back"), 0);
+    assert_int_equal(ss_signal_add(&src, "data", "xs"), 0);
+    assert_int_equal(ss_signal_add(&back, "echo", "x"), 0);
+    assert_int_equal(ss_connect(&src, "data", &sink, at_never, "xs", NULL),
+                     0);
+    assert_int_equal(ss_connect(&back, "echo", &home.obj, at_on_echo, "x",
+                                &home),
+                     0);
+    for (int64_t k = 0; k < N / 2; k++) /* before the child exists */
+        assert_int_equal(ss_emit(&src, "data", k, "payload"), 0);
+    char n[16];
+    snprintf(n, sizeof n, "%d", N);
+    pid_t pid = start_peer("attach", n);
+    assert_int_equal(ss_loop_set_process(c, pid), 0);
+    for (int64_t k = N / 2; k < N; k++) {
+        int rc;
+        while ((rc = ss_emit(&src, "data", k, "payload")) == SS_EAGAIN)
+            tu_sleep_us(100);
+        assert_int_equal(rc, 0);
+    }
+    assert_int_equal(ss_loop_run(m), SS_LOOP_STOPPED);
+    assert_int_equal(home.next, N);
+    assert_int_equal(home.bad, 0);
+    assert_int_equal(tu_wait(pid, 30000), 0); /* it got N, in order */
+    ss_loop_process_ended(c, 0, 0);
+    ss_object_destroy(&src);
+    ss_object_destroy(&home.obj);
+    ss_object_destroy(&sink);
+    ss_object_destroy(&back);
+    ss_loop_free(c);
+    ss_loop_free(m);
+}
+
 static int teardown(void **state)
 {
     tu_reap_all();
@@ -645,6 +722,7 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(test_own_loop_handle, teardown),
         cmocka_unit_test_teardown(test_not_published, teardown),
+        cmocka_unit_test_teardown(test_spawned_child_attaches, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char path[96];

@@ -150,6 +150,24 @@ SS_API void ss_process_free(ss_process *process);
  */
 
 /*
+ * ss_loop_attach - in a process started apart from the loop's creator (a
+ * fresh interpreter: Python's spawn), a loop of this process standing for
+ * the published loop name of the domain (signal_slot/registry.h), on the
+ * same queue: what was emitted to it waits there. Not a handle
+ * (ss_loop_open()): it has objects, signals and connections of this
+ * process like any loop, and the messages of its objects carry their
+ * names, so that a process holding the same graph (its creator)
+ * resolves them as it resolves a forked child's. It runs nowhere here
+ * until ss_loop_adopt() (this process runs it) or ss_loop_set_process()
+ * (another does); until then connections to and from it can be made, as
+ * before a fork. Free it with ss_loop_free(). Errors: SS_EINVAL,
+ * SS_ENAMETOOLONG, SS_ENOENT (not published in the domain), SS_EEXIST (a
+ * loop of that name exists in this process), the errors of
+ * ss_queue_open(), SS_EREGISTRY, SS_ENOMEM.
+ */
+SS_API int ss_loop_attach(ss_loop **out, const char *name);
+
+/*
  * ss_loop_adopt - in the child: this process runs loop from now on
  * (connections to it are made here; a published loop's registry entry
  * names this process as its owner, so that its death is noticed).
