@@ -154,12 +154,33 @@ SS_API int ss_loop_new(ss_loop **out, const char *name,
     char label[SS_NAME_MAX + 16];
     snprintf(label, sizeof label, "ss-loop-%s", name);
     qo.label = label;
+    qo.keep_fd = true; /* for ss_loop_attach_fd() in a spawned child */
     rc = o.publish ? publish(loop, &qo) : ss_queue_create(&loop->q, &qo);
     if (rc != 0) {
         free(loop);
         return rc;
     }
     return loop_finish(loop, loop->published, out);
+}
+
+SS_API int ss_loop_attach_fd(ss_loop **out, const char *name, int fd)
+{
+    if (!out || !name || fd < 0)
+        return SS_EINVAL;
+    int rc = ss__check_name(name);
+    if (rc != 0)
+        return rc;
+    ss_loop *loop = loop_alloc(name);
+    if (!loop)
+        return SS_ENOMEM;
+    if ((rc = ss_queue_open_fd(&loop->q, fd)) != 0) {
+        SS_LOG_ERR("loop", "attach to loop %s: its queue: %s", name,
+                   ss_strerror(rc));
+        free(loop);
+        return rc;
+    }
+    loop->pid = 0; /* runs nowhere here until adopted */
+    return loop_finish(loop, false, out);
 }
 
 SS_API int ss_loop_attach(ss_loop **out, const char *name)

@@ -24,6 +24,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -139,6 +140,9 @@ struct ss_queue {
     _Atomic uint32_t spin_ns;
     /* The shared object's file, which a lock holder's process maps. */
     ss_file_id file;
+    /* Its descriptor, kept for ss_queue_fd() (anonymous queues created
+     * with keep_fd, and ss_queue_open_fd()), else -1. */
+    int fd;
     /* Zero-copy read session; only the thread holding the consumer lock
      * touches these. */
     _Atomic uint64_t rd_owner; /* thread_id() of the reader, 0 if none */
@@ -866,6 +870,7 @@ static int handle_new(void *base, size_t map_size, uint32_t spin_ns, int fd,
     if (!q)
         return SS_ENOMEM;
     q->file = file;
+    q->fd = -1;
     q->hdr = base;
     q->ring = (char *)base + q->hdr->header_size;
     q->map_size = map_size;
@@ -916,7 +921,10 @@ SS_API int ss_queue_create(ss_queue **out, const ss_queue_options *opts)
     if (fd < 0)
         return fd;
     rc = create_on_fd(fd, ring, opts, out);
-    ss__close_fd(fd); /* the mappings keep the memory alive */
+    if (rc == 0 && opts && opts->keep_fd)
+        (*out)->fd = fd; /* ss_queue_fd() */
+    else
+        ss__close_fd(fd); /* the mappings keep the memory alive */
     return rc;
 }
 
@@ -985,21 +993,15 @@ SS_API int ss_queue_open(ss_queue **out, const char *name)
     return ss__queue_open_within(out, name, SSQ_OPEN_WAIT_NS);
 }
 
-int ss__queue_open_within(ss_queue **out, const char *name, int64_t wait_ns)
+/* Map the queue in the shared object fd (size bytes so far; nm names it
+ * in log lines), waiting up to wait_ns for a creator to finish writing its
+ * header. fd stays the caller's. */
+static int open_on_fd(int fd, size_t size, const char *nm, int64_t wait_ns,
+                      ss_queue **out)
 {
-    char nm[SSQ_NAME_MAX + 2];
-    if (!out)
-        return SS_EINVAL;
-    int rc = shm_name(name, nm, sizeof nm);
-    if (rc != 0)
-        return rc;
-    size_t size = 0;
-    int fd = ss__shm_open_named(nm, &size);
-    if (fd < 0)
-        return fd;
-
     /* A creator may be between shm_open and writing the magic: give it up to
      * a second (wait_ns) before calling the object foreign. */
+    int rc;
     size_t hb = header_bytes();
     int64_t give_up = ss__now_ns() + wait_ns;
     void *hp = NULL;
@@ -1048,13 +1050,53 @@ int ss__queue_open_within(ss_queue **out, const char *name, int64_t wait_ns)
         ss__unmap(base, hb + 2 * ring);
         goto fail;
     }
-    ss__close_fd(fd);
     return 0;
 fail:
     if (hp)
         ss__unmap(hp, hb);
+    return rc;
+}
+
+int ss__queue_open_within(ss_queue **out, const char *name, int64_t wait_ns)
+{
+    char nm[SSQ_NAME_MAX + 2];
+    if (!out)
+        return SS_EINVAL;
+    int rc = shm_name(name, nm, sizeof nm);
+    if (rc != 0)
+        return rc;
+    size_t size = 0;
+    int fd = ss__shm_open_named(nm, &size);
+    if (fd < 0)
+        return fd;
+    rc = open_on_fd(fd, size, nm, wait_ns, out);
     ss__close_fd(fd);
     return rc;
+}
+
+SS_API int ss_queue_open_fd(ss_queue **out, int fd)
+{
+    if (!out || fd < 0)
+        return SS_EINVAL;
+    int64_t size = ss__shm_size(fd);
+    if (size < 0)
+        return (int)size;
+    int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0)
+        return SS_ESYS;
+    int rc = open_on_fd(own, (size_t)size, "a queue's descriptor", 0, out);
+    if (rc == 0)
+        (*out)->fd = own;
+    else
+        ss__close_fd(own);
+    return rc;
+}
+
+SS_API int ss_queue_fd(const ss_queue *q)
+{
+    if (!q)
+        return SS_EINVAL;
+    return q->fd >= 0 ? q->fd : SS_ENOTSUP;
 }
 
 SS_API int ss_queue_unlink(const char *name)
@@ -1077,6 +1119,8 @@ SS_API void ss_queue_destroy(ss_queue *q)
         ss_queue_read_end(q, 0);
     }
     ss__unmap(q->hdr, q->map_size);
+    if (q->fd >= 0)
+        ss__close_fd(q->fd);
     free(q);
 }
 

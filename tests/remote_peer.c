@@ -27,6 +27,10 @@
  *       name (ss_loop_attach()), adopts at_child and runs it: each data
  *       value (0, 1, 2... in order) is echoed back; exits 0 after n, 3 if
  *       one came out of order.
+ *   remote_peer <domain> attachfd <n> <fd of at_main> <fd of at_child>
+ *       the same with loops that are not published: attached by the
+ *       descriptors of their queues, inherited across exec
+ *       (ss_loop_attach_fd()).
  *
  * Prints "ready" on stdout once its loop is published and set up.
  */
@@ -139,13 +143,15 @@ static void at_never(ss_object *receiver, const ss_args *args, void *ud)
     g_bad++; /* home lives in the test: never called here */
 }
 
-static int run_attached(int64_t want)
+static int run_attached(int64_t want, int fdm, int fdc)
 {
     static ss_object src, sink, home;
     ss_loop *m, *c;
     g_want = want;
-    if (ss_loop_attach(&m, "at_main") != 0 ||
-        ss_loop_attach(&c, "at_child") != 0 ||
+    if ((fdm < 0 ? ss_loop_attach(&m, "at_main")
+                 : ss_loop_attach_fd(&m, "at_main", fdm)) != 0 ||
+        (fdc < 0 ? ss_loop_attach(&c, "at_child")
+                 : ss_loop_attach_fd(&c, "at_child", fdc)) != 0 ||
         ss_object_init(&src, m, "src") != 0 ||
         ss_object_init(&home, m, "home") != 0 ||
         ss_object_init(&sink, c, "sink") != 0 ||
@@ -196,7 +202,9 @@ int main(int argc, char **argv)
     if (strcmp(argv[2], "receiver") == 0 && argc == 4)
         return run_sink(&o, "rx", "on_data", on_data, "xs", atoll(argv[3]));
     if (strcmp(argv[2], "attach") == 0 && argc == 4)
-        return run_attached(atoll(argv[3]));
+        return run_attached(atoll(argv[3]), -1, -1);
+    if (strcmp(argv[2], "attachfd") == 0 && argc == 6)
+        return run_attached(atoll(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (strcmp(argv[2], "subscriber") == 0 && argc == 4)
         return run_sink(&o, "sub", "on_tick", on_tick_in, "x",
                         atoll(argv[3]));

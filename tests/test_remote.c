@@ -650,13 +650,36 @@ static void at_never(ss_object *receiver, const ss_args *args, void *ud)
     (void)ud;
 }
 
-static void test_spawned_child_attaches(void **state)
+/* by_fd: the loops are not published; the child gets their queues'
+ * descriptors across exec. */
+static int g_fds[2] = {-1, -1};
+
+static int exec_peer_fds(void *arg)
 {
-    (void)state;
+    (void)arg;
+    /* Inherited across exec: without FD_CLOEXEC, in the child only. */
+    for (int k = 0; k < 2; k++) {
+        int d = dup(g_fds[k]);
+        if (d < 0)
+            return 126;
+        g_fds[k] = d;
+    }
+    static char a4[16], a5[16];
+    snprintf(a4, sizeof a4, "%d", g_fds[0]);
+    snprintf(a5, sizeof a5, "%d", g_fds[1]);
+    g_peer_argv[4] = a4;
+    g_peer_argv[5] = a5;
+    g_peer_argv[6] = NULL;
+    execv(SS_REMOTE_PEER, g_peer_argv);
+    return 127;
+}
+
+static void spawned_child(bool by_fd)
+{
     enum { N = 2000 };
     ss_loop_options o;
     ss_loop_options_init(&o);
-    o.publish = true;
+    o.publish = !by_fd;
     ss_loop *m, *c;
     assert_int_equal(ss_loop_new(&m, "at_main", &o), 0);
     assert_int_equal(ss_loop_new(&c, "at_child", &o), 0);
@@ -679,7 +702,20 @@ static void test_spawned_child_attaches(void **state)
         assert_int_equal(ss_emit(&src, "data", k, "payload"), 0);
     char n[16];
     snprintf(n, sizeof n, "%d", N);
-    pid_t pid = start_peer("attach", n);
+    pid_t pid;
+    if (by_fd) {
+        g_fds[0] = ss_queue_fd(ss_loop_queue(m));
+        g_fds[1] = ss_queue_fd(ss_loop_queue(c));
+        assert_true(g_fds[0] >= 0 && g_fds[1] >= 0);
+        g_peer_argv[0] = (char *)"remote_peer";
+        g_peer_argv[1] = g_domain;
+        g_peer_argv[2] = (char *)"attachfd";
+        g_peer_argv[3] = n;
+        pid = tu_fork(exec_peer_fds, NULL);
+        assert_true(pid > 0);
+    } else {
+        pid = start_peer("attach", n);
+    }
     assert_int_equal(ss_loop_set_process(c, pid), 0);
     for (int64_t k = N / 2; k < N; k++) {
         int rc;
@@ -698,6 +734,18 @@ static void test_spawned_child_attaches(void **state)
     ss_object_destroy(&back);
     ss_loop_free(c);
     ss_loop_free(m);
+}
+
+static void test_spawned_child_attaches(void **state)
+{
+    (void)state;
+    spawned_child(false);
+}
+
+static void test_spawned_child_attaches_by_fd(void **state)
+{
+    (void)state;
+    spawned_child(true);
 }
 
 static int teardown(void **state)
@@ -723,6 +771,8 @@ int main(void)
         cmocka_unit_test_teardown(test_own_loop_handle, teardown),
         cmocka_unit_test_teardown(test_not_published, teardown),
         cmocka_unit_test_teardown(test_spawned_child_attaches, teardown),
+        cmocka_unit_test_teardown(test_spawned_child_attaches_by_fd,
+                                  teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char path[96];

@@ -168,6 +168,16 @@ SS_API void ss_process_free(ss_process *process);
 SS_API int ss_loop_attach(ss_loop **out, const char *name);
 
 /*
+ * ss_loop_attach_fd - ss_loop_attach() for a loop that is not published:
+ * its queue's memory is the descriptor fd (ss_queue_fd() of
+ * ss_loop_queue() in its creator, whose loops keep theirs; passed to this
+ * process across exec or over a Unix socket). fd stays the caller's.
+ * Errors: SS_EINVAL, SS_ENAMETOOLONG, SS_EEXIST, the errors of
+ * ss_queue_open_fd(), SS_ENOMEM.
+ */
+SS_API int ss_loop_attach_fd(ss_loop **out, const char *name, int fd);
+
+/*
  * ss_loop_adopt - in the child: this process runs loop from now on
  * (connections to it are made here; a published loop's registry entry
  * names this process as its owner, so that its death is noticed).

@@ -77,6 +77,10 @@ typedef struct ss_queue_options {
      * ("memfd:<label>"); NULL: "signal-slot-queue". Not used by named
      * queues, whose name shows. Loops label theirs "ss-loop-<name>". */
     const char *label;
+    /* An anonymous queue: keep its memory's descriptor in the handle, for
+     * ss_queue_fd() (to pass it to a process that is not a fork of this
+     * one). */
+    bool keep_fd;
 } ss_queue_options;
 
 /* Counters and levels of a queue, as returned by ss_queue_get_stats(). All
@@ -132,6 +136,25 @@ SS_API int ss_queue_create_named(ss_queue **out, const char *name,
  * SS_ENAMETOOLONG (bad name), SS_EINVAL (NULL out), SS_ENOMEM, SS_ESYS.
  */
 SS_API int ss_queue_open(ss_queue **out, const char *name);
+
+/*
+ * ss_queue_open_fd - open the queue whose shared memory fd refers to (a
+ * descriptor from ss_queue_fd() in another process, passed over a Unix
+ * socket or inherited across exec, as Python's spawn start method
+ * does). The header is validated as by ss_queue_open(). fd stays the
+ * caller's: the handle keeps a duplicate (its ss_queue_fd()). Errors:
+ * SS_EINVAL, SS_EFOREIGN, SS_ECORRUPT, SS_ENOMEM, SS_ESYS.
+ */
+SS_API int ss_queue_open_fd(ss_queue **out, int fd);
+
+/*
+ * ss_queue_fd - the descriptor of q's shared memory, owned by the handle
+ * (closed by ss_queue_destroy(); do not close it): for an anonymous queue
+ * created with keep_fd, or one opened with ss_queue_open_fd(). Errors:
+ * SS_EINVAL, SS_ENOTSUP (no descriptor kept: a named queue is passed by
+ * its name).
+ */
+SS_API int ss_queue_fd(const ss_queue *q);
 
 /*
  * ss_queue_unlink - remove a queue's name. Processes that have it open keep
