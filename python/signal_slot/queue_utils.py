@@ -2,10 +2,33 @@
 get_mp_queue, QueueWrapper; the multi-process one is signal_slot's own
 shared-memory queue (faster_fifo.Queue's API), raising queue.Full and
 queue.Empty and releasing the GIL while it waits."""
+import copyreg
+import os
 import queue
 import time
 
 from signal_slot._core import Queue
+
+
+def _reduce_queue(q):
+    """A queue crosses a process start (spawn, forkserver) as its memory's
+    descriptor, which multiprocessing hands to the child."""
+    from multiprocessing import context, reduction
+    if context.get_spawning_popen() is None:
+        raise TypeError("cannot pickle a signal_slot queue outside of "
+                        "starting a process")
+    return _rebuild_queue, (reduction.DupFd(q.fd()), q.maxsize)
+
+
+def _rebuild_queue(dupfd, maxsize):
+    fd = dupfd.detach()
+    try:
+        return Queue._from_fd(fd, maxsize)
+    finally:
+        os.close(fd)
+
+
+copyreg.pickle(Queue, _reduce_queue)
 
 
 def get_mp_queue(buffer_size_bytes=1_000_000):

@@ -4,6 +4,7 @@ Loops, emission, encoding and dispatch are C (signal_slot._core); this
 module keeps the seed's classes, attributes, quirks and exceptions
 (docs/python.md; ../shared/reference/python-api.md is the API matched).
 """
+import copyreg
 import logging
 import multiprocessing
 import os
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signal_slot import _core
+from signal_slot import queue_utils  # noqa: F401 (the queue's pickling)
 from signal_slot.utils import error_log_every_n
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,95 @@ def _core_id(object_id):
     return None
 
 
+# ---- spawn and forkserver: the object graph crosses as a pickle ----
+#
+# A loop pickles as its name and its queue's descriptor, which
+# multiprocessing hands to the child (DupFd); the child attaches a loop of
+# its own to that queue. Objects pickle with their __dict__ (the seed's
+# graph) and the connections they emit on; the child rebuilds the C side
+# once the whole graph is unpickled (EventLoopProcess._target). Outside a
+# spawn, loops do not pickle (as the seed's: TypeError).
+
+_restored = []  # objects unpickled in this process, to attach
+
+
+def _spawning():
+    from multiprocessing import context
+    return context.get_spawning_popen() is not None
+
+
+def _reduce_loop(loop):
+    if not _spawning():
+        raise TypeError("cannot pickle a signal_slot loop outside of "
+                        "starting a process")
+    from multiprocessing import reduction
+    return _rebuild_loop, (loop.name, reduction.DupFd(loop.queue_fd()))
+
+
+copyreg.pickle(_core.Loop, _reduce_loop)
+
+
+_rebuilt_loops = []  # loops attached in this process (spawned child)
+
+
+def _rebuild_loop(name, dupfd):
+    fd = dupfd.detach()
+    try:
+        loop = _core.attach_loop(name, fd)
+    finally:
+        os.close(fd)
+    _rebuilt_loops.append(loop)
+    return loop
+
+
+def _restore_graph(own_loop, parent_pid):
+    """In a spawned child: attach what was unpickled (loops, then objects
+    and timers), make its connections again (with stand-ins for the peers
+    of other processes, which only route), run own_loop here."""
+    objs = [o for o in _restored if o.__dict__.get("event_loop") is not None]
+    _restored.clear()
+    loops = [o for o in objs if isinstance(o, EventLoop)]
+    others = [o for o in objs if not isinstance(o, EventLoop)]
+    for o in loops + others:
+        o._ss_reattach()
+    known = {}
+    for o in objs:
+        known[(o.event_loop._ss_loop.name, o._ss_id)] = o
+
+    def peer(core_loop, cid):
+        key = (core_loop.name, cid)
+        if key not in known:
+            stand_in = _core.Object()
+            if cid == core_loop.name:  # the loop's own object
+                stand_in._ss_attach_loop(core_loop)
+            else:
+                stand_in._ss_attach(core_loop, cid)
+            known[key] = stand_in
+        return known[key]
+
+    for o in objs:
+        for signal_, loop, cid, slot in o.__dict__.get("_ss_out", ()):
+            o._ss_connect(signal_, peer(loop, cid), slot)
+        for signal_, loop, cid, slot, sig in o.__dict__.get("_ss_in", ()):
+            emitter = peer(loop, cid)
+            emitter._ss_declare(signal_, sig)
+            emitter._ss_connect(signal_, o, slot)
+        for signal_, loop in o.__dict__.get("_ss_bcasts", ()):
+            o._ss_broadcast_on(signal_, loop)
+        for signal_, slot in o.__dict__.get("_ss_subs", ()):
+            o._ss_subscribe(signal_, slot)
+    _stand_ins.extend(v for v in known.values()
+                      if not isinstance(v, EventLoopObject))
+    for lp in _rebuilt_loops:
+        if lp is own_loop._ss_loop:
+            lp.adopt()
+        else:
+            lp.set_process(parent_pid)
+
+
+_stand_ins = []  # kept alive: the connections of this process use them
+
+
 class signal(_core.Signal):
     """@signal def name(self): ... declares a signal (the body is not used).
 
@@ -111,11 +202,30 @@ class EventLoopObject(_core.Object):
                 f"{event_loop.object_id}")
         self.send_signals_to = {}
         self.connections = {}
+        # For a spawned child: connections by (signal, loop, id, slot) of
+        # the peer, out (this emits) and in (this receives); subscriptions
+        # (signal, slot); broadcasts (signal, loop).
+        self._ss_out = []
+        self._ss_in = []
+        self._ss_subs = []
+        self._ss_bcasts = []
         self._ss_attach_self(event_loop)
+        self._ss_cid = self._ss_id
         event_loop.objects[self.object_id] = self
 
     def _ss_attach_self(self, event_loop):
         self._ss_attach(event_loop._ss_loop, _core_id(self.object_id))
+
+    def __getstate__(self):
+        return dict(self.__dict__)
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        _restored.append(self)
+
+    def _ss_reattach(self):
+        """(A spawned child) attach the C side again, with the same id."""
+        self._ss_attach(self.event_loop._ss_loop, self.__dict__.get("_ss_cid"))
 
     def _check_same_process(self, other, what):
         if self.event_loop.process != other.event_loop.process:
@@ -143,6 +253,7 @@ class EventLoopObject(_core.Object):
         self._ss_connect(signal_, receiver, slot)
         receiver.connections[emitter] = slot
         self.send_signals_to.setdefault(signal_, set()).add(receiver.object_id)
+        self._ss_record(signal_, receiver, slot)
 
     def disconnect(self, signal_, other, slot=None):
         receiver, slot = _slot_of(other, slot)
@@ -154,24 +265,50 @@ class EventLoopObject(_core.Object):
                         signal_, receiver.object_id, slot)
             return
         del receiver.connections[emitter]
+        self._ss_record(signal_, receiver, None)
         ids = self.send_signals_to.get(signal_)
         if ids is not None:
             ids.discard(receiver.object_id)
             if not ids:
                 del self.send_signals_to[signal_]
 
+    def _ss_record(self, signal_, receiver, slot):
+        """Keep the connection (slot None: its removal) on both ends, by
+        loop and id, for a spawned child to make it again."""
+        mine = (self.event_loop._ss_loop, self._ss_cid)
+        theirs = (receiver.event_loop._ss_loop, receiver._ss_cid)
+        out = self.__dict__.setdefault("_ss_out", [])
+        out[:] = [c for c in out
+                  if c[0] != signal_ or (c[1], c[2]) != theirs]
+        inc = receiver.__dict__.setdefault("_ss_in", [])
+        inc[:] = [c for c in inc if c[0] != signal_ or (c[1], c[2]) != mine]
+        if slot is not None:
+            sig = self._ss_signature(signal_)
+            sig = "y" if sig is None else sig
+            out.append((signal_, theirs[0], theirs[1], slot))
+            inc.append((signal_, mine[0], mine[1], slot, sig))
+
     def register_broadcast(self, signal_, event_loop):
         self._ss_broadcast_on(signal_, event_loop._ss_loop)
+        self.__dict__.setdefault("_ss_bcasts", []).append(
+            (signal_, event_loop._ss_loop))
 
     def subscribe(self, signal_, slot):
         name = slot.__name__ if callable(slot) else slot
         self._ss_subscribe(signal_, name)
+        subs = self.__dict__.setdefault("_ss_subs", [])
+        if (signal_, name) not in subs:
+            subs.append((signal_, name))
 
     def unsubscribe(self, signal_, slot):
         name = slot.__name__ if callable(slot) else slot
         if not self._ss_unsubscribe(signal_, name):
             log.warning("%s is not subscribed to %s with %s", self.object_id,
                         signal_, name)
+            return
+        subs = self.__dict__.get("_ss_subs", [])
+        if (signal_, name) in subs:
+            subs.remove((signal_, name))
 
     def emit(self, signal_, *args):
         self._ss_emit(signal_, *args)
@@ -232,6 +369,9 @@ class EventLoop(EventLoopObject):
         EventLoopObject.__init__(self, self, unique_loop_name)
 
     def _ss_attach_self(self, event_loop):
+        self._ss_attach_loop(self._ss_loop)
+
+    def _ss_reattach(self):
         self._ss_attach_loop(self._ss_loop)
 
     @signal
@@ -302,6 +442,13 @@ class Timer(EventLoopObject):
     def _ss_attach_self(self, event_loop):
         self._ss_attach_timer(event_loop._ss_loop, _core_id(self.object_id),
                               float(self._interval_sec), self._single_shot)
+
+    def _ss_reattach(self):
+        self._ss_attach_timer(self.event_loop._ss_loop,
+                              self.__dict__.get("_ss_cid"),
+                              float(self._interval_sec), self._single_shot)
+        if self not in self.event_loop.timers:
+            self._ss_timer_stop()  # it was stopped in the parent
 
     @signal
     def timeout(self):
@@ -386,11 +533,6 @@ class EventLoopProcess(EventLoopObject):
                  init_func=None, args=(), kwargs=None, daemon=None, *,
                  queue_bytes=None):
         ctx = multiprocessing_context or multiprocessing.get_context()
-        method = ctx.get_start_method()
-        if method != "fork":
-            raise NotImplementedError(
-                f"signal_slot: the {method!r} start method is not supported "
-                f"yet; use multiprocessing.get_context('fork')")
         self._process = ctx.Process(target=self._target,
                                     name=unique_process_name, daemon=daemon)
         self._init_func = init_func
@@ -407,10 +549,23 @@ class EventLoopProcess(EventLoopObject):
         self._args = tuple(args)
         self._kwargs = dict(kwargs) if kwargs else {}
 
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_end_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        state["_end_lock"] = threading.Lock()
+        super().__setstate__(state)
+
     def _target(self):
         # No orphans: the child dies with the process that started it.
         _core.die_with_parent(self._parent_pid)
-        self.event_loop._ss_loop.adopt()
+        if _restored:
+            # spawn, forkserver: the graph came as a pickle.
+            _restore_graph(self.event_loop, self._parent_pid)
+        else:
+            self.event_loop._ss_loop.adopt()
         if self._init_func:
             self._init_func(*self._args, **self._kwargs)
         self.event_loop.exec()

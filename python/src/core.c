@@ -358,6 +358,17 @@ static PyObject *Loop_curr_emitter(LoopObj *self, PyObject *noargs)
     return Py_BuildValue("(sss)", l ? l : "", o ? o : "", s ? s : "");
 }
 
+static PyObject *Loop_queue_fd(LoopObj *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (check_loop(self) < 0)
+        return NULL;
+    int fd = ss_queue_fd(ss_loop_queue(self->loop));
+    if (fd < 0)
+        return raise_rc(fd, "queue_fd");
+    return PyLong_FromLong(fd);
+}
+
 static PyObject *Loop_get_name(LoopObj *self, void *c)
 {
     (void)c;
@@ -384,6 +395,8 @@ static PyMethodDef Loop_methods[] = {
      "set_process(pid): the loop runs in process pid from now on."},
     {"process_ended", (PyCFunction)Loop_process_ended, METH_VARARGS,
      "process_ended(code, sig) -> dropped: its process has ended."},
+    {"queue_fd", (PyCFunction)Loop_queue_fd, METH_NOARGS,
+     "queue_fd() -> the descriptor of the loop's queue (owned by it)."},
     {"curr_emitter", (PyCFunction)Loop_curr_emitter, METH_NOARGS,
      "curr_emitter() -> (loop, object_id, signal) or None."},
     {NULL, NULL, 0, NULL},
@@ -1072,6 +1085,34 @@ static PyObject *Obj_unsubscribe(ObjObj *self, PyObject *args)
     return subscribe_(self, args, false);
 }
 
+/* _ss_signature(signal) -> its signature, or None if not declared. */
+static PyObject *Obj_signature(ObjObj *self, PyObject *sigobj)
+{
+    const char *signal = PyUnicode_AsUTF8(sigobj);
+    if (!signal || check_attached(self) < 0)
+        return NULL;
+    char sig[SS_SIGNATURE_MAX_LEN + 1];
+    if (ss_signal_signature(self->obj, signal, sig) != 0)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(sig);
+}
+
+/* _ss_declare(signal, signature): declare it unless it is. */
+static PyObject *Obj_declare(ObjObj *self, PyObject *args)
+{
+    const char *signal, *sig;
+    if (!PyArg_ParseTuple(args, "ss", &signal, &sig) ||
+        check_attached(self) < 0)
+        return NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ss_signal_add(self->obj, signal, sig);
+    Py_END_ALLOW_THREADS
+    if (rc != 0 && rc != SS_EEXIST)
+        return raise_rc(rc, "declare");
+    Py_RETURN_NONE;
+}
+
 static PyObject *Obj_dropped(ObjObj *self, PyObject *sigobj)
 {
     const char *signal = PyUnicode_AsUTF8(sigobj);
@@ -1107,6 +1148,8 @@ static PyMethodDef Obj_methods[] = {
     {"_ss_subscribe", (PyCFunction)Obj_subscribe, METH_VARARGS, NULL},
     {"_ss_unsubscribe", (PyCFunction)Obj_unsubscribe, METH_VARARGS, NULL},
     {"_ss_dropped", (PyCFunction)Obj_dropped, METH_O, NULL},
+    {"_ss_signature", (PyCFunction)Obj_signature, METH_O, NULL},
+    {"_ss_declare", (PyCFunction)Obj_declare, METH_VARARGS, NULL},
     {"_ss_timer_start", (PyCFunction)Obj_timer_start, METH_NOARGS, NULL},
     {"_ss_timer_stop", (PyCFunction)Obj_timer_stop, METH_NOARGS, NULL},
     {"_ss_timer_set_interval", (PyCFunction)Obj_timer_set_interval, METH_O,
@@ -1420,22 +1463,23 @@ static PyObject *m_domain(PyObject *m, PyObject *args)
     return PyUnicode_FromString(ss_domain_name());
 }
 
-/* die_with_parent(ppid): this process gets SIGKILL when process ppid
- * (its parent) ends, and at once if ppid is not its parent any more: no
- * orphans. (Not PR_SET_PDEATHSIG: that fires when the parent's thread that
- * forked ends, and multiprocessing may start a process from any thread.)
- * A thread of its own waits on the parent's pidfd (or, where pidfds are
- * missing, looks at getppid() every 100 ms). */
+/* die_with_parent(pid): this process gets SIGKILL when process pid (the
+ * one that started it: its parent, or for a forkserver's child the
+ * program that asked for it) ends, and at once if it has ended already:
+ * no orphans. (Not PR_SET_PDEATHSIG: that fires when the parent's thread
+ * that forked ends, and multiprocessing may start a process from any
+ * thread, or through a forkserver.) A thread of its own waits on the
+ * pidfd of pid (or, where pidfds are missing, probes it every 100 ms). */
 static void *parent_watch(void *arg)
 {
-    pid_t ppid = (pid_t)(intptr_t)arg;
-    int fd = (int)syscall(SYS_pidfd_open, ppid, 0);
-    if (fd >= 0 && getppid() == ppid) {
+    pid_t pid = (pid_t)(intptr_t)arg;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         while (poll(&p, 1, -1) < 0 && errno == EINTR)
             ;
-    } else {
-        while (getppid() == ppid)
+    } else if (errno != ESRCH) {
+        while (kill(pid, 0) == 0 || errno == EPERM)
             usleep(100000);
     }
     kill(getpid(), SIGKILL);
@@ -1448,8 +1492,10 @@ static PyObject *m_die_with_parent(PyObject *m, PyObject *arg)
     long ppid = PyLong_AsLong(arg);
     if (ppid == -1 && PyErr_Occurred())
         return NULL;
-    if (getppid() != (pid_t)ppid)
-        kill(getpid(), SIGKILL);
+    if (ppid <= 0) {
+        PyErr_SetString(PyExc_ValueError, "a pid");
+        return NULL;
+    }
     pthread_t t;
     pthread_attr_t a;
     pthread_attr_init(&a);
@@ -1468,9 +1514,38 @@ static PyObject *m_die_with_parent(PyObject *m, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* attach_loop(name, fd) -> Loop: in a spawned child, the loop of that name
+ * on the queue whose descriptor fd is (ss_loop_attach_fd()). */
+static PyObject *m_attach_loop(PyObject *m, PyObject *args)
+{
+    (void)m;
+    const char *name;
+    int fd;
+    if (!PyArg_ParseTuple(args, "si", &name, &fd))
+        return NULL;
+    LoopObj *self = (LoopObj *)Loop_Type.tp_alloc(&Loop_Type, 0);
+    if (!self)
+        return NULL;
+    ss_loop *l = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ss_loop_attach_fd(&l, name, fd);
+    Py_END_ALLOW_THREADS
+    if (rc != 0) {
+        Py_DECREF(self);
+        return raise_rc(rc, "attach to the loop");
+    }
+    self->loop = l;
+    ss_loop_set_data(l, self);
+    ss_loop_set_dispatch_hooks(l, hook_begin, hook_end, self);
+    return (PyObject *)self;
+}
+
 static PyMethodDef m_methods[] = {
+    {"attach_loop", m_attach_loop, METH_VARARGS,
+     "attach_loop(name, fd) -> Loop on the queue of descriptor fd."},
     {"die_with_parent", m_die_with_parent, METH_O,
-     "die_with_parent(ppid): SIGKILL this process when its parent dies."},
+     "die_with_parent(pid): SIGKILL this process when process pid ends."},
     {"set_callbacks", (PyCFunction)(void (*)(void))m_set_callbacks,
      METH_VARARGS | METH_KEYWORDS,
      "set_callbacks(slot_error=, slot_missing=, drop=): Python functions the "

@@ -46,6 +46,7 @@ static int Queue_init(QueueObj *self, PyObject *args, PyObject *kw)
     o.capacity = (size_t)bytes;
     o.max_msgs = (size_t)maxsize;
     o.label = "signal-slot-py-queue";
+    o.keep_fd = true; /* passed to spawned children (fd()) */
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = ss_queue_create(&self->q, &o);
@@ -396,14 +397,46 @@ static PyObject *Queue_is_closed(QueueObj *self, PyObject *noargs)
     return PyBool_FromLong(ss_queue_is_closed(self->q));
 }
 
-static PyObject *Queue_reduce(QueueObj *self, PyObject *noargs)
+static PyObject *Queue_fd(QueueObj *self, PyObject *noargs)
 {
-    (void)self;
     (void)noargs;
-    PyErr_SetString(PyExc_TypeError,
-                    "signal_slot Queue: share it with processes forked after "
-                    "its creation (pickling for spawn is not supported yet)");
-    return NULL;
+    if (check_q(self) < 0)
+        return NULL;
+    int fd = ss_queue_fd(self->q);
+    if (fd < 0)
+        return PyErr_Format(PyExc_OSError, "queue fd: %s", ss_strerror(fd));
+    return PyLong_FromLong(fd);
+}
+
+/* Queue._from_fd(fd, maxsize): the queue of descriptor fd (a spawned
+ * child's copy). */
+static PyObject *Queue_from_fd(PyObject *cls, PyObject *args)
+{
+    int fd;
+    Py_ssize_t maxsize;
+    if (!PyArg_ParseTuple(args, "in", &fd, &maxsize))
+        return NULL;
+    QueueObj *self = (QueueObj *)((PyTypeObject *)cls)->tp_alloc(
+        (PyTypeObject *)cls, 0);
+    if (!self)
+        return NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ss_queue_open_fd(&self->q, fd);
+    Py_END_ALLOW_THREADS
+    if (rc != 0) {
+        Py_DECREF(self);
+        return PyErr_Format(PyExc_OSError, "queue from fd: %s",
+                            ss_strerror(rc));
+    }
+    self->max_msgs = (size_t)maxsize;
+    return (PyObject *)self;
+}
+
+static PyObject *Queue_maxsize(QueueObj *self, void *c)
+{
+    (void)c;
+    return PyLong_FromSize_t(self->max_msgs);
 }
 
 static PyMethodDef Queue_methods[] = {
@@ -428,8 +461,16 @@ static PyMethodDef Queue_methods[] = {
     {"data_size", (PyCFunction)Queue_data_size, METH_NOARGS, NULL},
     {"close", (PyCFunction)Queue_close, METH_NOARGS, NULL},
     {"is_closed", (PyCFunction)Queue_is_closed, METH_NOARGS, NULL},
-    {"__reduce__", (PyCFunction)Queue_reduce, METH_NOARGS, NULL},
+    {"fd", (PyCFunction)Queue_fd, METH_NOARGS,
+     "fd() -> the descriptor of its shared memory (owned by the queue)."},
+    {"_from_fd", (PyCFunction)Queue_from_fd, METH_VARARGS | METH_CLASS,
+     NULL},
     {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Queue_getset[] = {
+    {"maxsize", (getter)Queue_maxsize, NULL, "most messages held", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 PyTypeObject Queue_Type = {
@@ -440,6 +481,7 @@ PyTypeObject Queue_Type = {
     .tp_doc = "Queue(max_size_bytes=200000, maxsize=1e9): a multi-process "
               "FIFO on ss_queue, faster_fifo.Queue's API.",
     .tp_methods = Queue_methods,
+    .tp_getset = Queue_getset,
     .tp_init = (initproc)Queue_init,
     .tp_new = PyType_GenericNew,
 };

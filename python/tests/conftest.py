@@ -25,6 +25,12 @@ def fork_ctx():
     return multiprocessing.get_context("fork")
 
 
+@pytest.fixture(params=["fork", "spawn", "forkserver"])
+def mp_ctx(request):
+    """Each of multiprocessing's start methods on Linux."""
+    return multiprocessing.get_context(request.param)
+
+
 def pytest_configure(config):
     # The seed's default on Linux with Python 3.11: fork.
     if sys.platform.startswith("linux"):

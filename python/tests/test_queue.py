@@ -125,3 +125,29 @@ def test_serial_wrapper():
     assert got[0] is obj and got[1] == 2  # by reference, no copy
     with pytest.raises(queue.Empty):
         q.get_many_nowait()
+
+
+def _child_puts(q, n):
+    for i in range(n):
+        q.put(("child", i))
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_queue_crosses_spawn(method):
+    ctx = multiprocessing.get_context(method)
+    q = get_mp_queue(1 << 20)
+    q.put("before")
+    p = ctx.Process(target=_child_puts, args=(q, 1000))
+    p.start()
+    got = [q.get(timeout=30)]
+    while len(got) < 1001:
+        got += q.get_many(timeout=30)
+    p.join(30)
+    assert p.exitcode == 0
+    assert got == ["before"] + [("child", i) for i in range(1000)]
+
+
+def test_queue_does_not_pickle_outside_a_start():
+    import pickle
+    with pytest.raises(TypeError):
+        pickle.dumps(get_mp_queue())

@@ -338,10 +338,10 @@ def test_process_events_inside_slot():
 
 # ---- processes (fork) ----
 
-def test_main_and_two_processes_every_direction(fork_ctx):
+def test_main_and_two_processes_every_direction(mp_ctx):
     main = EventLoop(uniq("main"))
-    p1 = EventLoopProcess(uniq("p1_"), multiprocessing_context=fork_ctx)
-    p2 = EventLoopProcess(uniq("p2_"), multiprocessing_context=fork_ctx)
+    p1 = EventLoopProcess(uniq("p1_"), multiprocessing_context=mp_ctx)
+    p2 = EventLoopProcess(uniq("p2_"), multiprocessing_context=mp_ctx)
     m = Recorder(main, "m")
     r1 = Recorder(p1.event_loop, "r1")
     r2 = Recorder(p2.event_loop, "r2")
@@ -370,9 +370,9 @@ def test_main_and_two_processes_every_direction(fork_ctx):
         assert p.exitcode == 0
 
 
-def test_stop_timer_three_loops(fork_ctx):
+def test_stop_timer_three_loops(mp_ctx):
     main = EventLoop(uniq("main"))
-    ps = [EventLoopProcess(uniq(f"s{k}_"), multiprocessing_context=fork_ctx)
+    ps = [EventLoopProcess(uniq(f"s{k}_"), multiprocessing_context=mp_ctx)
           for k in range(2)]
     t = Timer(main, 0.3, single_shot=True)
     t.timeout.connect(main.stop)
@@ -388,34 +388,36 @@ def test_stop_timer_three_loops(fork_ctx):
         assert p.exitcode == 0
 
 
-def test_periodic_timer_in_child(fork_ctx):
+class Ticker(EventLoopObject):
+    def __init__(self, loop):
+        super().__init__(loop, "ticker")
+        self.n = 0
+        self.t = Timer(loop, 0.01)
+        self.t.timeout.connect(self.on_tick)
+
+    @signal
+    def ticked(self):
+        pass
+
+    def on_tick(self):
+        self.n += 1
+        self.ticked.emit(self.n, process_name(self.event_loop.process))
+
+
+class Counter(EventLoopObject):
+    def __init__(self, loop):
+        super().__init__(loop, "counter")
+        self.ns = []
+
+    def on_ticked(self, n, where):
+        self.ns.append((n, where))
+        if len(self.ns) == 10:
+            self.event_loop.stop()
+
+
+def test_periodic_timer_in_child(mp_ctx):
     main = EventLoop(uniq("main"))
-    p = EventLoopProcess(uniq("tick_"), multiprocessing_context=fork_ctx)
-
-    class Ticker(EventLoopObject):
-        def __init__(self, loop):
-            super().__init__(loop, "ticker")
-            self.n = 0
-            self.t = Timer(loop, 0.01)
-            self.t.timeout.connect(self.on_tick)
-
-        @signal
-        def ticked(self):
-            pass
-
-        def on_tick(self):
-            self.n += 1
-            self.ticked.emit(self.n, process_name(self.event_loop.process))
-
-    class Counter(EventLoopObject):
-        def __init__(self, loop):
-            super().__init__(loop, "counter")
-            self.ns = []
-
-        def on_ticked(self, n, where):
-            self.ns.append((n, where))
-            if len(self.ns) == 10:
-                self.event_loop.stop()
+    p = EventLoopProcess(uniq("tick_"), multiprocessing_context=mp_ctx)
 
     ticker = Ticker(p.event_loop)
     counter = Counter(main)
@@ -428,9 +430,9 @@ def test_periodic_timer_in_child(fork_ctx):
     assert p.exitcode == 0
 
 
-def test_dict_payload_single_and_batched_before_start(fork_ctx):
+def test_dict_payload_single_and_batched_before_start(mp_ctx):
     main = EventLoop(uniq("main"))
-    p = EventLoopProcess(uniq("dict_"), multiprocessing_context=fork_ctx)
+    p = EventLoopProcess(uniq("dict_"), multiprocessing_context=mp_ctx)
     src = Recorder(main, "src")
     rx = Recorder(p.event_loop, "rx")
     stopper = Stopper(main, 11)
@@ -448,9 +450,9 @@ def test_dict_payload_single_and_batched_before_start(fork_ctx):
     p.join(10)
 
 
-def test_connect_after_start_raises(fork_ctx):
+def test_connect_after_start_raises(mp_ctx):
     main = EventLoop(uniq("main"))
-    p = EventLoopProcess(uniq("late_"), multiprocessing_context=fork_ctx)
+    p = EventLoopProcess(uniq("late_"), multiprocessing_context=mp_ctx)
     a = Recorder(main, "a")
     rx = Recorder(p.event_loop, "rx")
     p.start()
@@ -463,13 +465,14 @@ def test_connect_after_start_raises(fork_ctx):
     assert p.exitcode == 0
 
 
-def test_child_slot_exception_exit_code(fork_ctx):
-    class Bad(EventLoopObject):
-        def boom(self):
-            raise ValueError("boom in child")
+class Bad(EventLoopObject):
+    def boom(self):
+        raise ValueError("boom in child")
 
+
+def test_child_slot_exception_exit_code(mp_ctx):
     main = EventLoop(uniq("main"))
-    p = EventLoopProcess(uniq("bad_"), multiprocessing_context=fork_ctx)
+    p = EventLoopProcess(uniq("bad_"), multiprocessing_context=mp_ctx)
     a = Recorder(main, "a")
     bad = Bad(p.event_loop, "bad")
     a.out.connect(bad.boom)
@@ -479,9 +482,9 @@ def test_child_slot_exception_exit_code(fork_ctx):
     assert p.exitcode == 1
 
 
-def test_child_killed_while_parent_emits(fork_ctx):
+def test_child_killed_while_parent_emits(mp_ctx):
     main = EventLoop(uniq("main"))
-    p = EventLoopProcess(uniq("victim_"), multiprocessing_context=fork_ctx)
+    p = EventLoopProcess(uniq("victim_"), multiprocessing_context=mp_ctx)
     a = Recorder(main, "a")
     rx = Recorder(p.event_loop, "rx")
     a.out.connect(rx.on_value)
