@@ -411,9 +411,22 @@ class EventLoop(EventLoopObject):
         self.terminate.emit()
         return EventLoopStatus.NORMAL_TERMINATION
 
-    def process_events(self):
-        """One iteration: wait up to 50 ms for signals, handle them."""
-        self._ss_loop.run_once(0.05)
+    def process_events(self, timeout=0.05):
+        """One iteration: wait up to timeout seconds (the seed: 50 ms) for
+        signals, handle them (and the timers that are due)."""
+        self._ss_loop.run_once(timeout)
+
+    def fileno(self):
+        """Beyond the seed: a descriptor that is readable while signals
+        wait for this loop, to run it inside another event loop, e.g.
+        asyncio: loop.add_reader(evt.fileno(), evt.process_events, 0)
+        (and call process_events(0) again by next_timeout() for timers)."""
+        return self._ss_loop.fd()
+
+    def next_timeout(self):
+        """Beyond the seed: seconds until the next timer of this loop is
+        due (0 if one is due), or None if it has none."""
+        return self._ss_loop.next_timeout()
 
     def stop(self):
         """Stop the loop once what was emitted to it before is handled

@@ -358,6 +358,30 @@ static PyObject *Loop_curr_emitter(LoopObj *self, PyObject *noargs)
     return Py_BuildValue("(sss)", l ? l : "", o ? o : "", s ? s : "");
 }
 
+/* fd() -> a descriptor readable when the loop has messages (ss_loop_fd). */
+static PyObject *Loop_fd(LoopObj *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (check_loop(self) < 0)
+        return NULL;
+    int fd = ss_loop_fd(self->loop);
+    if (fd < 0)
+        return raise_rc(fd, "fd");
+    return PyLong_FromLong(fd);
+}
+
+/* next_timeout() -> seconds until the next timer is due, or None. */
+static PyObject *Loop_next_timeout(LoopObj *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (check_loop(self) < 0)
+        return NULL;
+    int64_t ns = ss_loop_next_timeout(self->loop);
+    if (ns < 0 || ns > (int64_t)1e18)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble((double)ns / 1e9);
+}
+
 static PyObject *Loop_queue_fd(LoopObj *self, PyObject *noargs)
 {
     (void)noargs;
@@ -395,6 +419,10 @@ static PyMethodDef Loop_methods[] = {
      "set_process(pid): the loop runs in process pid from now on."},
     {"process_ended", (PyCFunction)Loop_process_ended, METH_VARARGS,
      "process_ended(code, sig) -> dropped: its process has ended."},
+    {"fd", (PyCFunction)Loop_fd, METH_NOARGS,
+     "fd() -> a descriptor readable while the loop has messages."},
+    {"next_timeout", (PyCFunction)Loop_next_timeout, METH_NOARGS,
+     "next_timeout() -> seconds until the next timer, or None."},
     {"queue_fd", (PyCFunction)Loop_queue_fd, METH_NOARGS,
      "queue_fd() -> the descriptor of the loop's queue (owned by it)."},
     {"curr_emitter", (PyCFunction)Loop_curr_emitter, METH_NOARGS,
