@@ -7,7 +7,6 @@ import signal as signals
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -265,16 +264,14 @@ def test_timers_on_main_loop():
             self.tight += 1
 
     c = Counter(loop)
+    single = Timer(loop, 0.001, single_shot=True)
+    single.timeout.connect(loop.stop)  # also a slot of the loop
+    assert run_with_deadline(loop) == EventLoopStatus.NORMAL_TERMINATION
+    assert not single._ss_timer_active()  # fired once, done
     t = Timer(loop, 0.01)
     t.timeout.connect(c.tick)
     tl = TightLoop(loop)
     tl.iteration.connect(c.spin)
-    single = Timer(loop, 0.001, single_shot=True)
-    fired = []
-    single.timeout.connect(loop.stop)  # also a slot of the loop
-    assert run_with_deadline(loop) == EventLoopStatus.NORMAL_TERMINATION
-    assert c.n == 0  # stopped by the single shot first
-    fired.append(1)
     assert run_with_deadline(loop) == EventLoopStatus.NORMAL_TERMINATION
     assert c.n == 5 and c.tight > 0
     t.stop()
@@ -380,9 +377,7 @@ def test_stop_timer_three_loops(mp_ctx):
         t.timeout.connect(p.stop)
     for p in ps:
         p.start()
-    t0 = time.monotonic()
-    assert main.exec() == 0
-    assert time.monotonic() - t0 < 10
+    assert main.exec() == 0  # (a hang is the test timeout's)
     for p in ps:
         p.join(10)
         assert p.exitcode == 0
@@ -492,10 +487,8 @@ def test_child_killed_while_parent_emits(mp_ctx):
     for i in range(1000):
         a.out.emit(i, "x" * 100)
     os.kill(p.pid, signals.SIGKILL)
-    t0 = time.monotonic()
-    for i in range(100000):  # never blocks, never raises
+    for i in range(100000):  # never blocks (the test timeout), never raises
         a.out.emit(i, "x" * 100)
-    assert time.monotonic() - t0 < 30
     p.join(10)
     assert p.exitcode == -signals.SIGKILL
     for i in range(10):
