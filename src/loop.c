@@ -517,6 +517,20 @@ SS_API int ss_loop_set_dispatch_hooks(ss_loop *loop, ss_dispatch_hook begin,
     return 0;
 }
 
+SS_API int ss_loop_set_slot_resolver(ss_loop *loop, ss_slot_resolver resolver,
+                                     void *user_data)
+{
+    if (!loop || loop->remote)
+        return SS_EINVAL;
+    if (atomic_load(&loop->running) && ss__rt_tl_loop != loop)
+        return SS_ESTATE;
+    ss__rt_write_lock();
+    loop->resolver = resolver;
+    loop->resolver_ud = user_data;
+    ss__rt_unlock();
+    return 0;
+}
+
 SS_API int ss_loop_start_thread(ss_loop *loop)
 {
     if (!loop)

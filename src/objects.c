@@ -278,7 +278,7 @@ static void objs_remove(objent *e)
     while (e->slots) {
         ss__nslot *n = e->slots;
         e->slots = n->next;
-        free(n);
+        ss__release_later(&n->dnode, n->destroy, n->user_data, n);
     }
     e->key = TOMB;
     e->incoming = NULL;
@@ -305,10 +305,27 @@ ss__nslot **ss__nslots_head(const ss_object *obj)
 void ss__tables_after_unlock(void)
 {
     while (ss__tl_deferred) {
-        ss__conn *c = ss__tl_deferred;
-        ss__tl_deferred = c->dnext;
-        c->destroy(c->user_data);
-        free(c);
+        ss__deferred *d = ss__tl_deferred;
+        ss__tl_deferred = d->next;
+        d->destroy(d->ud);
+        free(d->block);
+    }
+}
+
+void ss__release_later(ss__deferred *d, void (*destroy)(void *), void *ud,
+                       void *block)
+{
+    if (!destroy) {
+        free(block);
+    } else if (ss__tables_held()) {
+        d->destroy = destroy;
+        d->ud = ud;
+        d->block = block;
+        d->next = ss__tl_deferred;
+        ss__tl_deferred = d;
+    } else {
+        destroy(ud);
+        free(block);
     }
 }
 
@@ -318,15 +335,7 @@ void ss__conn_release(ss__conn *c)
 {
     if (atomic_fetch_sub(&c->refs, 1) != 1)
         return;
-    if (!c->destroy) {
-        free(c);
-    } else if (ss__tables_held()) {
-        c->dnext = ss__tl_deferred;
-        ss__tl_deferred = c;
-    } else {
-        c->destroy(c->user_data);
-        free(c);
-    }
+    ss__release_later(&c->dnode, c->destroy, c->user_data, c);
 }
 
 ss__conn *ss__conn_new(ss_object *receiver, ss_slot_fn slot, void *user_data,

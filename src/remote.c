@@ -586,20 +586,40 @@ SS_API int ss_object_open(ss_object **out, ss_loop *loop, const char *id)
 
 /* ---- slots by name ---- */
 
+static bool sig_any(const char *sig)
+{
+    return strcmp(sig, SS_SIGNATURE_ANY) == 0;
+}
+
+static int slot_give_up(int rc, ss_destroy_fn destroy, void *user_data)
+{
+    if (destroy)
+        destroy(user_data);
+    return rc;
+}
+
 SS_API int ss_slot_add(ss_object *obj, const char *name, ss_slot_fn slot,
                        const char *signature, void *user_data)
 {
+    return ss_slot_add_data(obj, name, slot, signature, user_data, NULL);
+}
+
+SS_API int ss_slot_add_data(ss_object *obj, const char *name, ss_slot_fn slot,
+                            const char *signature, void *user_data,
+                            ss_destroy_fn destroy)
+{
     if (!obj || !slot || !signature)
-        return SS_EINVAL;
+        return slot_give_up(SS_EINVAL, destroy, user_data);
     int rc = ss__check_name(name);
     if (rc != 0)
-        return rc;
-    if ((rc = ss_signature_validate(signature, NULL)) != 0)
-        return rc;
+        return slot_give_up(rc, destroy, user_data);
+    if (!sig_any(signature) &&
+        (rc = ss_signature_validate(signature, NULL)) != 0)
+        return slot_give_up(rc, destroy, user_data);
     size_t nl = strlen(name), sl = strlen(signature);
     ss__nslot *n = calloc(1, sizeof *n + nl + 1 + sl + 1);
     if (!n)
-        return SS_ENOMEM;
+        return slot_give_up(SS_ENOMEM, destroy, user_data);
     memcpy(n->data, name, nl + 1);
     memcpy(n->data + nl + 1, signature, sl + 1);
     n->sig = n->data + nl + 1;
@@ -614,17 +634,18 @@ SS_API int ss_slot_add(ss_object *obj, const char *name, ss_slot_fn slot,
         if (strcmp(o->data, name) == 0) {
             ss__rt_unlock();
             free(n);
-            return SS_EEXIST;
+            return slot_give_up(SS_EEXIST, destroy, user_data);
         }
     }
     if (head) {
+        n->destroy = destroy;
         n->next = *head;
         *head = n;
     }
     ss__rt_unlock();
     if (!head) {
         free(n);
-        return SS_EINVAL;
+        return slot_give_up(SS_EINVAL, destroy, user_data);
     }
     return 0;
 }
@@ -804,7 +825,10 @@ int ss__ctrl_apply(ss_loop *loop, const unsigned char *m, size_t len)
         ss__rt_unlock();
         if (rc != 0 && op == CTRL_ROUTE_ADD)
             SS_LOG_ERR("loop", "loop %s: route %s.%s to loop %s: %s%s%s%s",
-                       loop->name, a, b, c, ss_strerror(rc),
+                       loop->name, a, b, c,
+                       rc == SS_ENOENT ? (o ? "no such signal"
+                                            : "no such object")
+                                       : ss_strerror(rc),
                        rc == SS_ESIGNATURE ? " (it carries \"" : "",
                        rc == SS_ESIGNATURE ? s->sig : "",
                        rc == SS_ESIGNATURE ? "\")" : "");
@@ -898,22 +922,51 @@ static int bind_locked(const unsigned char *key, size_t klen,
     return 0;
 }
 
+/* Ask loop's resolver for the slot of robj (an object id of loop) if it
+ * lacks it: on loop's thread, inside its dispatch hooks, the object
+ * announced as the one called (ss_object_destroy() on another thread
+ * waits for it). */
+static void resolve_on_loop(ss_loop *loop, const char *robj, const char *slot)
+{
+    if (!loop->resolver)
+        return;
+    if (loop->hook_begin)
+        loop->hook_begin(loop, loop->hook_ud);
+    ss__rt_read_lock();
+    ss_object *r = ss__find_object(loop, robj, strlen(robj));
+    ss_slot_resolver fn = loop->resolver;
+    void *ud = loop->resolver_ud;
+    bool missing = r && fn && !nslot_find(r, slot);
+    ss_object *outer = atomic_load(&loop->calling);
+    if (missing)
+        atomic_store(&loop->calling, r);
+    ss__rt_unlock();
+    if (missing) {
+        fn(r, slot, ud);
+        atomic_store(&loop->calling, outer);
+    }
+    if (loop->hook_end)
+        loop->hook_end(loop, loop->hook_ud);
+}
+
 /* Bind (or unbind) the emitter's signal (its loop of incarnation einc) to
  * a slot by name of an object of loop, for signature sig (a control
- * message). */
+ * message); a slot of any signature takes sig. */
 static int bind_named(ss_loop *loop, uint32_t einc, const char *eloop,
                       const char *eobj, const char *esig, const char *robj,
                       const char *slot, const char *sig, bool add)
 {
     unsigned char key[KEY_MAX];
     size_t klen = ss__put_key(key, einc, eloop, eobj, esig);
+    if (add)
+        resolve_on_loop(loop, robj, slot);
     ss__rt_write_lock();
     ss_object *r = ss__find_object(loop, robj, strlen(robj));
     ss__nslot *n = r ? nslot_find(r, slot) : NULL;
     int rc;
     if (!n)
         rc = SS_ENOENT;
-    else if (strcmp(n->sig, sig) != 0)
+    else if (!sig_any(n->sig) && strcmp(n->sig, sig) != 0)
         rc = SS_ESIGNATURE;
     else
         rc = bind_locked(key, klen, r, n->fn, n->user_data, NULL, sig, add);
@@ -1116,6 +1169,17 @@ static bool named_slot(ss_object *obj, const char *slot, ss_slot_fn *fn,
 {
     ss__rt_read_lock();
     ss__nslot *n = nslot_find(obj, slot);
+    ss_slot_resolver res = !n && (obj->flags_ & OBJ_LIVE) && obj->loop_
+                               ? obj->loop_->resolver
+                               : NULL;
+    void *res_ud = res ? obj->loop_->resolver_ud : NULL;
+    if (res) {
+        /* Asked on the caller's thread, which holds obj. */
+        ss__rt_unlock();
+        res(obj, slot, res_ud);
+        ss__rt_read_lock();
+        n = nslot_find(obj, slot);
+    }
     *fn = n ? n->fn : NULL;
     *ud = n ? n->user_data : NULL;
     sig[0] = 0;
@@ -1142,6 +1206,22 @@ static int connect_slot(ss_object *emitter, const char *signal,
                        emitter->id_, signal, receiver->id_, slot);
             return SS_ENOENT;
         }
+        if (sig_any(sig)) {
+            /* It takes the signal's signature, which must be known. */
+            int src = we == ELSEWHERE
+                          ? SS_ENOTSUP
+                          : ss_signal_signature(emitter, signal, sig);
+            if (src != 0) {
+                SS_LOG_ERR("loop", "connect %s.%s to %s's slot %s of any "
+                           "signature: %s", emitter->id_, signal,
+                           receiver->id_, slot,
+                           src == SS_ENOTSUP
+                               ? "the signal's is not known here (connect "
+                                 "with ss_connect() and a signature)"
+                               : "no such signal");
+                return src;
+            }
+        }
         if (we == ELSEWHERE)
             return ss__connect_remote(emitter, signal, receiver, fn, sig, ud,
                                       NULL, add);
@@ -1152,20 +1232,21 @@ static int connect_slot(ss_object *emitter, const char *signal,
     int rc = reachable(receiver->loop_, "connect");
     if (rc != 0)
         return rc;
+    /* The signal's signature, as this process knows it (an emitter of
+     * another loop process may have it declared here, from before its
+     * start; a handle of another program's has none: its loop checks). */
     char sig[SS_SIGNATURE_MAX_LEN + 1] = "";
-    if (we != ELSEWHERE) {
-        ss__rt_read_lock();
-        ss__signal *s = (emitter->flags_ & OBJ_LIVE)
-                            ? ss__find_signal(emitter, signal, strlen(signal))
-                            : NULL;
-        if (s)
-            memcpy(sig, s->sig, strlen(s->sig) + 1);
-        ss__rt_unlock();
-        if (!s) {
-            SS_LOG_ERR("loop", "connect %s.%s: no such signal", emitter->id_,
-                       signal);
-            return SS_ENOENT;
-        }
+    ss__rt_read_lock();
+    ss__signal *s = (emitter->flags_ & OBJ_LIVE)
+                        ? ss__find_signal(emitter, signal, strlen(signal))
+                        : NULL;
+    if (s)
+        memcpy(sig, s->sig, strlen(s->sig) + 1);
+    ss__rt_unlock();
+    if (!s && we != ELSEWHERE) {
+        SS_LOG_ERR("loop", "connect %s.%s: no such signal", emitter->id_,
+                   signal);
+        return SS_ENOENT;
     }
     if (add) {
         rc = ask_bind(emitter, signal, receiver, slot, sig, true);
@@ -1214,6 +1295,13 @@ static int subscribe_here(ss_object *receiver, const char *signal,
         SS_LOG_ERR("loop", "subscribe %s to %s: no slot named %s",
                    receiver->id_, signal, slot);
         return SS_ENOENT;
+    }
+    if (sig_any(sig)) {
+        SS_LOG_ERR("loop", "subscribe %s to %s: its slot %s takes any "
+                   "signature, which broadcasts do not tell (subscribe "
+                   "with ss_subscribe() and a signature)",
+                   receiver->id_, signal, slot);
+        return SS_ENOTSUP;
     }
     return add ? ss_subscribe(receiver, signal, fn, sig, ud)
                : ss_unsubscribe(receiver, signal, fn, ud);

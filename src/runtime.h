@@ -92,10 +92,10 @@ typedef struct ss__conn {
     struct ss__conn *rnext, *rprev;
     const char *name; /* subscriptions: the signal's name (in data) */
     /* Called with user_data once the entry is freed, never with the
-     * tables locked (ss_connect_data()); dnext: on the list of this
+     * tables locked (ss_connect_data()); dnode: on the list of this
      * thread's entries waiting for the lock to drop. */
     ss_destroy_fn destroy;
-    struct ss__conn *dnext;
+    ss__deferred dnode;
     char data[];      /* sig, then name */
 } ss__conn;
 
@@ -154,6 +154,8 @@ typedef struct ss__nslot {
     struct ss__nslot *next;
     ss_slot_fn fn;
     void *user_data;
+    ss_destroy_fn destroy; /* (ss_slot_add_data()) */
+    ss__deferred dnode;
     const char *sig; /* in data */
     char data[];     /* name, sig */
 } ss__nslot;
@@ -264,6 +266,8 @@ struct ss_loop {
     _Atomic(ss_object *) calling;
     ss_dispatch_hook hook_begin, hook_end;
     void *hook_ud;
+    ss_slot_resolver resolver; /* ss_loop_set_slot_resolver() */
+    void *resolver_ud;
     _Atomic(void *) user_data; /* ss_loop_set_data() */
     unsigned run_depth; /* loop thread: iterations in progress (nested) */
 };

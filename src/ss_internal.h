@@ -201,12 +201,24 @@ bool ss__tables_held(void);
  * this one across its next fork (ss_process_start()'s forking thread),
  * so they do not take it. */
 void ss__tables_fork_held(bool held);
+/* A user's release callback that must not run under the tables' lock
+ * (it may take the lock, or wait for a thread that does): destroy(ud)
+ * then free(block), when this thread drops its last hold. */
+typedef struct ss__deferred {
+    struct ss__deferred *next;
+    void (*destroy)(void *);
+    void *ud;
+    void *block;
+} ss__deferred;
 /* What this thread deferred until it drops the lock (objects.c: freed
- * connections whose destroy callback must not run under it), and what
- * runs it, called by the unlock that ends the thread's last hold. */
-struct ss__conn;
-extern _Thread_local struct ss__conn *ss__tl_deferred;
+ * connections and named slots), and what runs it, called by the unlock
+ * that ends the thread's last hold. */
+extern _Thread_local ss__deferred *ss__tl_deferred;
 void ss__tables_after_unlock(void);
+/* Call destroy(ud) and free(block) now, or once this thread drops the
+ * tables' lock if it holds it (d: storage inside block). */
+void ss__release_later(ss__deferred *d, void (*destroy)(void *), void *ud,
+                       void *block);
 
 /* ss__signal_add_here - ss_signal_add() for a signal that this process
  * emits whichever loop its object lives on (may be connected to local

@@ -54,7 +54,7 @@ static _Thread_local tl_slot *tl_my;
 static _Thread_local int tl_writing; /* write depth of this thread */
 static _Thread_local int tl_rw_reads; /* rwlock mode: nested reads */
 static _Thread_local int tl_inner_reads; /* reads nested in this write */
-_Thread_local struct ss__conn *ss__tl_deferred;
+_Thread_local ss__deferred *ss__tl_deferred;
 
 /* The key's destructor, run by the exiting thread itself. Other
  * destructors may still run after it on this thread and take the lock

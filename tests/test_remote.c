@@ -343,6 +343,143 @@ static void test_loop_process_after_start(void **state)
     tu_process_free(p);
 }
 
+/* Slots by name made on demand (ss_loop_set_slot_resolver()), taking
+ * any signature (SS_SIGNATURE_ANY), their user data released once. */
+static int g_released, g_resolved;
+static char g_any_sig[16];
+static int64_t g_any_sum;
+
+static void count_release(void *ud)
+{
+    (void)ud;
+    g_released++;
+}
+
+static void on_any(ss_object *receiver, const ss_args *args, void *ud)
+{
+    (void)ud;
+    snprintf(g_any_sig, sizeof g_any_sig, "%s", ss_args_signature(args));
+    int64_t x = 0;
+    int32_t y = 0;
+    if (ss_args_unpack(args, "xi", &x, &y) == 0)
+        g_any_sum += x + y;
+    ss_loop_stop(ss_object_loop(receiver));
+}
+
+/* Knows the slots "on_any" (any signature) and "on_data" ("xs", user
+ * data: the receiver, a seq); refuses the rest. */
+static int resolver(ss_object *obj, const char *slot, void *ud)
+{
+    (void)ud;
+    g_resolved++;
+    if (strcmp(slot, "on_any") == 0)
+        return ss_slot_add_data(obj, slot, on_any, SS_SIGNATURE_ANY, NULL,
+                                count_release);
+    if (strcmp(slot, "on_data") == 0)
+        return ss_slot_add_data(obj, slot, on_data, "xs", obj, count_release);
+    return SS_ENOENT;
+}
+
+static void test_slot_resolver_here(void **state)
+{
+    (void)state;
+    g_released = g_resolved = 0;
+    g_any_sum = 0;
+    ss_loop *l;
+    assert_int_equal(ss_loop_new(&l, "resolver_here", NULL), 0);
+    static ss_object src, sink;
+    assert_int_equal(ss_object_init(&src, l, "src"), 0);
+    assert_int_equal(ss_object_init(&sink, l, "sink"), 0);
+    assert_int_equal(ss_signal_add(&src, "pair", "xi"), 0);
+    /* No resolver yet: unknown. */
+    assert_int_equal(ss_connect_slot(&src, "pair", &sink, "on_any"),
+                     SS_ENOENT);
+    assert_int_equal(ss_loop_set_slot_resolver(l, resolver, NULL), 0);
+    assert_int_equal(ss_connect_slot(&src, "pair", &sink, "nosuch"),
+                     SS_ENOENT);
+    assert_int_equal(g_resolved, 1);
+    assert_int_equal(ss_connect_slot(&src, "pair", &sink, "on_any"), 0);
+    assert_int_equal(g_resolved, 2);
+    /* Made once: found the next time. A second add is refused and its
+     * user data released at once. */
+    assert_int_equal(ss_connect_slot(&src, "pair", &sink, "on_any"), 0);
+    assert_int_equal(g_resolved, 2);
+    assert_int_equal(ss_slot_add_data(&sink, "on_any", on_any, "x", NULL,
+                                      count_release),
+                     SS_EEXIST);
+    assert_int_equal(g_released, 1);
+    assert_int_equal(ss_slot_add_data(&sink, "bad", on_any, "?", NULL,
+                                      count_release),
+                     SS_ESIGNATURE);
+    assert_int_equal(g_released, 2);
+    /* A slot of any signature cannot tell a broadcast's. */
+    assert_int_equal(ss_subscribe_slot(&sink, "pair", "on_any"), SS_ENOTSUP);
+    /* Delivered with the signal's signature. */
+    assert_int_equal(ss_emit(&src, "pair", (int64_t)40, (int32_t)2), 0);
+    assert_int_equal(ss_loop_run(l), SS_LOOP_STOPPED);
+    assert_string_equal(g_any_sig, "xi");
+    /* Connected twice to the same slot by name: called once. */
+    assert_int_equal(g_any_sum, 42);
+    /* ...and a typed slot checks the signature. */
+    assert_int_equal(ss_connect_slot(&src, "pair", &sink, "on_data"),
+                     SS_ESIGNATURE);
+    /* The object's end releases its slots' user data, once each. */
+    ss_object_destroy(&sink);
+    assert_int_equal(g_released, 4);
+    ss_object_destroy(&src);
+    ss_loop_free(l);
+    assert_int_equal(g_released, 4);
+}
+
+static seq g_resolved_seq;
+
+/* A loop process whose slots are made on demand when another process
+ * connects to them after it started (on the child's loop thread). */
+static void test_slot_resolver_after_start(void **state)
+{
+    (void)state;
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.publish = true;
+    ss_process *p;
+    assert_int_equal(tu_process_new(&p, "lr", &o), 0);
+    memset(&g_resolved_seq, 0, sizeof g_resolved_seq);
+    g_resolved_seq.want = 1000;
+    assert_int_equal(ss_object_init(&g_resolved_seq.obj, ss_process_loop(p),
+                                     "sink"),
+                     0);
+    assert_int_equal(ss_loop_set_slot_resolver(ss_process_loop(p), resolver,
+                                               NULL),
+                     0);
+    assert_int_equal(ss_process_start(p, NULL, NULL), 0);
+    ss_loop *l;
+    assert_int_equal(ss_loop_new(&l, "lr_parent", NULL), 0);
+    static ss_object src;
+    assert_int_equal(ss_object_init(&src, l, "src"), 0);
+    assert_int_equal(ss_signal_add(&src, "data", "xs"), 0);
+    /* Refused by the child's resolver; then made there. */
+    assert_int_equal(ss_connect_slot(&src, "data", &g_resolved_seq.obj,
+                                     "nosuch"),
+                     SS_ENOENT);
+    assert_int_equal(ss_connect_slot(&src, "data", &g_resolved_seq.obj,
+                                     "on_data"),
+                     0);
+    for (int64_t k = 0; k < 1000; k++) {
+        int rc;
+        while ((rc = ss_emit(&src, "data", k, "payload")) == SS_EAGAIN)
+            tu_sleep_us(100);
+        assert_int_equal(rc, 0);
+    }
+    /* The child stops its loop at 1000 in order: exit code 0. */
+    int status = -1;
+    assert_int_equal(ss_process_join(p, SS_SEC(30), &status), 0);
+    assert_int_equal(status, 0);
+    ss_object_destroy(&src);
+    ss_loop_free(l);
+    ss_object_destroy(&g_resolved_seq.obj);
+    tu_process_free(p);
+}
+
 /* A broadcast of this program's signal onto the peer's loop, to a slot
  * the peer registered by name and that this program subscribes. */
 static void test_broadcast_to_subscriber(void **state)
@@ -765,6 +902,8 @@ int main(void)
         cmocka_unit_test_teardown(test_emit_to_named_slot, teardown),
         cmocka_unit_test_teardown(test_remote_emitter, teardown),
         cmocka_unit_test_teardown(test_loop_process_after_start, teardown),
+        cmocka_unit_test_teardown(test_slot_resolver_here, teardown),
+        cmocka_unit_test_teardown(test_slot_resolver_after_start, teardown),
         cmocka_unit_test_teardown(test_broadcast_to_subscriber, teardown),
         cmocka_unit_test_teardown(test_loop_process_disconnect_while_emitting,
                                   teardown),

@@ -135,6 +135,52 @@ SS_API int ss_object_open(ss_object **out, ss_loop *remote, const char *id);
 SS_API int ss_slot_add(ss_object *obj, const char *name, ss_slot_fn slot,
                        const char *signature, void *user_data);
 
+/* The signature of a slot that takes whatever signature the signal
+ * connected to it carries (ss_slot_add_data()), for bindings of dynamic
+ * languages whose slot reads ss_args_signature(). */
+#define SS_SIGNATURE_ANY "*"
+
+/*
+ * ss_slot_add_data - ss_slot_add() whose user_data is released with
+ * destroy (may be NULL) exactly once: when obj is destroyed, or at once
+ * if the slot is not added (any error). Never called with the library's
+ * tables locked. signature may be SS_SIGNATURE_ANY: each connection then
+ * takes the signature of its emitter's signal (which must be known in
+ * this process, or be in the process of the slot's loop when that one
+ * is another: an emitter of a third process is SS_ENOTSUP, connect it
+ * with ss_connect() and a signature); a subscription by name to such a
+ * slot is SS_ENOTSUP. Any thread.
+ * Errors: as ss_slot_add().
+ */
+SS_API int ss_slot_add_data(ss_object *obj, const char *name, ss_slot_fn slot,
+                            const char *signature, void *user_data,
+                            ss_destroy_fn destroy);
+
+/*
+ * ss_slot_resolver - asked for a slot by name that obj, an object of the
+ * loop it was set on, does not have, when a connection by name needs it
+ * (ss_connect_slot(), from this process or from another): it may add the
+ * slot (ss_slot_add(), ss_slot_add_data()) and return 0, and the slot is
+ * looked up again; any other return leaves it missing (SS_ENOENT). Runs
+ * on the thread that looks the slot up (the loop's own thread for a
+ * request of another process, inside its dispatch hooks; the caller's
+ * thread for a connection made in this process), without the library's
+ * locks held; obj is not destroyed while it runs.
+ */
+typedef int (*ss_slot_resolver)(ss_object *obj, const char *slot,
+                                void *user_data);
+
+/*
+ * ss_loop_set_slot_resolver - set (resolver NULL: remove) the slot
+ * resolver of loop's objects: slots by name made on demand, for bindings
+ * of dynamic languages, whose objects' slots are their methods. Set it
+ * before the loop runs or on its own thread; a child of a loop process
+ * inherits it. Errors: SS_EINVAL (NULL, a handle of another process's
+ * loop), SS_ESTATE (the loop runs on another thread).
+ */
+SS_API int ss_loop_set_slot_resolver(ss_loop *loop, ss_slot_resolver resolver,
+                                     void *user_data);
+
 /*
  * ss_connect_slot - connect emitter's signal to receiver's slot by name,
  * wherever each lives: in this process, in a started loop process, in any

@@ -104,6 +104,9 @@ def _reduce_loop(loop):
         raise TypeError("cannot pickle a signal_slot loop outside of "
                         "starting a process")
     from multiprocessing import reduction
+    if loop.published:
+        # Found by name in the registry (of this domain).
+        return _rebuild_loop, (loop.name, None, _core.domain())
     return _rebuild_loop, (loop.name, reduction.DupFd(loop.queue_fd()))
 
 
@@ -113,12 +116,16 @@ copyreg.pickle(_core.Loop, _reduce_loop)
 _rebuilt_loops = []  # loops attached in this process (spawned child)
 
 
-def _rebuild_loop(name, dupfd):
-    fd = dupfd.detach()
-    try:
-        loop = _core.attach_loop(name, fd)
-    finally:
-        os.close(fd)
+def _rebuild_loop(name, dupfd, domain=None):
+    if dupfd is None:
+        _core.domain(domain)
+        loop = _core.attach_loop(name)
+    else:
+        fd = dupfd.detach()
+        try:
+            loop = _core.attach_loop(name, fd)
+        finally:
+            os.close(fd)
     _rebuilt_loops.append(loop)
     return loop
 
@@ -133,6 +140,7 @@ def _restore_graph(own_loop, parent_pid):
     others = [o for o in objs if not isinstance(o, EventLoop)]
     for o in loops + others:
         o._ss_reattach()
+        o._ss_declare_typed()
     known = {}
     for o in objs:
         known[(o.event_loop._ss_loop.name, o._ss_id)] = o
@@ -177,12 +185,91 @@ class signal(_core.Signal):
     As in the seed, accessing it on an object returns this same descriptor,
     bound to the object accessed last (class-level access raises
     AssertionError); emit, emit_many, connect, disconnect and broadcast_on
-    act on that object. emit and emit_many run in C."""
+    act on that object. emit and emit_many run in C.
+
+    Beyond the seed: @signal("xs") declares a typed signal, whose values
+    travel in the wire format that C programs read and write (type codes
+    of signal_slot/payload.h: b bool, i u x t ints of 32 and 64 bits, d
+    float, s str, y bytes, aT lists, {T} dicts with str keys, v a value
+    of its own type). Emitting values that do not fit raises TypeError
+    (OverflowError is reported as TypeError too, naming the signal);
+    connecting it to a slot declared with another signature (@slot)
+    raises TypeError. Untyped signals carry any picklable value."""
+
+    signature = None  # a typed signal's signature (instances set it)
+
+    def __new__(cls, function=None, *args, **kwargs):
+        if isinstance(function, str):
+            sig = function
+            _core.check_signature(sig)
+
+            def typed(f):
+                s = cls(f, *args, **kwargs)
+                s.signature = sig
+                return s
+            return typed
+        return super().__new__(cls)
+
+
+def slot(signature=None):
+    """Beyond the seed: mark a method as a slot; @slot("xs") also declares
+    the signature it takes, checked when a signal is connected to it
+    (TypeError if they differ), also by a C program or another process.
+    A slot without a signature takes what any signal carries. Methods
+    need no mark to be slots (the seed's way); this one is only for the
+    check."""
+    if callable(signature):  # @slot without arguments
+        signature._ss_signature = None
+        return signature
+    if signature is not None:
+        _core.check_signature(signature)
+
+    def mark(f):
+        f._ss_signature = signature
+        return f
+    return mark
+
+
+_typed_by_class = {}
+
+
+def _class_signals(cls):
+    """{name: signature} of the signals of cls and its bases ("y": an
+    untyped one), declared when an object attaches: another process can
+    then connect to them after start."""
+    found = _typed_by_class.get(cls)
+    if found is None:
+        found = {}
+        for klass in reversed(cls.__mro__):
+            for value in vars(klass).values():
+                if isinstance(value, signal) and value.name:
+                    found[value.name] = ("y" if value.signature is None
+                                         else value.signature)
+        _typed_by_class[cls] = found
+    return found
+
+
+_this_process = None  # the EventLoopProcess this process runs, if any
+
+
+def _lives_here(obj):
+    """Whether obj's loop runs in this process, or will run in a process
+    that this one starts (the seed's connections before start)."""
+    if isinstance(obj, RemoteObject):
+        return False
+    return obj.event_loop.process is _this_process
+
+
+def _slot_signature(receiver, slot):
+    return getattr(getattr(receiver, slot, None), "_ss_signature", None)
 
 
 def _slot_of(other, slot):
     if isinstance(other, (types.MethodType, types.BuiltinMethodType)):
         return other.__self__, other.__name__
+    if isinstance(other, RemoteObject):
+        assert slot is not None, "a remote object given: give the slot's name"
+        return other, slot
     assert isinstance(other, EventLoopObject), (
         f"slot must be a bound method of an {EventLoopObject.__name__}, "
         f"not {other!r}")
@@ -210,8 +297,13 @@ class EventLoopObject(_core.Object):
         self._ss_subs = []
         self._ss_bcasts = []
         self._ss_attach_self(event_loop)
+        self._ss_declare_typed()
         self._ss_cid = self._ss_id
         event_loop.objects[self.object_id] = self
+
+    def _ss_declare_typed(self):
+        for name, sig in _class_signals(type(self)).items():
+            self._ss_declare(name, sig)
 
     def _ss_attach_self(self, event_loop):
         self._ss_attach(event_loop._ss_loop, _core_id(self.object_id))
@@ -227,19 +319,37 @@ class EventLoopObject(_core.Object):
         """(A spawned child) attach the C side again, with the same id."""
         self._ss_attach(self.event_loop._ss_loop, self.__dict__.get("_ss_cid"))
 
-    def _check_same_process(self, other, what):
-        if self.event_loop.process != other.event_loop.process:
-            msg = (f"Cannot {what} {self.object_id} and {other.object_id}: "
-                   f"they live in different processes "
-                   f"({process_name(self.event_loop.process)} and "
-                   f"{process_name(other.event_loop.process)}); connect "
-                   f"before the processes start")
-            log.error(msg)
-            raise RuntimeError(msg)
+
+    def _ss_check_types(self, signal_, receiver, slot):
+        want = _slot_signature(receiver, slot)
+        if want is None:
+            return
+        have = self._ss_signature(signal_) or "y"
+        if have != want:
+            raise TypeError(
+                f"cannot connect {self.object_id}.{signal_} (\"{have}\") to "
+                f"{receiver.object_id}.{slot}, which takes \"{want}\"")
 
     def connect(self, signal_, other, slot=None):
+        """Connect signal_ to a slot: other is a bound method, or an object
+        and the slot's name. As the seed, before processes start; beyond
+        it, at any time: to an object of a started EventLoopProcess, or of
+        another program (RemoteObject), through the registry (the call
+        waits for the other loop's answer, at most 5 s)."""
         receiver, slot = _slot_of(other, slot)
-        self._check_same_process(receiver, "connect")
+        if not _lives_here(receiver) or not _lives_here(self):
+            if _lives_here(receiver):
+                # From another process to here: by function, with the
+                # signal's signature.
+                self._ss_check_types(signal_, receiver, slot)
+                self._ss_connect(signal_, receiver, slot,
+                                 self._ss_signature(signal_) or "y")
+            else:
+                self._ss_connect_slot(signal_, receiver, slot)
+            self.send_signals_to.setdefault(signal_, set()).add(
+                receiver.object_id)
+            return
+        self._ss_check_types(signal_, receiver, slot)
         mine = self.event_loop.objects.get(receiver.object_id)
         if mine is not None and mine is not receiver:
             raise ValueError(
@@ -257,7 +367,18 @@ class EventLoopObject(_core.Object):
 
     def disconnect(self, signal_, other, slot=None):
         receiver, slot = _slot_of(other, slot)
-        self._check_same_process(receiver, "disconnect")
+        if not _lives_here(receiver) or not _lives_here(self):
+            if _lives_here(receiver):
+                self._ss_disconnect(signal_, receiver, slot,
+                                    self._ss_signature(signal_) or "y")
+            else:
+                self._ss_disconnect_slot(signal_, receiver, slot)
+            ids = self.send_signals_to.get(signal_)
+            if ids is not None:
+                ids.discard(receiver.object_id)
+                if not ids:
+                    del self.send_signals_to[signal_]
+            return
         emitter = Emitter(self.object_id, signal_)
         if receiver.connections.get(emitter) != slot or not self._ss_disconnect(
                 signal_, receiver, slot):
@@ -313,6 +434,11 @@ class EventLoopObject(_core.Object):
     def emit(self, signal_, *args):
         self._ss_emit(signal_, *args)
 
+    def dropped(self, signal_):
+        """Beyond the seed: how many emissions of signal_ from this object
+        were dropped (full queue, ended receiver, too large)."""
+        return self._ss_dropped(signal_)
+
     def emit_many(self, signal_, list_of_args):
         self._ss_emit_many(signal_, list_of_args)
 
@@ -352,10 +478,12 @@ class EventLoop(EventLoopObject):
     """An event loop: runs the slots of the objects living on it."""
 
     def __init__(self, unique_loop_name, serial_mode=False, *,
-                 queue_bytes=None):
-        # (queue_bytes: beyond the seed, the ring of the loop's queue;
-        # default 5 MB as the seed's.)
-        self._ss_loop = _core.Loop(unique_loop_name,
+                 queue_bytes=None, publish=False):
+        # Beyond the seed: queue_bytes, the ring of the loop's queue
+        # (default 5 MB as the seed's); publish, to name the loop in the
+        # host's registry (signal_slot.open_loop() in other programs,
+        # list_loops(), ss-ls): its name must then be unique there.
+        self._ss_loop = _core.Loop(unique_loop_name, publish=publish,
                                    queue_bytes=queue_bytes or 5_000_000)
         self.objects = {}
         self.owner = None
@@ -415,6 +543,13 @@ class EventLoop(EventLoopObject):
         """One iteration: wait up to timeout seconds (the seed: 50 ms) for
         signals, handle them (and the timers that are due)."""
         self._ss_loop.run_once(timeout)
+
+    def dropped(self, signal_=None):
+        """Beyond the seed: with a signal's name, as for any object; without,
+        how many messages for this loop were dropped (its queue full)."""
+        if signal_ is not None:
+            return self._ss_dropped(signal_)
+        return self._ss_loop.dropped()
 
     def fileno(self):
         """Beyond the seed: a descriptor that is readable while signals
@@ -544,7 +679,11 @@ class EventLoopProcess(EventLoopObject):
 
     def __init__(self, unique_process_name, multiprocessing_context=None,
                  init_func=None, args=(), kwargs=None, daemon=None, *,
-                 queue_bytes=None):
+                 queue_bytes=None, publish=False):
+        # Beyond the seed: publish names its loop in the host's registry,
+        # which connecting to its objects after start needs (and other
+        # programs' open_loop()); the loop's name must then be unique on
+        # the host: f"{unique_process_name}_evt_loop".
         ctx = multiprocessing_context or multiprocessing.get_context()
         self._process = ctx.Process(target=self._target,
                                     name=unique_process_name, daemon=daemon)
@@ -554,7 +693,7 @@ class EventLoopProcess(EventLoopObject):
         self._ended = False
         self._end_lock = threading.Lock()
         self.event_loop = EventLoop(f"{unique_process_name}_evt_loop",
-                                    queue_bytes=queue_bytes)
+                                    queue_bytes=queue_bytes, publish=publish)
         EventLoopObject.__init__(self, self.event_loop, unique_process_name)
 
     def set_init_func_args(self, args=(), kwargs=None):
@@ -572,6 +711,8 @@ class EventLoopProcess(EventLoopObject):
         super().__setstate__(state)
 
     def _target(self):
+        global _this_process
+        _this_process = self
         # No orphans: the child dies with the process that started it.
         _core.die_with_parent(self._parent_pid)
         if _restored:
@@ -659,3 +800,93 @@ class EventLoopProcess(EventLoopObject):
     @property
     def pid(self):
         return self._process.pid
+
+
+# ---- beyond the seed: loops of other programs, through the registry ----
+
+class RemoteLoop(_core.Object):
+    """A handle on a loop that another program (C or Python) published
+    (EventLoop(..., publish=True), ss_loop_options.publish), found by name
+    in the host's registry. Connect its objects' signals and slots
+    (object()), stop it, learn when it ends: its signal "ended" carries
+    (exit_code, signal) and is emitted in this process."""
+
+    def __init__(self, name, timeout=5.0):
+        self._ss_loop = _core.open_loop(name, timeout)
+        self._ss_attach_loop(self._ss_loop)
+        self.object_id = name
+        self._objects = {}
+
+    @property
+    def name(self):
+        return self.object_id
+
+    def object(self, object_id):
+        """The handle on object object_id of this loop (made once)."""
+        obj = self._objects.get(object_id)
+        if obj is None:
+            obj = RemoteObject(self, object_id)
+            self._objects[object_id] = obj
+        return obj
+
+    def connect(self, signal_, other, slot=None):
+        """Connect this loop's signal ("ended") to a slot in this process."""
+        receiver, slot = _slot_of(other, slot)
+        self._ss_connect(signal_, receiver, slot)
+
+    def disconnect(self, signal_, other, slot=None):
+        receiver, slot = _slot_of(other, slot)
+        self._ss_disconnect(signal_, receiver, slot)
+
+    def stop(self):
+        """Ask the loop to stop (as EventLoop.stop() in its program)."""
+        self._ss_loop.stop()
+
+    def __repr__(self):
+        return f"RemoteLoop({self.object_id!r})"
+
+
+class RemoteObject(_core.Object):
+    """An object of a loop of another program (RemoteLoop.object()): give
+    it as the receiver of connect() (with a slot's name), or connect its
+    signals to slots here. Whether it exists is checked when connecting."""
+
+    def __init__(self, remote_loop, object_id):
+        self._ss_open(remote_loop._ss_loop, object_id)
+        self.event_loop = remote_loop
+        self.object_id = object_id
+
+    def connect(self, signal_, other, slot=None, signature=None):
+        """Connect this object's signal_ to a slot: in this process (the
+        signal's signature is the slot's @slot one, else signature, else
+        "y": a signal of a Python program), or elsewhere (by name)."""
+        receiver, slot = _slot_of(other, slot)
+        if isinstance(receiver, RemoteObject):
+            self._ss_connect_slot(signal_, receiver, slot)
+            return
+        sig = _slot_signature(receiver, slot) or signature or "y"
+        self._ss_connect(signal_, receiver, slot, sig)
+
+    def disconnect(self, signal_, other, slot=None, signature=None):
+        receiver, slot = _slot_of(other, slot)
+        if isinstance(receiver, RemoteObject):
+            self._ss_disconnect_slot(signal_, receiver, slot)
+            return
+        sig = _slot_signature(receiver, slot) or signature or "y"
+        self._ss_disconnect(signal_, receiver, slot, sig)
+
+    def __repr__(self):
+        return f"RemoteObject({self.event_loop.object_id!r}, {self.object_id!r})"
+
+
+def open_loop(name, timeout=5.0):
+    """Beyond the seed: a RemoteLoop on the loop name that a program of
+    this host published, waiting at most timeout seconds for it to be
+    (LookupError if it is not)."""
+    return RemoteLoop(name, timeout)
+
+
+def list_loops():
+    """Beyond the seed: the loops of the host's registry (what ss-ls
+    prints), one dict each: name, state, pid, counters, busiest signals."""
+    return _core.list_loops()

@@ -497,3 +497,229 @@ PyObject *codec_from_typed(const ss_args *args)
     Py_DECREF(list);
     return t;
 }
+
+/* ---- Python values to typed payloads (signal_slot/payload.h) ---- */
+
+static int typed_fail(int rc, const char *type, size_t tlen, PyObject *v)
+{
+    if (PyErr_Occurred())
+        return -1;
+    char t[SS_SIGNATURE_MAX_LEN + 1];
+    if (tlen > SS_SIGNATURE_MAX_LEN)
+        tlen = SS_SIGNATURE_MAX_LEN;
+    memcpy(t, type, tlen);
+    t[tlen] = 0;
+    if (rc == SS_ETYPE)
+        PyErr_Format(PyExc_TypeError, "%.100s where \"%s\" is expected",
+                     Py_TYPE(v)->tp_name, t);
+    else
+        PyErr_Format(rc == SS_ENOMEM ? PyExc_MemoryError : PyExc_TypeError,
+                     "cannot write %.100s as \"%s\": %s", Py_TYPE(v)->tp_name,
+                     t, ss_strerror(rc));
+    return -1;
+}
+
+/* The signature a variant gives v: b, x (t beyond int64), d, s, y, av
+ * (lists and tuples), {v} (dicts with str keys). NULL with TypeError for
+ * the rest (None, objects). */
+static const char *variant_sig(PyObject *v)
+{
+    if (PyBool_Check(v))
+        return "b";
+    if (PyLong_Check(v)) {
+        int over = 0;
+        PyLong_AsLongLongAndOverflow(v, &over);
+        return over > 0 ? "t" : "x";
+    }
+    if (PyFloat_Check(v))
+        return "d";
+    if (PyUnicode_Check(v))
+        return "s";
+    if (PyBytes_Check(v) || PyByteArray_Check(v) || PyMemoryView_Check(v))
+        return "y";
+    if (PyList_Check(v) || PyTuple_Check(v))
+        return "av";
+    if (PyDict_Check(v))
+        return "{v}";
+    PyErr_Format(PyExc_TypeError,
+                 "a variant (\"v\") holds bool, int, float, str, bytes, "
+                 "lists and dicts of them, not %.100s",
+                 Py_TYPE(v)->tp_name);
+    return NULL;
+}
+
+static int put_typed(ss_writer *w, const char *type, size_t tlen, PyObject *v,
+                     int depth)
+{
+    int rc;
+    if (depth > SS_PAYLOAD_MAX_DEPTH) {
+        PyErr_SetString(PyExc_ValueError, "value nested too deep");
+        return -1;
+    }
+    switch (type[0]) {
+    case 'b':
+        if (!PyBool_Check(v) && !PyLong_Check(v))
+            return typed_fail(SS_ETYPE, type, tlen, v);
+        rc = ss_writer_put_bool(w, PyObject_IsTrue(v) == 1);
+        break;
+    case 'i':
+    case 'u':
+    case 'x':
+    case 't': {
+        PyObject *n = PyNumber_Index(v); /* int, numpy integers... */
+        if (!n)
+            return -1;
+        if (type[0] == 't') {
+            unsigned long long u = PyLong_AsUnsignedLongLong(n);
+            Py_DECREF(n);
+            if (u == (unsigned long long)-1 && PyErr_Occurred())
+                return -1;
+            rc = ss_writer_put_uint64(w, u);
+            break;
+        }
+        long long x = PyLong_AsLongLong(n);
+        Py_DECREF(n);
+        if (x == -1 && PyErr_Occurred())
+            return -1;
+        if ((type[0] == 'i' && (x < INT32_MIN || x > INT32_MAX)) ||
+            (type[0] == 'u' && (x < 0 || x > (long long)UINT32_MAX))) {
+            PyErr_Format(PyExc_OverflowError, "%lld does not fit \"%c\"", x,
+                         type[0]);
+            return -1;
+        }
+        rc = type[0] == 'i'   ? ss_writer_put_int32(w, (int32_t)x)
+             : type[0] == 'u' ? ss_writer_put_uint32(w, (uint32_t)x)
+                              : ss_writer_put_int64(w, x);
+        break;
+    }
+    case 'd': {
+        double d = PyFloat_AsDouble(v);
+        if (d == -1.0 && PyErr_Occurred())
+            return -1;
+        rc = ss_writer_put_double(w, d);
+        break;
+    }
+    case 's': {
+        if (!PyUnicode_Check(v))
+            return typed_fail(SS_ETYPE, type, tlen, v);
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(v, &n);
+        if (!s)
+            return -1;
+        rc = ss_writer_put_stringn(w, s, (size_t)n);
+        if (rc == SS_EINVAL) {
+            PyErr_SetString(PyExc_ValueError,
+                            "a string (\"s\") cannot hold a NUL character");
+            return -1;
+        }
+        break;
+    }
+    case 'y': {
+        if (PyUnicode_Check(v))
+            return typed_fail(SS_ETYPE, type, tlen, v);
+        Py_buffer view;
+        if (PyObject_GetBuffer(v, &view, PyBUF_SIMPLE) < 0)
+            return -1;
+        rc = ss_writer_put_blob(w, view.buf, (size_t)view.len);
+        PyBuffer_Release(&view);
+        break;
+    }
+    case 'a': {
+        if (PyUnicode_Check(v) || PyDict_Check(v))
+            return typed_fail(SS_ETYPE, type, tlen, v);
+        char elem[SS_SIGNATURE_MAX_LEN + 1];
+        memcpy(elem, type + 1, tlen - 1);
+        elem[tlen - 1] = 0;
+        PyObject *fast = PySequence_Fast(v, "an array (\"a\") takes a "
+                                            "sequence");
+        if (!fast)
+            return -1;
+        rc = ss_writer_array_begin(w, elem);
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+        PyObject **items = PySequence_Fast_ITEMS(fast);
+        for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
+            if (put_typed(w, elem, tlen - 1, items[i], depth + 1) < 0) {
+                Py_DECREF(fast);
+                return -1;
+            }
+        }
+        Py_DECREF(fast);
+        if (rc == 0)
+            rc = ss_writer_array_end(w);
+        break;
+    }
+    case '{': {
+        if (!PyDict_Check(v))
+            return typed_fail(SS_ETYPE, type, tlen, v);
+        char val[SS_SIGNATURE_MAX_LEN + 1];
+        memcpy(val, type + 1, tlen - 2);
+        val[tlen - 2] = 0;
+        rc = ss_writer_map_begin(w, val);
+        Py_ssize_t pos = 0;
+        PyObject *k, *x;
+        while (rc == 0 && PyDict_Next(v, &pos, &k, &x)) {
+            if (!PyUnicode_Check(k)) {
+                PyErr_Format(PyExc_TypeError,
+                             "a map (\"{\") has str keys, not %.100s",
+                             Py_TYPE(k)->tp_name);
+                return -1;
+            }
+            if (put_typed(w, "s", 1, k, depth + 1) < 0 ||
+                put_typed(w, val, tlen - 2, x, depth + 1) < 0)
+                return -1;
+        }
+        if (rc == 0)
+            rc = ss_writer_map_end(w);
+        break;
+    }
+    case 'v': {
+        const char *vs = variant_sig(v);
+        if (!vs)
+            return -1;
+        rc = ss_writer_variant_begin(w, vs);
+        if (rc == 0 && put_typed(w, vs, strlen(vs), v, depth + 1) < 0)
+            return -1;
+        if (rc == 0)
+            rc = ss_writer_variant_end(w);
+        break;
+    }
+    case 'p':
+        PyErr_SetString(PyExc_TypeError,
+                        "a pointer (\"p\") cannot be written from Python");
+        return -1;
+    default:
+        return typed_fail(SS_ESIGNATURE, type, tlen, v);
+    }
+    return rc == 0 ? 0 : typed_fail(rc, type, tlen, v);
+}
+
+int codec_put_typed(ss_writer *w, const char *sig, PyObject *args)
+{
+    PyObject *fast = PySequence_Fast(args, "arguments must be a sequence");
+    if (!fast)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast), i = 0;
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    const char *t = sig;
+    int ret = 0;
+    for (; *t && i < n; i++) {
+        size_t tl = ss_signature_type_len(t);
+        if (tl == 0 || put_typed(w, t, tl, items[i], 0) < 0) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_TypeError, "bad signature \"%s\"", sig);
+            ret = -1;
+            break;
+        }
+        t += tl;
+    }
+    if (ret == 0 && (*t || i < n)) {
+        size_t want = 0;
+        ss_signature_validate(sig, &want);
+        PyErr_Format(PyExc_TypeError,
+                     "the signal carries \"%s\": %zu argument%s, not %zd",
+                     sig, want, want == 1 ? "" : "s", n);
+        ret = -1;
+    }
+    Py_DECREF(fast);
+    return ret;
+}

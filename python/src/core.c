@@ -89,9 +89,11 @@ typedef struct LoopObj {
     unsigned char skip[MAX_DEPTH]; /* a slot raised: skip this run's rest */
     const ss_args *cur;            /* the signal being delivered */
     PyObject *weakreflist;
+    int published; /* created with publish=True, or attached by name */
 } LoopObj;
 
 static PyTypeObject Loop_Type;
+static int py_resolver(ss_object *o, const char *slot, void *ud);
 
 static void hook_begin(ss_loop *l, void *ud)
 {
@@ -115,6 +117,19 @@ static void hook_end(ss_loop *l, void *ud)
     PyGILState_Release(g);
 }
 
+/* self stands for l from now on: the hooks that take the GIL around its
+ * runs, slots by name made on demand (methods); for a handle on another
+ * process's loop (nothing runs here), only the link. */
+static void loop_wrap(LoopObj *self, ss_loop *l)
+{
+    self->loop = l;
+    ss_loop_set_data(l, self);
+    if (ss_loop_is_remote(l))
+        return;
+    ss_loop_set_dispatch_hooks(l, hook_begin, hook_end, self);
+    ss_loop_set_slot_resolver(l, py_resolver, NULL);
+}
+
 static int Loop_init(LoopObj *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"name", "publish", "queue_bytes", NULL};
@@ -131,6 +146,7 @@ static int Loop_init(LoopObj *self, PyObject *args, PyObject *kw)
     ss_loop_options o;
     ss_loop_options_init(&o);
     o.publish = publish;
+    self->published = publish;
     o.queue_capacity = qbytes > 0 ? (size_t)qbytes : 0;
     ss_loop *l = NULL;
     int rc;
@@ -141,9 +157,7 @@ static int Loop_init(LoopObj *self, PyObject *args, PyObject *kw)
         raise_rc(rc, "cannot create the loop");
         return -1;
     }
-    self->loop = l;
-    ss_loop_set_data(l, self);
-    ss_loop_set_dispatch_hooks(l, hook_begin, hook_end, self);
+    loop_wrap(self, l);
     return 0;
 }
 
@@ -393,6 +407,12 @@ static PyObject *Loop_queue_fd(LoopObj *self, PyObject *noargs)
     return PyLong_FromLong(fd);
 }
 
+static PyObject *Loop_get_published(LoopObj *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(self->published);
+}
+
 static PyObject *Loop_get_name(LoopObj *self, void *c)
 {
     (void)c;
@@ -432,6 +452,8 @@ static PyMethodDef Loop_methods[] = {
 
 static PyGetSetDef Loop_getset[] = {
     {"name", (getter)Loop_get_name, NULL, "the loop's name", NULL},
+    {"published", (getter)Loop_get_published, NULL,
+     "whether the loop is named in the registry", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -454,7 +476,9 @@ static PyTypeObject Loop_Type = {
 /* Object                                                                   */
 /* ------------------------------------------------------------------------ */
 
-enum { K_NONE = 0, K_OBJECT, K_TIMER, K_LOOP };
+/* K_HANDLE: a handle on an object of another process's loop
+ * (ss_object_open()): it emits nothing here, but connects. */
+enum { K_NONE = 0, K_OBJECT, K_TIMER, K_LOOP, K_HANDLE };
 
 typedef struct ObjObj {
     PyObject_HEAD
@@ -465,6 +489,7 @@ typedef struct ObjObj {
     int kind;
     int dying;
     PyObject *known; /* the signal name emitted last (declared) */
+    char known_sig[SS_SIGNATURE_MAX_LEN + 1]; /* its signature */
     ss_timer t;
 } ObjObj;
 
@@ -479,6 +504,8 @@ static ObjObj *obj_of(ss_object *o)
         LoopObj *lo = ss_loop_get_data(l);
         return lo ? (ObjObj *)lo->self_py : NULL;
     }
+    if (ss_loop_is_remote(l))
+        return NULL; /* a handle (K_HANDLE): called on nowhere here */
     return (ObjObj *)((char *)o - offsetof(ObjObj, t));
 }
 
@@ -580,6 +607,50 @@ static void trampoline(ss_object *recv, const ss_args *args, void *ud)
     Py_DECREF(self);
 }
 
+/* The slot resolver of every loop of this package: a slot asked by name
+ * (a connection made after a process started, or by another program) is
+ * the receiver's attribute of that name, if callable; it takes the
+ * signature its @slot("...") declares, else any (SS_SIGNATURE_ANY). */
+static int py_resolver(ss_object *o, const char *slot, void *ud)
+{
+    (void)ud;
+    if (finalizing())
+        return SS_ENOENT;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = SS_ENOENT;
+    ObjObj *self = obj_of(o);
+    if (self && !self->dying && self->obj == o) {
+        Py_INCREF(self);
+        PyObject *m = PyObject_GetAttrString((PyObject *)self, slot);
+        if (m && PyCallable_Check(m)) {
+            PyObject *decl = PyObject_GetAttrString(m, "_ss_signature");
+            if (!decl)
+                PyErr_Clear();
+            const char *sig = decl && PyUnicode_Check(decl)
+                                  ? PyUnicode_AsUTF8(decl)
+                                  : SS_SIGNATURE_ANY;
+            PyObject *name = PyUnicode_FromString(slot);
+            if (sig && name) {
+                PyUnicode_InternInPlace(&name);
+                /* (name's reference goes to the slot: name_release) */
+                Py_BEGIN_ALLOW_THREADS
+                rc = ss_slot_add_data(o, slot, trampoline, sig, name,
+                                      name_release);
+                Py_END_ALLOW_THREADS
+            } else {
+                Py_XDECREF(name);
+            }
+            Py_XDECREF(decl);
+        }
+        if (PyErr_Occurred())
+            PyErr_Clear();
+        Py_XDECREF(m);
+        Py_DECREF(self);
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
 static int Obj_traverse(ObjObj *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->dict);
@@ -606,6 +677,8 @@ static void obj_detach(ObjObj *self)
         Py_BEGIN_ALLOW_THREADS
         if (kind == K_TIMER)
             ss_timer_destroy((ss_timer *)o);
+        else if (kind == K_HANDLE)
+            ss_object_free(o);
         else
             ss_object_destroy(o);
         Py_END_ALLOW_THREADS
@@ -842,6 +915,43 @@ static int encode_all(PyObject *const *items, Py_ssize_t n, size_t *offs)
     return 0;
 }
 
+static _Thread_local ss_writer tl_w;
+static _Thread_local bool tl_w_init;
+
+/* Encode each arguments sequence of items[0..n) as a payload of the typed
+ * signature sig into tl_wb (as encode_all()). */
+static int encode_typed(PyObject *const *items, Py_ssize_t n, const char *sig,
+                        size_t *offs)
+{
+    wbuf *w = &tl_wb;
+    w->len = 0;
+    if (!tl_w_init) {
+        ss_writer_init(&tl_w, NULL, 0);
+        tl_w_init = true;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        offs[i] = w->len;
+        ss_writer_reset(&tl_w);
+        if (codec_put_typed(&tl_w, sig, items[i]) < 0)
+            return -1;
+        const void *data;
+        size_t len;
+        int rc = ss_writer_data(&tl_w, &data, &len);
+        if (rc != 0) {
+            raise_rc(rc, "encode");
+            return -1;
+        }
+        if (wb_reserve(w, len) < 0)
+            return -1;
+        if (len)
+            memcpy(w->buf + w->len, data, len);
+        w->len += len;
+    }
+    if (ss_writer_allocated(&tl_w) && n > 0 && w->len > ((size_t)4 << 20))
+        ss_writer_free(&tl_w);
+    return 0;
+}
+
 static void report_drop(ObjObj *self, const char *signal, int rc)
 {
     if (!g_on_drop)
@@ -875,49 +985,44 @@ static PyObject *emit_items(ObjObj *self, PyObject *sigobj,
         PyErr_NoMemory();
         goto out;
     }
-    if (encode_all(items, n, offs) < 0)
+    /* A signal is a name, declared on first use (the seed's), untyped;
+     * a typed one (@signal("xs"), a C program's) was declared before. */
+    if (sigobj != self->known) {
+        char sig[SS_SIGNATURE_MAX_LEN + 1];
+        int src = ss_signal_signature(self->obj, signal, sig);
+        if (src == SS_ENOENT) {
+            if (declare(self->obj, signal) < 0)
+                goto out;
+            strcpy(sig, "y");
+        } else if (src != 0) {
+            raise_rc(src, "emit");
+            goto out;
+        }
+        Py_XSETREF(self->known, Py_NewRef(sigobj));
+        memcpy(self->known_sig, sig, strlen(sig) + 1);
+    }
+    if ((strcmp(self->known_sig, "y") == 0
+             ? encode_all(items, n, offs)
+             : encode_typed(items, n, self->known_sig, offs)) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError) ||
+            PyErr_ExceptionMatches(PyExc_ValueError) ||
+            PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            /* Say which signal (the message tells which value). */
+            PyObject *e = exc_take();
+            PyObject *msg = PyObject_Str(e);
+            PyErr_Format(PyExc_TypeError, "emit %s.%s: %S",
+                         ss_object_id(self->obj), signal,
+                         msg ? msg : Py_None);
+            Py_XDECREF(msg);
+            Py_DECREF(e);
+        }
         goto out;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         msgs[i].data = tl_wb.buf + offs[i];
         msgs[i].len = (i + 1 < n ? offs[i + 1] : tl_wb.len) - offs[i];
     }
-    /* A signal is a name, declared on first use (the seed's). */
-    if (sigobj != self->known) {
-        char sig[SS_SIGNATURE_MAX_LEN + 1];
-        if (ss_signal_signature(self->obj, signal, sig) == SS_ENOENT &&
-            declare(self->obj, signal) < 0)
-            goto out;
-        Py_XSETREF(self->known, Py_NewRef(sigobj));
-    }
     int rc = ss_emit_many(self->obj, signal, msgs, (size_t)n);
-    if (rc == SS_ESIGNATURE || rc == SS_ETYPE) {
-        char sig[SS_SIGNATURE_MAX_LEN + 1] = "";
-        ss_signal_signature(self->obj, signal, sig);
-        if (sig[0] == 0) {
-            /* A signal without arguments (a timer's timeout, a loop's
-             * started): emitted with none. */
-            bool empty = true;
-            for (Py_ssize_t i = 0; i < n && empty; i++)
-                empty = PyObject_Length(items[i]) == 0;
-            if (!empty) {
-                PyErr_Format(PyExc_TypeError,
-                             "signal %s takes no arguments", signal);
-                goto out;
-            }
-            ss_msg none[1] = {{"", 0}};
-            rc = 0;
-            for (Py_ssize_t i = 0; i < n; i++) {
-                int r = ss_emit_many(self->obj, signal, none, 1);
-                if (r != 0)
-                    rc = r;
-            }
-        } else {
-            PyErr_Format(PyExc_TypeError,
-                         "signal %s is typed (\"%s\"): emit it from Python "
-                         "with the typed API", signal, sig);
-            goto out;
-        }
-    }
     switch (rc) {
     case 0:
         break;
@@ -992,7 +1097,8 @@ static ObjObj *as_obj(PyObject *o)
 static PyObject *connect_(ObjObj *self, PyObject *args, bool add)
 {
     PyObject *sigobj, *recvobj, *slot;
-    if (!PyArg_ParseTuple(args, "UOU", &sigobj, &recvobj, &slot))
+    const char *given = NULL;
+    if (!PyArg_ParseTuple(args, "UOU|z", &sigobj, &recvobj, &slot, &given))
         return NULL;
     ObjObj *recv = as_obj(recvobj);
     if (!recv || check_attached(self) < 0 || check_attached(recv) < 0)
@@ -1001,7 +1107,12 @@ static PyObject *connect_(ObjObj *self, PyObject *args, bool add)
     if (!signal)
         return NULL;
     char sig[SS_SIGNATURE_MAX_LEN + 1];
-    if (ss_signal_signature(self->obj, signal, sig) == SS_ENOENT) {
+    if (given) {
+        /* (An emitter of another process: its signature said here.) */
+        if (strlen(given) > SS_SIGNATURE_MAX_LEN)
+            return raise_rc(SS_ESIGNATURE, "connect");
+        strcpy(sig, given);
+    } else if (ss_signal_signature(self->obj, signal, sig) == SS_ENOENT) {
         if (!add)
             Py_RETURN_FALSE;
         if (declare(self->obj, signal) < 0)
@@ -1034,8 +1145,118 @@ static PyObject *connect_(ObjObj *self, PyObject *args, bool add)
                      ss_object_id(self->obj), signal, ss_object_id(recv->obj));
         return NULL;
     }
+    if (rc == SS_ESIGNATURE) {
+        PyErr_Format(PyExc_TypeError,
+                     "cannot connect %s.%s (\"%s\") to %s.%s: the "
+                     "signatures differ", ss_object_id(self->obj), signal,
+                     sig, ss_object_id(recv->obj), PyUnicode_AsUTF8(slot));
+        return NULL;
+    }
     if (rc != 0)
         return raise_rc(rc, "connect");
+    Py_RETURN_NONE;
+}
+
+/* _ss_connect_slot(signal, receiver, slot_name) / _ss_disconnect_slot:
+ * by name, through the registry (ss_connect_slot()): wherever the two
+ * live, at any time. The receiver's slot is made on demand by its
+ * process (py_resolver()) or is a C program's named slot. */
+static PyObject *connect_slot_(ObjObj *self, PyObject *args, bool add)
+{
+    PyObject *recvobj;
+    const char *signal, *slot;
+    if (!PyArg_ParseTuple(args, "sOs", &signal, &recvobj, &slot))
+        return NULL;
+    ObjObj *recv = as_obj(recvobj);
+    if (!recv || check_attached(self) < 0 || check_attached(recv) < 0)
+        return NULL;
+    char sig[SS_SIGNATURE_MAX_LEN + 1];
+    if (self->kind != K_HANDLE &&
+        ss_signal_signature(self->obj, signal, sig) == SS_ENOENT &&
+        declare(self->obj, signal) < 0)
+        return NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = add ? ss_connect_slot(self->obj, signal, recv->obj, slot)
+             : ss_disconnect_slot(self->obj, signal, recv->obj, slot);
+    Py_END_ALLOW_THREADS
+    if (rc == 0)
+        Py_RETURN_NONE;
+    const char *what = add ? "connect" : "disconnect";
+    switch (rc) {
+    case SS_ESIGNATURE:
+        PyErr_Format(PyExc_TypeError,
+                     "cannot %s %s.%s to %s.%s: the signal's signature is "
+                     "not the one the slot takes", what,
+                     ss_object_id(self->obj), signal, ss_object_id(recv->obj),
+                     slot);
+        return NULL;
+    case SS_ENOENT:
+        PyErr_Format(PyExc_LookupError,
+                     "cannot %s %s.%s to %s.%s: no such object, signal or "
+                     "slot", what, ss_object_id(self->obj), signal,
+                     ss_object_id(recv->obj), slot);
+        return NULL;
+    case SS_ENOTSUP:
+        PyErr_Format(PyExc_RuntimeError,
+                     "cannot %s %s.%s to %s.%s: they live in different "
+                     "processes, and connecting them needs the receiving "
+                     "loop published (EventLoop(..., publish=True), "
+                     "EventLoopProcess(..., publish=True)) and a signal "
+                     "whose signature is known (see the log)", what,
+                     ss_object_id(self->obj), signal, ss_object_id(recv->obj),
+                     slot);
+        return NULL;
+    case SS_ETIMEDOUT:
+        PyErr_Format(PyExc_TimeoutError,
+                     "cannot %s %s.%s to %s.%s: the loop asked did not "
+                     "answer (is it running?)", what, ss_object_id(self->obj),
+                     signal, ss_object_id(recv->obj), slot);
+        return NULL;
+    default:
+        return raise_rc(rc, what);
+    }
+}
+
+static PyObject *Obj_connect_slot(ObjObj *self, PyObject *args)
+{
+    return connect_slot_(self, args, true);
+}
+
+static PyObject *Obj_disconnect_slot(ObjObj *self, PyObject *args)
+{
+    return connect_slot_(self, args, false);
+}
+
+/* _ss_open(remote_loop, object_id): a handle on an object of a loop of
+ * another process (a Loop from open_loop()). */
+static PyObject *Obj_open(ObjObj *self, PyObject *args)
+{
+    PyObject *lp;
+    const char *id;
+    if (!PyArg_ParseTuple(args, "Os", &lp, &id))
+        return NULL;
+    LoopObj *lo = as_loop(lp);
+    if (!lo)
+        return NULL;
+    if (self->obj) {
+        PyErr_SetString(PyExc_RuntimeError, "the object is on a loop already");
+        return NULL;
+    }
+    ss_object *o = NULL;
+    int rc = ss_object_open(&o, lo->loop, id);
+    if (rc == SS_EEXIST) {
+        PyErr_Format(PyExc_ValueError,
+                     "a handle on object %s of loop %s is open already", id,
+                     ss_loop_name(lo->loop));
+        return NULL;
+    }
+    if (rc != 0)
+        return raise_rc(rc, "open the object");
+    self->obj = o;
+    self->kind = K_HANDLE;
+    Py_INCREF(lp);
+    Py_XSETREF(self->loop, lp);
     Py_RETURN_NONE;
 }
 
@@ -1171,6 +1392,10 @@ static PyMethodDef Obj_methods[] = {
     {"_ss_emit", (PyCFunction)(void (*)(void))Obj_emit, METH_FASTCALL, NULL},
     {"_ss_emit_many", (PyCFunction)Obj_emit_many, METH_VARARGS, NULL},
     {"_ss_connect", (PyCFunction)Obj_connect, METH_VARARGS, NULL},
+    {"_ss_connect_slot", (PyCFunction)Obj_connect_slot, METH_VARARGS, NULL},
+    {"_ss_disconnect_slot", (PyCFunction)Obj_disconnect_slot, METH_VARARGS,
+     NULL},
+    {"_ss_open", (PyCFunction)Obj_open, METH_VARARGS, NULL},
     {"_ss_disconnect", (PyCFunction)Obj_disconnect, METH_VARARGS, NULL},
     {"_ss_broadcast_on", (PyCFunction)Obj_broadcast_on, METH_VARARGS, NULL},
     {"_ss_subscribe", (PyCFunction)Obj_subscribe, METH_VARARGS, NULL},
@@ -1221,6 +1446,7 @@ typedef struct SigObj {
 
 static int Sig_init(SigObj *self, PyObject *args, PyObject *kw)
 {
+    (void)kw;
     PyObject *func;
     if (!PyArg_ParseTuple(args, "O", &func))
         return -1;
@@ -1542,14 +1768,15 @@ static PyObject *m_die_with_parent(PyObject *m, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-/* attach_loop(name, fd) -> Loop: in a spawned child, the loop of that name
- * on the queue whose descriptor fd is (ss_loop_attach_fd()). */
+/* attach_loop(name, fd=-1) -> Loop: in a spawned child, the loop of that
+ * name on the queue whose descriptor fd is (ss_loop_attach_fd()), or the
+ * published loop name (ss_loop_attach()). */
 static PyObject *m_attach_loop(PyObject *m, PyObject *args)
 {
     (void)m;
     const char *name;
-    int fd;
-    if (!PyArg_ParseTuple(args, "si", &name, &fd))
+    int fd = -1;
+    if (!PyArg_ParseTuple(args, "s|i", &name, &fd))
         return NULL;
     LoopObj *self = (LoopObj *)Loop_Type.tp_alloc(&Loop_Type, 0);
     if (!self)
@@ -1557,21 +1784,155 @@ static PyObject *m_attach_loop(PyObject *m, PyObject *args)
     ss_loop *l = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = ss_loop_attach_fd(&l, name, fd);
+    rc = fd >= 0 ? ss_loop_attach_fd(&l, name, fd) : ss_loop_attach(&l, name);
     Py_END_ALLOW_THREADS
+    self->published = fd < 0;
     if (rc != 0) {
         Py_DECREF(self);
         return raise_rc(rc, "attach to the loop");
     }
-    self->loop = l;
-    ss_loop_set_data(l, self);
-    ss_loop_set_dispatch_hooks(l, hook_begin, hook_end, self);
+    loop_wrap(self, l);
     return (PyObject *)self;
 }
 
+/* open_loop(name, timeout_s) -> Loop: a handle on the published loop
+ * name of any process of the domain (ss_loop_open()). */
+static PyObject *m_open_loop(PyObject *m, PyObject *args)
+{
+    (void)m;
+    const char *name;
+    PyObject *t = Py_None;
+    if (!PyArg_ParseTuple(args, "s|O", &name, &t))
+        return NULL;
+    int64_t ns = timeout_ns(t);
+    if (ns == INT64_MIN)
+        return NULL;
+    LoopObj *self = (LoopObj *)Loop_Type.tp_alloc(&Loop_Type, 0);
+    if (!self)
+        return NULL;
+    ss_loop *l = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ss_loop_open(&l, name, ns);
+    Py_END_ALLOW_THREADS
+    if (rc != 0) {
+        Py_DECREF(self);
+        if (rc == SS_ENOENT)
+            return PyErr_Format(PyExc_LookupError,
+                                "no loop named %s is published in domain %s",
+                                name, ss_domain_name());
+        return raise_rc(rc, "open the loop");
+    }
+    loop_wrap(self, l);
+    return (PyObject *)self;
+}
+
+static const char *state_name(ss_loop_state st)
+{
+    switch (st) {
+    case SS_LOOP_STATE_LIVE:
+        return "live";
+    case SS_LOOP_STATE_ENDED:
+        return "ended";
+    default:
+        return "?";
+    }
+}
+
+/* list_loops() -> [dict]: what the domain's registry holds. */
+static PyObject *m_list_loops(PyObject *m, PyObject *noargs)
+{
+    (void)m;
+    (void)noargs;
+    size_t n = 0, cap = 64;
+    ss_loop_info *info = NULL;
+    int rc;
+    for (;;) {
+        ss_loop_info *p = PyMem_RawRealloc(info, cap * sizeof *info);
+        if (!p) {
+            PyMem_RawFree(info);
+            return PyErr_NoMemory();
+        }
+        info = p;
+        Py_BEGIN_ALLOW_THREADS
+        rc = ss_registry_list(info, cap, &n);
+        Py_END_ALLOW_THREADS
+        if (rc != 0 || n <= cap)
+            break;
+        cap = n + 16;
+    }
+    PyObject *out = NULL;
+    if (rc == SS_ENOENT) {
+        out = PyList_New(0);
+        goto done;
+    }
+    if (rc != 0) {
+        raise_rc(rc, "list the registry");
+        goto done;
+    }
+    out = PyList_New(0);
+    for (size_t i = 0; out && i < n; i++) {
+        const ss_loop_info *e = &info[i];
+        PyObject *busy = PyList_New(0);
+        for (size_t k = 0; busy && k < e->n_busiest; k++) {
+            PyObject *b = Py_BuildValue("(sK)", e->busiest[k].name,
+                                        (unsigned long long)e->busiest[k].count);
+            if (!b || PyList_Append(busy, b) < 0)
+                Py_CLEAR(busy);
+            Py_XDECREF(b);
+        }
+        PyObject *d =
+            busy ? Py_BuildValue(
+                       "{s:s,s:s,s:i,s:I,s:i,s:i,s:K,s:K,s:K,s:K,s:K,s:K,s:N}",
+                       "name", e->name, "state", state_name(e->state), "pid",
+                       (int)e->pid, "incarnation", e->incarnation,
+                       "exit_code", e->exit_code, "exit_signal", e->exit_sig,
+                       "queue_msgs", (unsigned long long)e->queue_msgs,
+                       "queue_bytes", (unsigned long long)e->queue_bytes,
+                       "queue_capacity",
+                       (unsigned long long)e->queue_capacity, "msgs_in",
+                       (unsigned long long)e->msgs_in, "signals_out",
+                       (unsigned long long)e->signals_out, "drops",
+                       (unsigned long long)e->drops, "busiest", busy)
+                 : NULL;
+        if (!d || PyList_Append(out, d) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(d);
+    }
+done:
+    PyMem_RawFree(info);
+    return out;
+}
+
+/* check_signature(sig): ValueError unless a valid signature. */
+static PyObject *m_check_signature(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    const char *sig = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    if (!sig) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "a signature is a str");
+        return NULL;
+    }
+    if (ss_signature_validate(sig, NULL) != 0)
+        return PyErr_Format(PyExc_ValueError,
+                            "\"%s\" is not a signature (type codes of "
+                            "signal_slot/payload.h: b i u x t d s y aT {T} v)",
+                            sig);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef m_methods[] = {
+    {"check_signature", m_check_signature, METH_O,
+     "check_signature(sig): ValueError unless sig is a valid signature."},
+    {"open_loop", m_open_loop, METH_VARARGS,
+     "open_loop(name, timeout_s=None) -> Loop: a handle on the published "
+     "loop name of another process (LookupError if none in time)."},
+    {"list_loops", m_list_loops, METH_NOARGS,
+     "list_loops() -> [dict]: the loops of the domain's registry."},
     {"attach_loop", m_attach_loop, METH_VARARGS,
-     "attach_loop(name, fd) -> Loop on the queue of descriptor fd."},
+     "attach_loop(name, fd=-1) -> Loop on the queue of descriptor fd, or "
+     "the published loop name."},
     {"die_with_parent", m_die_with_parent, METH_O,
      "die_with_parent(pid): SIGKILL this process when process pid ends."},
     {"set_callbacks", (PyCFunction)(void (*)(void))m_set_callbacks,

@@ -29,6 +29,11 @@ int codec_put(wbuf *w, PyObject *v, int depth);
 PyObject *codec_get(const void *data, size_t len, size_t *used);
 PyObject *codec_get_args(const void *data, size_t len);
 PyObject *codec_from_typed(const ss_args *args);
+/* Write the values of the sequence args as a payload of signature sig
+ * (one value per complete type: ints, floats, str, bytes, sequences for
+ * arrays, dicts with str keys for maps, variants inferred); -1 with
+ * TypeError, OverflowError or ValueError set if they do not fit. */
+int codec_put_typed(ss_writer *w, const char *sig, PyObject *args);
 
 /* pyqueue.c: the Queue type, added to module m. */
 int pyqueue_init(PyObject *m);
