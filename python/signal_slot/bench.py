@@ -1,8 +1,13 @@
 """python -m signal_slot.bench: signals from the main process to an object
-on an EventLoopProcess (fork), with an (int, str) payload and with a small
-dict: single emits per second, emit_many batches of 100 per second, and
-the ping-pong round trip (median, p99); and, in the same run, the same
-traffic through multiprocessing.Queue as the baseline.
+on an EventLoopProcess (fork; --start-method spawn or forkserver), with an
+(int, str) payload (also as a typed signal, @signal("xs")) and with a
+small dict: single emits per second, emit_many batches of 100 per second,
+and the ping-pong round trip (median, p99); and, in the same run, the
+same traffic through multiprocessing.Queue as the baseline.
+
+The machine's spell is measured before and after: the round trip of one
+byte through a pipe between two processes (a cross-core wake-up), which
+doubles or more in this machine's slow spells.
 
 Every run checks what arrived: the count and the order (a run with a loss,
 a duplicate or a value out of order fails). Rates are the median of
@@ -13,6 +18,7 @@ or less (ten times the seed on faster-fifo: 0.23M/s, 0.34M/s, 97 us).
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -60,6 +66,10 @@ class Source(EventLoopObject):
     def item(self):
         pass
 
+    @signal("xs")
+    def item_typed(self):
+        pass
+
     @signal
     def end(self):
         pass
@@ -91,15 +101,16 @@ class Source(EventLoopObject):
         self.ping.emit(i + 1, payload)
 
 
-def ss_throughput(src, n, payload, batch):
+def ss_throughput(src, n, payload, batch, typed=False):
     src.result = None
+    sig = src.item_typed if typed else src.item
     t0 = time.perf_counter()
     if batch == 1:
-        emit = src.item.emit
+        emit = sig.emit
         for i in range(n):
             emit(i, payload)
     else:
-        many = src.item.emit_many
+        many = sig.emit_many
         for j in range(0, n, batch):
             many([(i, payload) for i in range(j, j + batch)])
     src.end.emit()
@@ -177,6 +188,31 @@ def mp_roundtrip(q, out, n, payload):
     return rtts
 
 
+def pipe_rtt_us(n=2000):
+    """Median round trip of one byte through pipes between this process
+    and a forked one: how costly a cross-core wake-up is right now."""
+    a_r, a_w = os.pipe()
+    b_r, b_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            while os.read(a_r, 1) == b"x":
+                os.write(b_w, b"x")
+        finally:
+            os._exit(0)
+    rtts = []
+    for _ in range(n):
+        t0 = time.perf_counter_ns()
+        os.write(a_w, b"x")
+        os.read(b_r, 1)
+        rtts.append(time.perf_counter_ns() - t0)
+    os.write(a_w, b"q")
+    os.waitpid(pid, 0)
+    for fd in (a_r, a_w, b_r, b_w):
+        os.close(fd)
+    return statistics.median(rtts) / 1000.0
+
+
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(p * len(v)))] / 1000.0
@@ -188,10 +224,15 @@ def main(argv=None):
                     help="multiply the signal and round-trip counts by F")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--start-method", default="fork",
+                    choices=("fork", "spawn", "forkserver"),
+                    help="how the EventLoopProcess and the baseline's "
+                         "processes start")
     a = ap.parse_args(argv)
     n = max(1000, int(1_000_000 * a.scale)) // 100 * 100
     n_rt = max(200, int(20_000 * a.scale))
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context(a.start_method)
+    spell_before = pipe_rtt_us()
 
     main_loop = EventLoop("bench_main", queue_bytes=64 << 20)
     proc = EventLoopProcess("bench_rx", multiprocessing_context=ctx,
@@ -199,6 +240,7 @@ def main(argv=None):
     sink = Sink(proc.event_loop)
     src = Source(main_loop)
     src.item.connect(sink.on_item)
+    src.item_typed.connect(sink.on_item)
     src.end.connect(sink.on_end)
     src.ping.connect(sink.on_ping)
     sink.done.connect(src.on_done)
@@ -214,10 +256,20 @@ def main(argv=None):
     echo = ctx.Process(target=mp_echo, args=(qe, oute), daemon=True)
     for p in (cons1, cons100, echo):
         p.start()
+    # Every process up and running before anything is timed (spawn and
+    # forkserver start slowly).
+    ss_roundtrip(src, 10, "warm-up")
+    for q, out in ((q1, out1), (q100, out100)):
+        q.put(None)
+        out.get()
+    qe.put((0, "warm-up"))
+    oute.get()
 
     rows = {}
     for name, payload in (("(int, str)", "hello world"), ("small dict", DICT)):
-        r = {k: [] for k in ("ss_single", "ss_batch", "mp_single", "mp_batch")}
+        r = {k: [] for k in ("ss_single", "ss_batch", "mp_single", "mp_batch",
+                             "typed_single", "typed_batch")}
+        typed = isinstance(payload, str)
         rt_ss, rt_mp = [], []
         for rep in range(a.repeat):
             order = [0, 1] if rep % 2 == 0 else [1, 0]
@@ -225,6 +277,11 @@ def main(argv=None):
                 if o == 0:
                     r["ss_single"].append(ss_throughput(src, n, payload, 1))
                     r["ss_batch"].append(ss_throughput(src, n, payload, 100))
+                    if typed:
+                        r["typed_single"].append(
+                            ss_throughput(src, n, payload, 1, typed=True))
+                        r["typed_batch"].append(
+                            ss_throughput(src, n, payload, 100, typed=True))
                     rt_ss += ss_roundtrip(src, n_rt, payload)
                 else:
                     r["mp_single"].append(mp_throughput(q1, out1, n // 10,
@@ -242,6 +299,10 @@ def main(argv=None):
                 "batch100_per_s": statistics.median(r["mp_batch"]),
                 "rtt_p50_us": pct(rt_mp, 0.5), "rtt_p99_us": pct(rt_mp, 0.99)},
         }
+        if typed:
+            rows[name]["signal_slot typed \"xs\""] = {
+                "single_per_s": statistics.median(r["typed_single"]),
+                "batch100_per_s": statistics.median(r["typed_batch"])}
 
     proc.stop()
     proc.join(10)
@@ -252,20 +313,26 @@ def main(argv=None):
         p.kill()
         p.join(5)
 
+    spell_after = pipe_rtt_us()
     if a.json:
         print(json.dumps({"signals": n, "round_trips": n_rt,
-                          "repeat": a.repeat, "rows": rows}))
+                          "repeat": a.repeat, "start_method": a.start_method,
+                          "pipe_rtt_us": [spell_before, spell_after],
+                          "rows": rows}))
         return 0
     print(f"signal_slot.bench: main process -> object on an EventLoopProcess "
-          f"(fork); {n} signals per rate, {n_rt} round trips, median of "
-          f"{a.repeat} runs\n")
+          f"({a.start_method}); {n} signals per rate, {n_rt} round trips, "
+          f"median of {a.repeat} runs")
+    print(f"spell: pipe round trip between two processes {spell_before:.1f} "
+          f"us before, {spell_after:.1f} us after\n")
     print(f"{'':34}{'single/s':>12}{'batch100/s':>13}{'rtt p50 us':>12}"
           f"{'rtt p99 us':>12}")
     for name, row in rows.items():
         for who, v in row.items():
+            rtt = (f"{v['rtt_p50_us']:12.1f}{v['rtt_p99_us']:12.1f}"
+                   if "rtt_p50_us" in v else "")
             print(f"{who + ' ' + name:34}{v['single_per_s'] / 1e6:11.2f}M"
-                  f"{v['batch100_per_s'] / 1e6:12.2f}M{v['rtt_p50_us']:12.1f}"
-                  f"{v['rtt_p99_us']:12.1f}")
+                  f"{v['batch100_per_s'] / 1e6:12.2f}M{rtt}")
         s, m = row["signal_slot"], row["multiprocessing.Queue"]
         print(f"  ratio signal_slot / multiprocessing.Queue, {name}: single "
               f"{s['single_per_s'] / m['single_per_s']:.1f}x, batch "
