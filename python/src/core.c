@@ -619,7 +619,8 @@ static int py_resolver(ss_object *o, const char *slot, void *ud)
     PyGILState_STATE g = PyGILState_Ensure();
     int rc = SS_ENOENT;
     ObjObj *self = obj_of(o);
-    if (self && !self->dying && self->obj == o) {
+    /* (Not the interpreter's own methods: __init__, __del__...) */
+    if (self && !self->dying && self->obj == o && strncmp(slot, "__", 2)) {
         Py_INCREF(self);
         PyObject *m = PyObject_GetAttrString((PyObject *)self, slot);
         if (m && PyCallable_Check(m)) {
@@ -1140,8 +1141,9 @@ static PyObject *connect_(ObjObj *self, PyObject *args, bool add)
         return PyBool_FromLong(rc == 0);
     if (rc == SS_ENOTSUP) {
         PyErr_Format(PyExc_RuntimeError,
-                     "cannot connect %s.%s to %s: one of them runs in "
-                     "another process already",
+                     "cannot connect %s.%s to %s: the emitter runs in "
+                     "another process, whose loop must reach the receiver's: "
+                     "publish it (EventLoop(..., publish=True))",
                      ss_object_id(self->obj), signal, ss_object_id(recv->obj));
         return NULL;
     }

@@ -296,6 +296,9 @@ def test_connect_after_start_both_ways(mp_ctx):
     worker = Worker(p.event_loop, "worker")
     p.start()
     try:
+        for missing in ("nosuch", "__init__", "__del__"):
+            with pytest.raises(LookupError):
+                boss.value.connect(worker, missing)
         boss.value.connect(worker.on_value)   # here -> there, by name
         boss.count.connect(worker.on_count)
         worker.reply.connect(boss.on_reply)   # there -> here
@@ -313,6 +316,18 @@ def test_connect_after_start_both_ways(mp_ctx):
     assert p.exitcode == 0
 
 
+def test_remote_emitter_to_unpublished_loop_raises():
+    name = uniq("pubsrc")
+    src_loop = EventLoop(name, publish=True)
+    Client(src_loop, 1)
+    here = EventLoop(uniq("hidden"))
+    sink = Sink(here, "sink")
+    remote = open_loop(name, timeout=0)
+    with pytest.raises(RuntimeError, match="publish"):
+        remote.object("client").connect("untyped", sink.on_any)
+    del remote
+
+
 def test_connect_after_start_unpublished_raises(fork_ctx):
     main = EventLoop(uniq("main"))
     p = EventLoopProcess(uniq("hid_"), multiprocessing_context=fork_ctx)
@@ -326,3 +341,21 @@ def test_connect_after_start_unpublished_raises(fork_ctx):
         p.stop()
         p.join(30)
     assert p.exitcode == 0
+
+
+def test_drops_are_counted_never_silent():
+    loop = EventLoop(uniq("small"), queue_bytes=64 << 10)
+    a, b = Typed(loop, "a"), Sink(loop, "b")
+    a.untyped.connect(b.on_any)
+    n = 5000
+    for i in range(n):
+        a.untyped.emit(i, "x" * 100)  # never raises, never blocks
+    loop.process_events(0)
+    while loop._ss_loop.pending()[0]:
+        loop.process_events(0)
+    got = [args[0] for args in b.got]
+    assert got == sorted(set(got))          # in order, no duplicate
+    assert got == list(range(len(got)))     # the first ones, then drops
+    assert 0 < len(got) < n
+    assert a.dropped("untyped") == n - len(got)
+    assert loop.dropped() == n - len(got)
