@@ -70,6 +70,7 @@ SS_API int ss_timer_init(ss_timer *timer, ss_loop *loop, int64_t interval_ns,
     }
     timer->interval_ns_ = interval_ns;
     timer->single_shot_ = single_shot;
+    timer->catch_up_ = false;
     timer->active_ = false;
     ss_timer_start(timer);
     return 0;
@@ -135,7 +136,7 @@ void ss__fire_timers(ss_loop *loop, int64_t now)
         ss_timer *t = TIMER_OF(n);
         if (!t->single_shot_) {
             int64_t d = ss__add_sat(t->deadline_ns_, t->interval_ns_);
-            if (d <= now && t->interval_ns_ > 0)
+            if (d <= now && t->interval_ns_ > 0 && !t->catch_up_)
                 d = ss__add_sat(d, ((now - d) / t->interval_ns_ + 1) *
                                        t->interval_ns_);
             if (t->interval_ns_ == 0)
@@ -146,6 +147,17 @@ void ss__fire_timers(ss_loop *loop, int64_t now)
         n = next;
     }
     ss__local_flush(loop, &lb);
+}
+
+SS_API void ss_timer_set_catch_up(ss_timer *timer, bool catch_up)
+{
+    if (timer)
+        timer->catch_up_ = catch_up;
+}
+
+SS_API int64_t ss_timer_deadline(const ss_timer *timer)
+{
+    return timer && timer->active_ ? timer->deadline_ns_ : -1;
 }
 
 SS_API int64_t ss_loop_next_timeout(ss_loop *loop)

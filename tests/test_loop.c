@@ -2732,6 +2732,50 @@ static void test_timer_huge_interval(void **state)
     assert_true(ss_loop_next_timeout(l) > SS_SEC(3000)); /* "changed" */
 }
 
+/* A periodic timer that missed deadlines: skipped by default, caught up
+ * one fire per iteration with ss_timer_set_catch_up() (the Python seed's
+ * timers). The stall is a lower bound (a slow spell only makes more
+ * deadlines pass); what is checked is how many fire per iteration. */
+static void test_timer_catch_up(void **state)
+{
+    (void)state;
+    static ss_timer skip, catchup;
+    static int n_skip, n_catch;
+    ss_loop *l = new_loop("tcatchup", 0);
+    ss_object *lo = ss_loop_object(l);
+    timer_init(&skip, l, SS_MSEC(10), false, "skip");
+    timer_init(&catchup, l, SS_MSEC(10), false, "catchup");
+    ss_timer_set_catch_up(&catchup, true);
+    ss_timer_set_catch_up(NULL, true); /* nothing */
+    assert_true(ss_timer_deadline(&catchup) > 0);
+    assert_int_equal(ss_timer_deadline(NULL), -1);
+    CHECK_RC(ss_connect(&skip.object, "timeout", lo, count_slot, "", &n_skip),
+             0);
+    CHECK_RC(
+        ss_connect(&catchup.object, "timeout", lo, count_slot, "", &n_catch),
+        0);
+    int64_t first = ss_timer_deadline(&catchup);
+    tu_sleep_us(65000); /* at least 6 deadlines pass */
+    CHECK_RC(ss_loop_run_once(l, SS_NO_WAIT), 0);
+    assert_int_equal(n_skip, 1);
+    assert_int_equal(n_catch, 1);
+    /* One more per iteration for the catching-up timer, none for the
+     * other, until the first has caught up. */
+    int iterations = 1;
+    while (ss_timer_deadline(&catchup) <= tu_now_ns() && iterations < 1000) {
+        int before = n_catch;
+        CHECK_RC(ss_loop_run_once(l, SS_NO_WAIT), 0);
+        assert_int_equal(n_catch, before + 1);
+        iterations++;
+    }
+    assert_true(n_catch >= 6);
+    assert_int_equal(n_skip, 1);
+    /* It kept its phase: every deadline is the first plus intervals. */
+    assert_int_equal((ss_timer_deadline(&catchup) - first) % SS_MSEC(10), 0);
+    ss_timer_stop(&catchup);
+    assert_int_equal(ss_timer_deadline(&catchup), -1);
+}
+
 /* ---- freeing a loop that still has objects ---- */
 
 static void test_loop_free_detaches(void **state)
@@ -2843,6 +2887,7 @@ int main(void)
         T(test_timer_stops_other_loop),
         T(test_timer_due_order_late_wake),
         T(test_timer_huge_interval),
+        T(test_timer_catch_up),
         T(test_loop_free_detaches),
         T(test_loop_free_races_destroy),
     };

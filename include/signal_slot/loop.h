@@ -491,6 +491,7 @@ typedef struct ss_timer {
     uint64_t seq_; /* when it was scheduled: orders equal deadlines */
     bool single_shot_;
     bool active_;
+    bool catch_up_; /* ss_timer_set_catch_up() */
 } ss_timer;
 
 /*
@@ -523,6 +524,22 @@ SS_API void ss_timer_stop(ss_timer *timer);
  * later than the new interval from now (saturated as in ss_timer_init()).
  * Errors: SS_EINVAL (NULL, interval_ns < 0: nothing changes, logged). */
 SS_API int ss_timer_set_interval(ss_timer *timer, int64_t interval_ns);
+
+/*
+ * ss_timer_set_catch_up - a periodic timer that missed deadlines (its loop
+ * was busy) fires once per loop iteration until it has caught up, each
+ * deadline being the previous one plus the interval (the Python seed's
+ * timers), instead of skipping them (the default). Loop thread, or
+ * before the loop runs. NULL: nothing.
+ */
+SS_API void ss_timer_set_catch_up(ss_timer *timer, bool catch_up);
+
+/*
+ * ss_timer_deadline - when the timer fires next, in ns of CLOCK_MONOTONIC
+ * (clock_gettime()); -1 if it is stopped or NULL. Loop thread, or while
+ * the loop does not run.
+ */
+SS_API int64_t ss_timer_deadline(const ss_timer *timer);
 
 /* ss_timer_destroy - stop the timer and destroy its object. */
 SS_API void ss_timer_destroy(ss_timer *timer);

@@ -68,4 +68,9 @@ class QueueWrapper(queue.Queue):
         self.put_many(xs, block=False)
 
 
-MpQueueWrapper = QueueWrapper
+class MpQueueWrapper:
+    """The seed's multi-process queue class (its fallback where
+    faster_fifo is missing): here the shared-memory queue itself."""
+
+    def __new__(cls, max_size_bytes=1_000_000, *args, **kwargs):
+        return Queue(max_size_bytes=max_size_bytes)

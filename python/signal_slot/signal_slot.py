@@ -12,6 +12,7 @@ import threading
 import time
 import types
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,8 @@ class EventLoopStatus:
 # ---- what the C core reports, logged as the seed logs it ----
 
 def _on_slot_error(receiver, slot, sender, args, exc):
+    if isinstance(exc, BaseException) and not isinstance(exc, Exception):
+        return  # Ctrl-C, SystemExit: not a slot's error (the seed's)
     log.error(
         "Unhandled exception in slot %s of %r (emitter %s.%s on loop %s), "
         "args %r", slot, receiver, sender[1], sender[2], sender[0], args,
@@ -80,6 +83,47 @@ def _core_id(object_id):
     if isinstance(object_id, str) and 0 < len(object_id.encode()) <= 63:
         return object_id
     return None
+
+
+# The seed's ids of objects whose C id differs (any hashable, long str):
+# for curr_emitter.
+_ids_by_cid = {}
+
+_SS_EEXIST = -10
+
+
+def _new_core_loop(name, publish, queue_bytes):
+    """The C loop of EventLoop(name). The seed takes any name, the same
+    one twice too; the C core needs a unique one of 1..63 bytes in the
+    process: another name is derived when it must (a published loop
+    keeps its name: other programs look it up)."""
+    usable = isinstance(name, str) and 0 < len(name.encode()) <= 63
+    if publish:
+        if not usable:
+            raise ValueError(f"a published loop's name is a str of 1 to 63 "
+                             f"bytes, not {name!r}")
+        return _core.Loop(name, publish=True, queue_bytes=queue_bytes)
+    if usable:
+        base = name
+    else:
+        text = name if isinstance(name, str) else repr(name)
+        base = text.encode()[:40].decode(errors="ignore") or "loop"
+    for k in range(1, 100_000):
+        candidate = base if (k == 1 and usable) else f"{base[:48]}~{k}"
+        if candidate in _core_loops:
+            continue
+        try:
+            loop = _core.Loop(candidate, queue_bytes=queue_bytes)
+        except _core.Error as e:
+            if len(e.args) < 2 or e.args[1] != _SS_EEXIST:
+                raise
+            continue
+        _core_loops[candidate] = loop
+        return loop
+    raise RuntimeError(f"no name left for a loop named {name!r}")
+
+
+_core_loops = weakref.WeakValueDictionary()  # the C loops, by C name
 
 
 # ---- spawn and forkserver: the object graph crosses as a pickle ----
@@ -127,6 +171,7 @@ def _rebuild_loop(name, dupfd, domain=None):
         finally:
             os.close(fd)
     _rebuilt_loops.append(loop)
+    _core_loops[loop.name] = loop
     return loop
 
 
@@ -144,6 +189,9 @@ def _restore_graph(own_loop, parent_pid):
     known = {}
     for o in objs:
         known[(o.event_loop._ss_loop.name, o._ss_id)] = o
+        if o._ss_id != o.object_id:
+            _ids_by_cid[o._ss_id] = o.object_id
+    graph = set(known)
 
     def peer(core_loop, cid):
         key = (core_loop.name, cid)
@@ -165,6 +213,11 @@ def _restore_graph(own_loop, parent_pid):
             emitter._ss_connect(signal_, o, slot)
         for signal_, loop in o.__dict__.get("_ss_bcasts", ()):
             o._ss_broadcast_on(signal_, loop)
+        for signal_, loop, cid in o.__dict__.get("_ss_in_bcasts", ()):
+            if (loop.name, cid) not in graph:  # (its emitter did it)
+                emitter = peer(loop, cid)
+                emitter._ss_declare(signal_, "y")
+                emitter._ss_broadcast_on(signal_, o._ss_loop)
         for signal_, slot in o.__dict__.get("_ss_subs", ()):
             o._ss_subscribe(signal_, slot)
     _stand_ins.extend(v for v in known.values()
@@ -288,6 +341,8 @@ class EventLoopObject(_core.Object):
                 f"{self.object_id=} is already registered on loop "
                 f"{event_loop.object_id}")
         self.send_signals_to = {}
+        self.receiver_queues = {}
+        self.receiver_refcount = {}
         self.connections = {}
         # For a spawned child: connections by (signal, loop, id, slot) of
         # the peer, out (this emits) and in (this receives); subscriptions
@@ -299,6 +354,8 @@ class EventLoopObject(_core.Object):
         self._ss_attach_self(event_loop)
         self._ss_declare_typed()
         self._ss_cid = self._ss_id
+        if self._ss_cid != self.object_id:
+            _ids_by_cid[self._ss_cid] = self.object_id
         event_loop.objects[self.object_id] = self
 
     def _ss_declare_typed(self):
@@ -330,22 +387,51 @@ class EventLoopObject(_core.Object):
                 f"cannot connect {self.object_id}.{signal_} (\"{have}\") to "
                 f"{receiver.object_id}.{slot}, which takes \"{want}\"")
 
+    def _ss_apart(self, receiver, what):
+        """True if receiver and this object are in different processes
+        (the seed: their loops' process differ) and can be connected
+        through the registry; the seed's RuntimeError if they cannot."""
+        if isinstance(receiver, RemoteObject):
+            return True
+        mine, theirs = self.event_loop.process, receiver.event_loop.process
+        if mine == theirs:
+            return False
+        if receiver.event_loop._ss_loop.published:
+            return True
+        msg = (f"Cannot {what} {self.object_id} and {receiver.object_id}: "
+               f"they live in different processes ({process_name(mine)} "
+               f"and {process_name(theirs)}); connect before the processes "
+               f"start, or publish the receiving loop (publish=True) to "
+               f"connect at any time")
+        log.error(msg)
+        raise RuntimeError(msg)
+
+    def _ss_connect_apart(self, signal_, receiver, slot, add):
+        if _lives_here(receiver):
+            # From another process to here: by function, with the
+            # signal's signature.
+            sig = self._ss_signature(signal_) or "y"
+            if add:
+                self._ss_check_types(signal_, receiver, slot)
+                self._ss_connect(signal_, receiver, slot, sig)
+            else:
+                self._ss_disconnect(signal_, receiver, slot, sig)
+        elif add:
+            self._ss_connect_slot(signal_, receiver, slot)
+        else:
+            self._ss_disconnect_slot(signal_, receiver, slot)
+
     def connect(self, signal_, other, slot=None):
         """Connect signal_ to a slot: other is a bound method, or an object
-        and the slot's name. As the seed, before processes start; beyond
-        it, at any time: to an object of a started EventLoopProcess, or of
-        another program (RemoteObject), through the registry (the call
-        waits for the other loop's answer, at most 5 s)."""
+        and the slot's name. As the seed, objects of different processes
+        are connected before the processes start (RuntimeError after);
+        beyond it, at any time when the receiving loop is published
+        (publish=True), and to objects of other programs (RemoteObject),
+        through the registry (the call waits for the other loop's answer,
+        at most 5 s)."""
         receiver, slot = _slot_of(other, slot)
-        if not _lives_here(receiver) or not _lives_here(self):
-            if _lives_here(receiver):
-                # From another process to here: by function, with the
-                # signal's signature.
-                self._ss_check_types(signal_, receiver, slot)
-                self._ss_connect(signal_, receiver, slot,
-                                 self._ss_signature(signal_) or "y")
-            else:
-                self._ss_connect_slot(signal_, receiver, slot)
+        if self._ss_apart(receiver, "connect"):
+            self._ss_connect_apart(signal_, receiver, slot, True)
             self.send_signals_to.setdefault(signal_, set()).add(
                 receiver.object_id)
             return
@@ -363,16 +449,18 @@ class EventLoopObject(_core.Object):
         self._ss_connect(signal_, receiver, slot)
         receiver.connections[emitter] = slot
         self.send_signals_to.setdefault(signal_, set()).add(receiver.object_id)
+        loop = receiver.event_loop
+        loop.receivers.setdefault(emitter, set()).add(receiver.object_id)
+        if prev is None:
+            rid = receiver.object_id
+            self.receiver_queues[rid] = loop.signal_queue
+            self.receiver_refcount[rid] = self.receiver_refcount.get(rid, 0) + 1
         self._ss_record(signal_, receiver, slot)
 
     def disconnect(self, signal_, other, slot=None):
         receiver, slot = _slot_of(other, slot)
-        if not _lives_here(receiver) or not _lives_here(self):
-            if _lives_here(receiver):
-                self._ss_disconnect(signal_, receiver, slot,
-                                    self._ss_signature(signal_) or "y")
-            else:
-                self._ss_disconnect_slot(signal_, receiver, slot)
+        if self._ss_apart(receiver, "disconnect"):
+            self._ss_connect_apart(signal_, receiver, slot, False)
             ids = self.send_signals_to.get(signal_)
             if ids is not None:
                 ids.discard(receiver.object_id)
@@ -380,8 +468,9 @@ class EventLoopObject(_core.Object):
                     del self.send_signals_to[signal_]
             return
         emitter = Emitter(self.object_id, signal_)
-        if receiver.connections.get(emitter) != slot or not self._ss_disconnect(
-                signal_, receiver, slot):
+        # (The seed: one slot per emitter and receiver, whichever is named.)
+        prev = receiver.connections.get(emitter)
+        if prev is None or not self._ss_disconnect(signal_, receiver, prev):
             log.warning("%s.%s is not connected to %s.%s", self.object_id,
                         signal_, receiver.object_id, slot)
             return
@@ -392,6 +481,18 @@ class EventLoopObject(_core.Object):
             ids.discard(receiver.object_id)
             if not ids:
                 del self.send_signals_to[signal_]
+        rid = receiver.object_id
+        ids = receiver.event_loop.receivers.get(emitter)
+        if ids is not None:
+            ids.discard(rid)
+            if not ids:
+                del receiver.event_loop.receivers[emitter]
+        left = self.receiver_refcount.get(rid, 0) - 1
+        if left > 0:
+            self.receiver_refcount[rid] = left
+        else:
+            self.receiver_refcount.pop(rid, None)
+            self.receiver_queues.pop(rid, None)
 
     def _ss_record(self, signal_, receiver, slot):
         """Keep the connection (slot None: its removal) on both ends, by
@@ -413,6 +514,10 @@ class EventLoopObject(_core.Object):
         self._ss_broadcast_on(signal_, event_loop._ss_loop)
         self.__dict__.setdefault("_ss_bcasts", []).append(
             (signal_, event_loop._ss_loop))
+        # ...and on the loop, for a child whose graph holds the loop but
+        # not the emitter (the seed keeps it as a connection to the loop).
+        event_loop.__dict__.setdefault("_ss_in_bcasts", []).append(
+            (signal_, self.event_loop._ss_loop, self._ss_cid))
 
     def subscribe(self, signal_, slot):
         name = slot.__name__ if callable(slot) else slot
@@ -450,6 +555,9 @@ class EventLoopObject(_core.Object):
                 del objs[self.object_id]
         self._ss_detach()
         self.event_loop = None
+        cid = self.__dict__.get("_ss_cid")
+        if cid is not None and _ids_by_cid.get(cid) == self.object_id:
+            del _ids_by_cid[cid]
 
     def __del__(self):
         try:
@@ -483,8 +591,10 @@ class EventLoop(EventLoopObject):
         # (default 5 MB as the seed's); publish, to name the loop in the
         # host's registry (signal_slot.open_loop() in other programs,
         # list_loops(), ss-ls): its name must then be unique there.
-        self._ss_loop = _core.Loop(unique_loop_name, publish=publish,
-                                   queue_bytes=queue_bytes or 5_000_000)
+        self._ss_loop = _new_core_loop(unique_loop_name, publish,
+                                       queue_bytes or 5_000_000)
+        self._ss_running = 0
+        self._should_terminate = False
         self.objects = {}
         self.owner = None
         self.process = None
@@ -492,9 +602,16 @@ class EventLoop(EventLoopObject):
         self.signal_queue = _QueueView(self._ss_loop)
         self.timers = []
         self.receivers = {}
-        self.should_terminate = False
         self.verbose = False
         EventLoopObject.__init__(self, self, unique_loop_name)
+        self._internal_terminate.connect(self._terminate)
+        # The seed's 50 ms default timer, which only made its loop wake up
+        # (for should_terminate, and for min(timers) not to fail): here it
+        # exists, with its id, in objects and timers, but does not run.
+        self.default_timer = Timer(self, 0.05,
+                                   object_id=f"{self.object_id}_timer")
+        self.default_timer._ss_timer_stop()
+        self.default_timer._ss_idle = True
 
     def _ss_attach_self(self, event_loop):
         self._ss_attach_loop(self._ss_loop)
@@ -510,10 +627,44 @@ class EventLoop(EventLoopObject):
     def terminate(self):
         pass
 
+    @signal
+    def _internal_terminate(self):
+        pass
+
+    @property
+    def should_terminate(self):
+        return self._should_terminate
+
+    @should_terminate.setter
+    def should_terminate(self, value):
+        """(The seed's: set in a slot, the loop ends after this batch.)"""
+        self._should_terminate = value
+        if value and self._ss_running:
+            self._ss_loop.stop()
+
     @property
     def curr_emitter(self):
         e = self._ss_loop.curr_emitter()
-        return None if e is None else Emitter(e[1], e[2])
+        if e is None:
+            return self.__dict__.get("_ss_curr_emitter")
+        return Emitter(_ids_by_cid.get(e[1], e[1]), e[2])
+
+    @curr_emitter.setter
+    def curr_emitter(self, value):
+        self.__dict__["_ss_curr_emitter"] = value
+
+    def broadcast(self, *args):
+        """The seed's slot: the signal being delivered is handed again to
+        the subscribers of its name on this loop."""
+        emitter = self.curr_emitter
+        if emitter is None:
+            return
+        name = emitter.signal_name
+        done = self.__dict__.setdefault("_ss_rebroadcast", set())
+        if name not in done:
+            self._ss_broadcast_on(name, self._ss_loop)
+            done.add(name)
+        self._ss_emit(name, *args)
 
     def add_timer(self, t):
         if t not in self.timers:
@@ -524,18 +675,24 @@ class EventLoop(EventLoopObject):
             self.timers.remove(t)
 
     def exec(self) -> StatusCode:
-        self.should_terminate = False
+        self._should_terminate = False
         self.start.emit()
+        self._ss_running += 1
         try:
             status = self._ss_loop.run()
+        except KeyboardInterrupt:
+            # (Ctrl-C while a slot ran: the seed returns too.)
+            status = EventLoopStatus.INTERRUPTED
         except Exception:
             log.warning("Unhandled exception in %s evt loop", self.object_id)
             raise
+        finally:
+            self._ss_running -= 1
         if status == EventLoopStatus.INTERRUPTED:
             log.info("Keyboard interrupt detected in the event loop %s, "
                      "exiting...", self)
             return EventLoopStatus.INTERRUPTED
-        self.should_terminate = True
+        self._should_terminate = True
         self.terminate.emit()
         return EventLoopStatus.NORMAL_TERMINATION
 
@@ -590,12 +747,15 @@ class Timer(EventLoopObject):
     def _ss_attach_self(self, event_loop):
         self._ss_attach_timer(event_loop._ss_loop, _core_id(self.object_id),
                               float(self._interval_sec), self._single_shot)
+        self._ss_timer_catch_up(True)  # the seed's: one late fire per turn
 
     def _ss_reattach(self):
         self._ss_attach_timer(self.event_loop._ss_loop,
                               self.__dict__.get("_ss_cid"),
                               float(self._interval_sec), self._single_shot)
-        if self not in self.event_loop.timers:
+        self._ss_timer_catch_up(True)
+        if (self not in self.event_loop.timers
+                or self.__dict__.get("_ss_idle")):
             self._ss_timer_stop()  # it was stopped in the parent
 
     @signal
@@ -603,6 +763,7 @@ class Timer(EventLoopObject):
         pass
 
     def start(self):
+        self.__dict__.pop("_ss_idle", None)
         self._next_timeout = time.time() + self._interval_sec
         if self.event_loop is not None:
             self.event_loop.add_timer(self)
@@ -622,10 +783,16 @@ class Timer(EventLoopObject):
         self._ss_timer_set_interval(float(interval_sec))
 
     def next_timeout(self):
+        """When it fires next (time.time()); far ahead if stopped."""
+        if self.__dict__.get("_ss_cid") is not None and self._ss_attached:
+            left = self._ss_timer_remaining()
+            if left is None:
+                return time.time() + 1e10
+            return time.time() + left
         return self._next_timeout
 
     def remaining_time(self):
-        return max(0.0, self._next_timeout - time.time())
+        return max(0.0, self.next_timeout() - time.time())
 
     def fire(self):
         self.timeout.emit()
@@ -726,10 +893,15 @@ class EventLoopProcess(EventLoopObject):
 
     def _watch(self):
         from multiprocessing.connection import wait
-        wait([self._process.sentinel])
+        try:
+            wait([self._process.sentinel])
+        except (ValueError, OSError):
+            return  # closed meanwhile (close() saw the end)
         with self._end_lock:
             # (Reaping is not thread-safe in multiprocessing: every call
             # that may reap holds the lock.)
+            if self.__dict__.get("_closed"):
+                return
             self._process.join()
             self._mark_ended_locked()
 
@@ -778,7 +950,12 @@ class EventLoopProcess(EventLoopObject):
             return self._process.is_alive()
 
     def close(self):
-        self._process.close()
+        with self._end_lock:
+            if self.__dict__.get("_closed"):
+                return
+            self._mark_ended_locked()
+            self._process.close()  # (ValueError while it runs)
+            self._closed = True
 
     @property
     def name(self):

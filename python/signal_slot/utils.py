@@ -13,17 +13,17 @@ def static_vars(**kwargs):
     return decorate
 
 
-@static_vars(counts={})
+@static_vars(history={})
 def log_every_n(logger, n, level, msg, *args, **kwargs):
-    """Log msg the first time, then every n-th time (with the count), per
-    message string."""
-    counts = log_every_n.counts
-    c = counts.get(msg, 0) + 1
-    counts[msg] = c
-    if c == 1:
-        logger.log(level, msg, *args, **kwargs)
-    elif c % n == 0:
-        logger.log(level, f"{msg} ({c} times)", *args, **kwargs)
+    """Log msg the first time, then once every n times (calls 1, n + 1,
+    2n + 1...), saying how many times it came before; counted per message
+    string."""
+    history = log_every_n.history
+    times = history.get(msg, 0)
+    if times % n == 0:
+        text = msg if times == 0 else f"{msg} ({times} times)"
+        logger.log(level, text, *args, **kwargs)
+    history[msg] = times + 1
 
 
 def debug_log_every_n(logger, n, msg, *args, **kwargs):

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_DEPTH 48 /* nested runs of one loop (process_events in slots) */
@@ -858,6 +859,34 @@ static PyObject *Obj_timer_active(ObjObj *self, PyObject *noargs)
     return PyBool_FromLong(self->kind == K_TIMER && self->t.active_);
 }
 
+/* _ss_timer_remaining() -> seconds until the timer fires (<= 0: due), or
+ * None if it is stopped. */
+static PyObject *Obj_timer_remaining(ObjObj *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (check_timer(self) < 0)
+        return NULL;
+    int64_t d = ss_timer_deadline(&self->t);
+    if (d < 0)
+        Py_RETURN_NONE;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return PyFloat_FromDouble((double)(d - now) / 1e9);
+}
+
+/* _ss_timer_catch_up(bool): fire missed deadlines one per iteration. */
+static PyObject *Obj_timer_catch_up(ObjObj *self, PyObject *arg)
+{
+    if (check_timer(self) < 0)
+        return NULL;
+    int on = PyObject_IsTrue(arg);
+    if (on < 0)
+        return NULL;
+    ss_timer_set_catch_up(&self->t, on);
+    Py_RETURN_NONE;
+}
+
 /* ---- signals ---- */
 
 /* Declare signal name on the object (untyped: "y") unless it is. */
@@ -965,6 +994,36 @@ static void report_drop(ObjObj *self, const char *signal, int rc)
     Py_XDECREF(r);
 }
 
+/* Whether signal of self reaches anyone, as the Python side records it
+ * (send_signals_to, broadcasts): asked on the error path only. Keeps the
+ * pending exception. */
+static int seed_has_receivers(ObjObj *self, PyObject *sigobj)
+{
+    PyObject *exc = exc_take();
+    int yes = 1;
+    PyObject *d = PyObject_GetAttrString((PyObject *)self, "send_signals_to");
+    if (d && PyDict_Check(d)) {
+        PyObject *ids = PyDict_GetItemWithError(d, sigobj);
+        yes = ids && PyObject_IsTrue(ids) == 1;
+    }
+    Py_XDECREF(d);
+    PyObject *b = yes ? NULL
+                      : PyObject_GetAttrString((PyObject *)self, "_ss_bcasts");
+    if (b && PyList_Check(b)) {
+        for (Py_ssize_t i = 0; !yes && i < PyList_GET_SIZE(b); i++) {
+            PyObject *t = PyList_GET_ITEM(b, i);
+            yes = PyTuple_Check(t) && PyTuple_GET_SIZE(t) > 0 &&
+                  PyObject_RichCompareBool(PyTuple_GET_ITEM(t, 0), sigobj,
+                                           Py_EQ) == 1;
+        }
+    }
+    Py_XDECREF(b);
+    PyErr_Clear();
+    if (exc)
+        exc_restore(exc);
+    return yes;
+}
+
 /* Emit the n argument tuples of items on signal. Never raises for a full
  * queue, a dead or too small receiver: those are counted drops. */
 static PyObject *emit_items(ObjObj *self, PyObject *sigobj,
@@ -1005,6 +1064,14 @@ static PyObject *emit_items(ObjObj *self, PyObject *sigobj,
     if ((strcmp(self->known_sig, "y") == 0
              ? encode_all(items, n, offs)
              : encode_typed(items, n, self->known_sig, offs)) < 0) {
+        if (strcmp(self->known_sig, "y") == 0 &&
+            !seed_has_receivers(self, sigobj)) {
+            /* The seed pickles nothing for a signal nobody receives (a
+             * typed signal's values are checked whoever receives). */
+            PyErr_Clear();
+            ret = Py_NewRef(Py_None);
+            goto out;
+        }
         if (PyErr_ExceptionMatches(PyExc_TypeError) ||
             PyErr_ExceptionMatches(PyExc_ValueError) ||
             PyErr_ExceptionMatches(PyExc_OverflowError)) {
@@ -1410,6 +1477,9 @@ static PyMethodDef Obj_methods[] = {
     {"_ss_timer_set_interval", (PyCFunction)Obj_timer_set_interval, METH_O,
      NULL},
     {"_ss_timer_active", (PyCFunction)Obj_timer_active, METH_NOARGS, NULL},
+    {"_ss_timer_remaining", (PyCFunction)Obj_timer_remaining, METH_NOARGS,
+     NULL},
+    {"_ss_timer_catch_up", (PyCFunction)Obj_timer_catch_up, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
 
