@@ -330,6 +330,12 @@ def _slot_of(other, slot):
     return other, slot
 
 
+def _ss_unpickled(cls):
+    obj = cls.__new__(cls)
+    _restored.append(obj)
+    return obj
+
+
 class EventLoopObject(_core.Object):
     """An object living on an event loop, with signals and slots."""
 
@@ -368,9 +374,13 @@ class EventLoopObject(_core.Object):
     def __getstate__(self):
         return dict(self.__dict__)
 
+    def __reduce_ex__(self, protocol):
+        # Made by _ss_unpickled(), which notes it for the child to attach,
+        # whatever __setstate__ a subclass has (and __getstate__ kept).
+        return (_ss_unpickled, (type(self),), self.__getstate__())
+
     def __setstate__(self, state):
         self.__dict__.update(state)
-        _restored.append(self)
 
     def _ss_reattach(self):
         """(A spawned child) attach the C side again, with the same id."""

@@ -260,3 +260,44 @@ def test_log_every_n_and_mp_queue_wrapper(caplog):
     q = MpQueueWrapper(max_size_bytes=10_000)
     q.put({"a": 1})
     assert q.get(timeout=1) == {"a": 1}
+
+
+class OwnState(EventLoopObject):
+    """A subclass with its own __setstate__ that does not call super."""
+
+    def __init__(self, loop, oid):
+        super().__init__(loop, oid)
+        self.extra = 1
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.extra = 2
+
+    @signal
+    def report(self):
+        pass
+
+    def on_value(self, *args):
+        self.report.emit((args, self.extra))
+
+
+def test_subclass_setstate_without_super(mp_ctx):
+    main = EventLoop(uniq("m"))
+    p = EventLoopProcess(uniq("os"), multiprocessing_context=mp_ctx)
+    src = Node(main, "src")
+    own = OwnState(p.event_loop, "own")
+    col = Collect(main, "col")
+    src.out.connect(own.on_value)
+    own.report.connect(col.on_report)
+    src.out.emit("x")
+    p.start()
+    try:
+        t = Timer(main, 60, single_shot=True)
+        t.timeout.connect(main.stop)
+        main.exec()
+        extra = 1 if mp_ctx.get_start_method() == "fork" else 2
+        assert col.got == [(("x",), extra)]
+    finally:
+        p.stop()
+        p.join(30)
+    assert p.exitcode == 0
