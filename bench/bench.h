@@ -17,6 +17,8 @@
  *                   connect call to the first delivery;
  *   bench_memory.c  "ss-bench memory": private memory of an idle loop
  *                   process against a plain fork;
+ *   bench_net.c     "ss-bench net": between two network namespaces (raw
+ *                   ZeroMQ today; the bridge of docs/bridge.md later);
  *   bench_alloc.c   malloc & co. forwarding to glibc, counting the calls
  *                   of one thread (for bench_signal.c).
  *
@@ -218,5 +220,7 @@ int bench_memory_main(int argc, char **argv);
 void bench_memory_usage(FILE *f);
 int bench_scale_main(int argc, char **argv);
 void bench_scale_usage(FILE *f);
+int bench_net_main(int argc, char **argv);
+void bench_net_usage(FILE *f);
 
 #endif /* SS_BENCH_H */

@@ -33,6 +33,8 @@ static const subcommand subcommands[] = {
      bench_memory_main, bench_memory_usage},
     {"scale", "set-up and dispatch cost at 10 to 100,000 objects on a loop",
      bench_scale_main, bench_scale_usage},
+    {"net", "between two network namespaces: raw ZeroMQ (root only)",
+     bench_net_main, bench_net_usage},
 };
 
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
