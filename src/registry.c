@@ -162,6 +162,22 @@ static bool name_chars_ok(const char *s, size_t max)
     return n > 0 && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
+/* A published loop's name: of those characters, or "host/loop" (two such
+ * names: the mirror of a loop of another host, docs/bridge.md). */
+static bool loop_name_ok(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    if (!slash)
+        return name_chars_ok(s, 63);
+    char host[64];
+    size_t hn = (size_t)(slash - s);
+    if (hn == 0 || hn > 63 || strlen(s) > 63)
+        return false;
+    memcpy(host, s, hn);
+    host[hn] = 0;
+    return name_chars_ok(host, 63) && name_chars_ok(slash + 1, 63);
+}
+
 /* ---- the domain ---- */
 
 static void domain_fix_locked(void)
@@ -485,7 +501,13 @@ static bool owner_gone(const entry_copy *c)
 
 void ss__reg_queue_name(const char *name, uint32_t inc, char *buf, size_t size)
 {
-    snprintf(buf, size, "/ss-%u-%s-%s-%u", (unsigned)geteuid(), g_domain, name,
+    /* ('/' of a host's mirror becomes '+', which no name has.) */
+    char n[64];
+    size_t i = 0;
+    for (; name[i] && i < sizeof n - 1; i++)
+        n[i] = name[i] == '/' ? '+' : name[i];
+    n[i] = 0;
+    snprintf(buf, size, "/ss-%u-%s-%s-%u", (unsigned)geteuid(), g_domain, n,
              (unsigned)inc);
 }
 
@@ -664,9 +686,9 @@ static int publish_try(ssr_header *h, const char *name, uint32_t hash,
 
 int ss__reg_publish(const char *name, ss__reg_ref *out)
 {
-    if (!name_chars_ok(name, 63)) {
+    if (!loop_name_ok(name)) {
         SS_LOG_ERR("registry", "loop name \"%.63s\" cannot be published: 1 to "
-                   "63 of [A-Za-z0-9._-]", name);
+                   "63 of [A-Za-z0-9._-], or host/loop", name);
         return SS_ENAMETOOLONG;
     }
     int rc = ss__reg_attach();

@@ -1,0 +1,914 @@
+/*
+ * ss-bridge - loops on other hosts (docs/bridge.md): one bridge per host
+ * and registry domain connects it to the bridges of other hosts over
+ * ZeroMQ.
+ *
+ * For every published loop L of a peer host P, the bridge keeps a mirror:
+ * a published loop of this host's registry named "P/L", which applications
+ * open, connect to and emit to as to any loop of the host (the emit path
+ * does not change: it is a put into the mirror's queue). A drainer thread
+ * per mirror takes what its queue receives, in order, and hands it to the
+ * main thread as frames (a batch of records for "L", or a connect request),
+ * which go to P's bridge. There, records are checked, the emitter's names
+ * are made the ones this host knows ("E" of P becomes "P/E", with the
+ * incarnation of the local mirror of it) and put into L's queue. Requests
+ * are asked of L with a reply slot of P's host; the answer comes back and
+ * is handed to the waiting requester.
+ *
+ *   ss-bridge --name HOST --listen tcp://ADDR:PORT
+ *             [--peer NAME=tcp://ADDR:PORT]... [--heartbeat-ms N]
+ *
+ * The domain is SS_DOMAIN's. Peers are lost when nothing came from them
+ * for three heartbeats: their mirrors are freed (handles get "ended"),
+ * and made again, with new incarnations, when they come back. What was
+ * queued for a lost peer is not sent later (never replayed); drops are
+ * counted per destination and logged.
+ *
+ * Not yet (issue 13, in progress): authentication and encryption (CURVE)
+ * for addresses other than loopback, subscriptions across hosts, the
+ * Python side. See docs/bridge.md.
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define MAX_PEERS 16
+#define MAX_MIRRORS 256
+#define FRAME_HDR 12
+#define FRAME_MAGIC "SSB"
+#define FRAME_VERSION 1
+#define DRAIN_MAX 256
+#define CTRL_HDR_LEN 16
+
+enum frame_kind {
+    F_LOOPS = 1, /* names of this host's published loops (also a ping) */
+    F_BATCH = 2, /* u8 len, destination loop, u32 n, n x (u32 len, record) */
+    F_REQ = 3,   /* u32 slot, u32 nonce, u8 len, destination, record */
+    F_REP = 4,   /* u32 slot, u32 nonce, i32 status */
+};
+
+typedef struct mirror mirror;
+
+typedef struct peer {
+    char name[SS_NAME_MAX + 1];
+    char addr[256];
+    void *dealer;          /* to its ROUTER */
+    int64_t last_heard_ns; /* 0: never */
+    bool up;
+    uint32_t seq_out, seq_in;
+    uint64_t lost_frames;
+} peer;
+
+struct mirror {
+    peer *p;
+    char remote_name[SS_NAME_MAX + 1]; /* L on p's host */
+    ss_loop *loop;                     /* "P/L" here */
+    pthread_t thread;
+    _Atomic bool stop;
+    bool seen; /* in the peer's last list */
+};
+
+/* A destination loop of this host, by name (handles are cached). */
+typedef struct dest {
+    char name[SS_NAME_MAX + 1];
+    ss_loop *h;
+    uint64_t drops;
+} dest;
+
+static char g_host[SS_NAME_MAX + 1];
+static peer g_peers[MAX_PEERS];
+static int g_npeers;
+static mirror *g_mirrors[MAX_MIRRORS];
+static int g_nmirrors;
+static dest g_dests[MAX_MIRRORS];
+static int g_ndests;
+static void *g_ctx, *g_router, *g_pull;
+static int64_t g_heartbeat_ns = SS_MSEC(500);
+static volatile sig_atomic_t g_quit;
+static uint64_t g_bad_frames, g_bad_records;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void logf_(ss_log_level lv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void logf_(ss_log_level lv, const char *fmt, ...)
+{
+    (void)lv;
+    va_list ap;
+    va_start(ap, fmt);
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "ss-bridge %s: %s\n", g_host, line);
+}
+#define INFO(...) logf_(SS_LOG_INFO, __VA_ARGS__)
+#define ERR(...) logf_(SS_LOG_ERROR, __VA_ARGS__)
+
+/* ---- frames ---- */
+
+typedef struct fbuf {
+    unsigned char *b;
+    size_t len, cap;
+} fbuf;
+
+static int fb_put(fbuf *f, const void *p, size_t n)
+{
+    if (f->len + n > f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 4096;
+        while (cap < f->len + n)
+            cap *= 2;
+        unsigned char *nb = realloc(f->b, cap);
+        if (!nb)
+            return -1;
+        f->b = nb;
+        f->cap = cap;
+    }
+    memcpy(f->b + f->len, p, n);
+    f->len += n;
+    return 0;
+}
+
+static int fb_u32(fbuf *f, uint32_t v)
+{
+    unsigned char b[4];
+    ss__st_le32(b, v);
+    return fb_put(f, b, 4);
+}
+
+static int fb_str(fbuf *f, const char *s)
+{
+    size_t n = strlen(s);
+    unsigned char l = (unsigned char)n;
+    return n > 255 ? -1 : (fb_put(f, &l, 1) || fb_put(f, s, n));
+}
+
+static void fb_begin(fbuf *f, enum frame_kind k)
+{
+    f->len = 0;
+    unsigned char h[FRAME_HDR] = {'S', 'S', 'B', FRAME_VERSION,
+                                  (unsigned char)k};
+    fb_put(f, h, sizeof h);
+}
+
+/* A reader over a frame's body: every take is bounds-checked. */
+typedef struct rd {
+    const unsigned char *p, *end;
+    bool bad;
+} rd;
+
+static const unsigned char *rd_take(rd *r, size_t n)
+{
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = true;
+        return NULL;
+    }
+    const unsigned char *at = r->p;
+    r->p += n;
+    return at;
+}
+
+static uint32_t rd_u32(rd *r)
+{
+    const unsigned char *p = rd_take(r, 4);
+    return p ? ss__ld_le32(p) : 0;
+}
+
+/* A u8-length string into out (NUL-terminated; names: 1..63 bytes,
+ * no NUL inside). */
+static bool rd_name(rd *r, char out[SS_NAME_MAX + 1])
+{
+    const unsigned char *l = rd_take(r, 1);
+    if (!l || *l == 0 || *l > SS_NAME_MAX) {
+        r->bad = true;
+        return false;
+    }
+    const unsigned char *s = rd_take(r, *l);
+    if (!s || memchr(s, 0, *l)) {
+        r->bad = true;
+        return false;
+    }
+    memcpy(out, s, *l);
+    out[*l] = 0;
+    return true;
+}
+
+/* ---- mirrors ---- */
+
+static peer *peer_named(const char *name)
+{
+    for (int i = 0; i < g_npeers; i++)
+        if (strcmp(g_peers[i].name, name) == 0)
+            return &g_peers[i];
+    return NULL;
+}
+
+static mirror *mirror_of(const peer *p, const char *remote)
+{
+    for (int i = 0; i < g_nmirrors; i++)
+        if (g_mirrors[i]->p == p &&
+            strcmp(g_mirrors[i]->remote_name, remote) == 0)
+            return g_mirrors[i];
+    return NULL;
+}
+
+static void mirror_new(peer *p, const char *remote);
+
+/* The incarnation of the mirror here of loop `remote` of peer p, made now
+ * if the peer's list has not told of it yet (a request may come before
+ * the next list: it is kept if the list names it, freed if not); 0 if it
+ * cannot be made (as for a loop that is not published). */
+static uint32_t mirror_inc(peer *p, const char *remote)
+{
+    mirror *m = mirror_of(p, remote);
+    if (!m) {
+        mirror_new(p, remote);
+        m = mirror_of(p, remote);
+    }
+    return m ? m->loop->reg.incarnation : 0;
+}
+
+/* A drainer: takes what the mirror's queue receives and hands it to the
+ * main thread as frames, in order (one inproc PUSH per drainer). */
+static void *drain(void *arg)
+{
+    mirror *m = arg;
+    void *push = zmq_socket(g_ctx, ZMQ_PUSH);
+    int hwm = 0; /* (no limit: the main thread forwards or drops) */
+    zmq_setsockopt(push, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_connect(push, "inproc://out");
+    ss_queue *q = ss_loop_queue(m->loop);
+    ss_msg msgs[DRAIN_MAX];
+    fbuf f = {0};
+    while (!atomic_load(&m->stop)) {
+        size_t n = 0;
+        int rc = ss_queue_read_begin(q, msgs, DRAIN_MAX, &n, SS_MSEC(100));
+        if (rc == SS_ETIMEDOUT || (rc == 0 && n == 0))
+            continue;
+        if (rc != 0) {
+            if (rc == SS_ECLOSED)
+                break;
+            ERR("mirror %s/%s: read: %s", m->p->name, m->remote_name,
+                ss_strerror(rc));
+            break;
+        }
+        /* Peer name first (the main thread sends it there), then the
+         * frame: data in batches, each request alone, in queue order. */
+        size_t i = 0;
+        while (i < n) {
+            const unsigned char *r = msgs[i].data;
+            bool ctrl = msgs[i].len >= CTRL_HDR_LEN && r[0] == 4;
+            f.len = 0;
+            fb_str(&f, m->p->name);
+            if (ctrl) {
+                unsigned char h[FRAME_HDR] = {'S', 'S', 'B', FRAME_VERSION,
+                                              F_REQ};
+                fb_put(&f, h, sizeof h);
+                fb_u32(&f, ss__ld_le32(r + 4)); /* reply slot */
+                fb_u32(&f, ss__ld_le32(r + 8)); /* nonce */
+                fb_str(&f, m->remote_name);
+                fb_put(&f, r, msgs[i].len);
+                i++;
+            } else {
+                unsigned char h[FRAME_HDR] = {'S', 'S', 'B', FRAME_VERSION,
+                                              F_BATCH};
+                fb_put(&f, h, sizeof h);
+                fb_str(&f, m->remote_name);
+                size_t count_at = f.len;
+                fb_u32(&f, 0);
+                uint32_t k = 0;
+                while (i < n && !(msgs[i].len >= CTRL_HDR_LEN &&
+                                  ((const unsigned char *)msgs[i].data)[0] ==
+                                      4)) {
+                    fb_u32(&f, (uint32_t)msgs[i].len);
+                    fb_put(&f, msgs[i].data, msgs[i].len);
+                    k++;
+                    i++;
+                }
+                ss__st_le32(f.b + count_at, k);
+            }
+            zmq_send(push, f.b, f.len, 0);
+        }
+        ss_queue_read_end(q, n);
+    }
+    free(f.b);
+    int linger = 0;
+    zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(push);
+    return NULL;
+}
+
+static void mirror_free(mirror *m, const char *why)
+{
+    atomic_store(&m->stop, true);
+    pthread_join(m->thread, NULL);
+    INFO("mirror %s/%s freed (%s)", m->p->name, m->remote_name, why);
+    ss_loop_free(m->loop);
+    for (int i = 0; i < g_nmirrors; i++) {
+        if (g_mirrors[i] == m) {
+            g_mirrors[i] = g_mirrors[--g_nmirrors];
+            break;
+        }
+    }
+    free(m);
+}
+
+static void mirror_new(peer *p, const char *remote)
+{
+    char name[2 * SS_NAME_MAX + 2];
+    snprintf(name, sizeof name, "%s/%s", p->name, remote);
+    if (strlen(name) > SS_NAME_MAX || g_nmirrors == MAX_MIRRORS) {
+        ERR("loop %s of %s: no mirror (name too long or too many)", remote,
+            p->name);
+        return;
+    }
+    mirror *m = calloc(1, sizeof *m);
+    if (!m)
+        return;
+    m->p = p;
+    snprintf(m->remote_name, sizeof m->remote_name, "%s", remote);
+    ss_loop_options o;
+    ss_loop_options_init(&o);
+    o.publish = true;
+    int rc = ss_loop_new(&m->loop, name, &o);
+    if (rc != 0) {
+        ERR("mirror %s: %s", name, ss_strerror(rc));
+        free(m);
+        return;
+    }
+    if (pthread_create(&m->thread, NULL, drain, m) != 0) {
+        ss_loop_free(m->loop);
+        free(m);
+        return;
+    }
+    m->seen = true;
+    g_mirrors[g_nmirrors++] = m;
+    INFO("mirror %s made", name);
+}
+
+static void peer_lost(peer *p, const char *why)
+{
+    if (!p->up)
+        return;
+    p->up = false;
+    INFO("peer %s lost (%s)", p->name, why);
+    for (int i = g_nmirrors - 1; i >= 0; i--)
+        if (g_mirrors[i]->p == p)
+            mirror_free(g_mirrors[i], "peer lost");
+}
+
+/* ---- to peers ---- */
+
+static void send_to(peer *p, fbuf *f)
+{
+    ss__st_le32(f->b + 8, ++p->seq_out);
+    if (zmq_send(p->dealer, f->b, f->len, ZMQ_DONTWAIT) < 0 &&
+        zmq_errno() == EAGAIN)
+        p->lost_frames++; /* a slow link: counted, never waited for */
+}
+
+/* This host's published loops (not mirrors), to every peer. */
+static void announce(void)
+{
+    static ss_loop_info info[1024];
+    size_t n = 0;
+    if (ss_registry_list(info, 1024, &n) != 0)
+        n = 0;
+    if (n > 1024)
+        n = 1024;
+    fbuf f = {0};
+    fb_begin(&f, F_LOOPS);
+    fb_str(&f, g_host);
+    size_t count_at = f.len;
+    fb_u32(&f, 0);
+    uint32_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (info[i].state != SS_LOOP_STATE_LIVE || strchr(info[i].name, '/'))
+            continue;
+        fb_str(&f, info[i].name);
+        k++;
+    }
+    ss__st_le32(f.b + count_at, k);
+    for (int i = 0; i < g_npeers; i++)
+        send_to(&g_peers[i], &f);
+    free(f.b);
+}
+
+/* ---- from peers ---- */
+
+static dest *dest_get(const char *name)
+{
+    for (int i = 0; i < g_ndests; i++)
+        if (strcmp(g_dests[i].name, name) == 0)
+            return &g_dests[i];
+    if (g_ndests == MAX_MIRRORS)
+        return NULL;
+    dest *d = &g_dests[g_ndests];
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    g_ndests++;
+    return d;
+}
+
+/* The handle on loop name of this host, opened on first use; NULL if it
+ * is not published (or ended: opened again next time). */
+static ss_loop *dest_handle(dest *d)
+{
+    if (!d->h && ss_loop_open(&d->h, d->name, SS_NO_WAIT) != 0)
+        d->h = NULL;
+    return d->h;
+}
+
+/* Rewrite a signal record of peer p for this host: the emitter's loop
+ * E becomes "P/E", with the incarnation of the mirror of it here. */
+static size_t rewrite_signal(peer *p, const unsigned char *r,
+                             size_t len, unsigned char *out, size_t cap)
+{
+    if (len < RMSG_HDR || !(r[0] & MSG_REMOTE) || r[1] != MSG_VERSION)
+        return 0;
+    unsigned kind = MSG_KIND(r[0]);
+    if (kind != MSG_SIGNAL && kind != MSG_BATCH)
+        return 0;
+    size_t ln = r[10], on = r[11], sn = r[12];
+    if (ln == 0 || ln > SS_NAME_MAX || RMSG_HDR + ln + on + sn > len)
+        return 0;
+    char e[SS_NAME_MAX + 1];
+    memcpy(e, r + RMSG_HDR, ln);
+    e[ln] = 0;
+    if (memchr(e, 0, ln))
+        return 0;
+    char q[SS_NAME_MAX * 2 + 2];
+    int qn = snprintf(q, sizeof q, "%s/%s", p->name, e);
+    if (qn <= 0 || qn > SS_NAME_MAX)
+        return 0;
+    size_t rest = len - RMSG_HDR - ln;
+    if (RMSG_HDR + (size_t)qn + rest > cap)
+        return 0;
+    memcpy(out, r, RMSG_HDR);
+    ss__st_le32(out + 6, mirror_inc(p, e));
+    out[10] = (unsigned char)qn;
+    memcpy(out + RMSG_HDR, q, (size_t)qn);
+    memcpy(out + RMSG_HDR + qn, r + RMSG_HDR + ln, rest);
+    return RMSG_HDR + (size_t)qn + rest;
+}
+
+static void on_batch(peer *p, rd *r)
+{
+    char dname[SS_NAME_MAX + 1];
+    if (!rd_name(r, dname))
+        return;
+    uint32_t n = rd_u32(r);
+    dest *d = dest_get(dname);
+    ss_loop *h = d ? dest_handle(d) : NULL;
+    static unsigned char *buf;
+    static size_t buf_cap;
+    static ss_msg msgs[4096];
+    size_t used = 0, k = 0;
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        uint32_t len = rd_u32(r);
+        const unsigned char *rec = rd_take(r, len);
+        if (!rec)
+            break;
+        size_t need = len + SS_NAME_MAX + 2;
+        if (used + need > buf_cap) {
+            /* (Records point into buf: put what is ready first.) */
+            if (k && h) {
+                ss__put how = {.reserve = h->reserve,
+                               .timeout_ns = 0,
+                               .patience_ns = h->emit_wait_ns};
+                if (h->ops->put(h, msgs, k, &how) != 0)
+                    d->drops += k;
+            }
+            k = used = 0;
+            if (need > buf_cap) {
+                free(buf);
+                buf_cap = need * 2 > 65536 ? need * 2 : 65536;
+                buf = malloc(buf_cap);
+                if (!buf) {
+                    buf_cap = 0;
+                    return;
+                }
+            }
+        }
+        if (rec[0] == MSG_STOP && len >= 1) {
+            msgs[k].data = rec;
+            msgs[k].len = len;
+            k++;
+        } else {
+            size_t w = rewrite_signal(p, rec, len, buf + used, buf_cap - used);
+            if (w == 0) {
+                g_bad_records++;
+                continue;
+            }
+            msgs[k].data = buf + used;
+            msgs[k].len = w;
+            used += w;
+            k++;
+        }
+        if (k == sizeof msgs / sizeof msgs[0]) {
+            if (h) {
+                ss__put how = {.reserve = h->reserve,
+                               .timeout_ns = 0,
+                               .patience_ns = h->emit_wait_ns};
+                if (h->ops->put(h, msgs, k, &how) != 0)
+                    d->drops += k;
+            }
+            k = used = 0;
+        }
+    }
+    if (r->bad)
+        g_bad_frames++;
+    if (!k)
+        return;
+    if (!h) {
+        if (d)
+            d->drops += k;
+        return;
+    }
+    ss__put how = {.reserve = h->reserve,
+                   .timeout_ns = 0,
+                   .patience_ns = h->emit_wait_ns};
+    int rc = h->ops->put(h, msgs, k, &how);
+    if (rc != 0) {
+        d->drops += k;
+        if (rc == SS_ECLOSED) {
+            ss_loop_free(h); /* it ended: open it again next time */
+            d->h = NULL;
+        }
+    }
+}
+
+/* A request of peer p, asked of a loop here by a thread of its own
+ * (waiting for the answer must not stop the bridge). */
+typedef struct req {
+    peer *p;
+    uint32_t slot, nonce;
+    char dname[SS_NAME_MAX + 1];
+    size_t len;
+    unsigned char rec[];
+} req;
+
+static void *ask(void *arg)
+{
+    req *q = arg;
+    int status = SS_ENOENT;
+    ss_loop *h = NULL;
+    if (ss_loop_open(&h, q->dname, SS_NO_WAIT) == 0) {
+        uint32_t slot, nonce;
+        status = ss__reg_reply_take(&slot, &nonce);
+        if (status == 0) {
+            ss__st_le32(q->rec + 4, slot);
+            ss__st_le32(q->rec + 8, nonce);
+            ss_msg m = {q->rec, q->len};
+            ss__put how = {.timeout_ns = SS_SEC(1),
+                           .patience_ns = h->emit_wait_ns};
+            status = h->ops->put(h, &m, 1, &how);
+            if (status != 0)
+                ss__reg_reply_wait(slot, nonce, 0, NULL, NULL);
+            else
+                status = ss__reg_reply_wait(slot, nonce, SS_SEC(5), NULL,
+                                            NULL);
+        }
+        ss_loop_free(h);
+    }
+    /* The answer, to the main thread (which sends it to the peer). */
+    void *push = zmq_socket(g_ctx, ZMQ_PUSH);
+    zmq_connect(push, "inproc://out");
+    fbuf f = {0};
+    fb_str(&f, q->p->name);
+    unsigned char h2[FRAME_HDR] = {'S', 'S', 'B', FRAME_VERSION, F_REP};
+    fb_put(&f, h2, sizeof h2);
+    fb_u32(&f, q->slot);
+    fb_u32(&f, q->nonce);
+    fb_u32(&f, (uint32_t)status);
+    zmq_send(push, f.b, f.len, 0);
+    free(f.b);
+    zmq_close(push);
+    free(q);
+    return NULL;
+}
+
+/* Rewrite a control record of peer p: the names of loops of p's host in
+ * it become "P/..." with the incarnations of the mirrors here. Returns
+ * the new length, 0 if malformed. */
+static size_t rewrite_ctrl(peer *p, const unsigned char *r, size_t len,
+                           unsigned char *out, size_t cap)
+{
+    if (len < CTRL_HDR_LEN || r[0] != 4 || len > cap)
+        return 0;
+    unsigned op = r[1];
+    int which = op == 1 || op == 2 ? 2 : op == 3 || op == 4 ? 0 : -1;
+    if (op < 1 || op > 6)
+        return 0;
+    memcpy(out, r, CTRL_HDR_LEN);
+    size_t at = CTRL_HDR_LEN, w = CTRL_HDR_LEN;
+    for (int i = 0; at < len; i++) {
+        size_t n = r[at];
+        if (at + 1 + n > len)
+            return 0;
+        const unsigned char *s = r + at + 1;
+        if (i == which) {
+            char name[SS_NAME_MAX + 1], q[2 * SS_NAME_MAX + 2];
+            if (n == 0 || n > SS_NAME_MAX)
+                return 0;
+            memcpy(name, s, n);
+            name[n] = 0;
+            int qn = snprintf(q, sizeof q, "%s/%s", p->name, name);
+            if (qn <= 0 || qn > SS_NAME_MAX || w + 1 + (size_t)qn > cap)
+                return 0;
+            out[w] = (unsigned char)qn;
+            memcpy(out + w + 1, q, (size_t)qn);
+            w += 1 + (size_t)qn;
+            ss__st_le32(out + 12, mirror_inc(p, name));
+        } else {
+            if (w + 1 + n > cap)
+                return 0;
+            memcpy(out + w, r + at, 1 + n);
+            w += 1 + n;
+        }
+        at += 1 + n;
+    }
+    return w;
+}
+
+static void on_req(peer *p, rd *r)
+{
+    uint32_t slot = rd_u32(r), nonce = rd_u32(r);
+    char dname[SS_NAME_MAX + 1];
+    if (!rd_name(r, dname))
+        return;
+    size_t len = (size_t)(r->end - r->p);
+    const unsigned char *rec = rd_take(r, len);
+    if (!rec)
+        return;
+    size_t cap = len + 2 * SS_NAME_MAX + 2;
+    req *q = calloc(1, sizeof *q + cap);
+    if (!q)
+        return;
+    q->len = rewrite_ctrl(p, rec, len, q->rec, cap);
+    if (q->len == 0) {
+        g_bad_records++;
+        free(q);
+        return;
+    }
+    q->p = p;
+    q->slot = slot;
+    q->nonce = nonce;
+    snprintf(q->dname, sizeof q->dname, "%s", dname);
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, ask, q) != 0)
+        free(q);
+    pthread_attr_destroy(&a);
+}
+
+static void on_loops(peer *p, rd *r)
+{
+    char host[SS_NAME_MAX + 1];
+    if (!rd_name(r, host))
+        return;
+    uint32_t n = rd_u32(r);
+    for (int i = 0; i < g_nmirrors; i++)
+        if (g_mirrors[i]->p == p)
+            g_mirrors[i]->seen = false;
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        char name[SS_NAME_MAX + 1];
+        if (!rd_name(r, name))
+            break;
+        mirror *m = mirror_of(p, name);
+        if (m)
+            m->seen = true;
+        else
+            mirror_new(p, name);
+    }
+    if (r->bad) {
+        g_bad_frames++;
+        return;
+    }
+    for (int i = g_nmirrors - 1; i >= 0; i--)
+        if (g_mirrors[i]->p == p && !g_mirrors[i]->seen)
+            mirror_free(g_mirrors[i], "it ended there");
+}
+
+/* A frame from a peer's bridge (its DEALER's identity is its name). */
+static void on_frame(const char *from, const unsigned char *b, size_t len)
+{
+    peer *p = peer_named(from);
+    if (!p) {
+        g_bad_frames++;
+        ERR("a frame from unknown peer %s: dropped", from);
+        return;
+    }
+    if (len < FRAME_HDR || memcmp(b, FRAME_MAGIC, 3) != 0) {
+        g_bad_frames++;
+        ERR("a malformed frame from %s: dropped", from);
+        return;
+    }
+    if (b[3] != FRAME_VERSION) {
+        g_bad_frames++;
+        ERR("peer %s speaks version %u, this bridge %u: refused", from, b[3],
+            FRAME_VERSION);
+        return;
+    }
+    uint32_t seq = ss__ld_le32(b + 8);
+    if (p->up && seq <= p->seq_in) {
+        g_bad_frames++; /* old or repeated: never delivered twice */
+        return;
+    }
+    if (p->up && seq != p->seq_in + 1)
+        p->lost_frames += seq - p->seq_in - 1;
+    p->seq_in = seq;
+    p->last_heard_ns = now_ns();
+    if (!p->up) {
+        p->up = true;
+        INFO("peer %s up", p->name);
+    }
+    rd r = {b + FRAME_HDR, b + len, false};
+    switch (b[4]) {
+    case F_LOOPS:
+        on_loops(p, &r);
+        break;
+    case F_BATCH:
+        on_batch(p, &r);
+        break;
+    case F_REQ:
+        on_req(p, &r);
+        break;
+    case F_REP: {
+        uint32_t slot = rd_u32(&r), nonce = rd_u32(&r);
+        int32_t status = (int32_t)rd_u32(&r);
+        if (!r.bad)
+            ss__reg_reply_send(slot, nonce, status);
+        else
+            g_bad_frames++;
+        break;
+    }
+    default:
+        g_bad_frames++;
+    }
+}
+
+/* ---- main ---- */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_quit = 1;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: ss-bridge --name HOST --listen tcp://ADDR:PORT\n"
+            "                 [--peer NAME=tcp://ADDR:PORT]... "
+            "[--heartbeat-ms N]\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *listen = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--name") == 0 && v) {
+            snprintf(g_host, sizeof g_host, "%s", v);
+            i++;
+        } else if (strcmp(a, "--listen") == 0 && v) {
+            listen = v;
+            i++;
+        } else if (strcmp(a, "--heartbeat-ms") == 0 && v) {
+            g_heartbeat_ns = SS_MSEC(atoi(v) > 0 ? atoi(v) : 500);
+            i++;
+        } else if (strcmp(a, "--peer") == 0 && v && g_npeers < MAX_PEERS) {
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || eq - v > SS_NAME_MAX) {
+                usage();
+                return 2;
+            }
+            peer *p = &g_peers[g_npeers++];
+            memcpy(p->name, v, (size_t)(eq - v));
+            p->name[eq - v] = 0;
+            snprintf(p->addr, sizeof p->addr, "%s", eq + 1);
+            i++;
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    if (!g_host[0] || !listen || strchr(g_host, '/')) {
+        usage();
+        return 2;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    g_ctx = zmq_ctx_new();
+    g_router = zmq_socket(g_ctx, ZMQ_ROUTER);
+    g_pull = zmq_socket(g_ctx, ZMQ_PULL);
+    int linger = 0, hwm = 100000;
+    zmq_setsockopt(g_router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(g_router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_bind(g_router, listen) != 0 ||
+        zmq_bind(g_pull, "inproc://out") != 0) {
+        ERR("bind %s: %s", listen, zmq_strerror(zmq_errno()));
+        return 1;
+    }
+    for (int i = 0; i < g_npeers; i++) {
+        peer *p = &g_peers[i];
+        p->dealer = zmq_socket(g_ctx, ZMQ_DEALER);
+        int ivl = 100, max = 5000;
+        zmq_setsockopt(p->dealer, ZMQ_ROUTING_ID, g_host, strlen(g_host));
+        zmq_setsockopt(p->dealer, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(p->dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(p->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+        zmq_setsockopt(p->dealer, ZMQ_RECONNECT_IVL_MAX, &max, sizeof max);
+        zmq_connect(p->dealer, p->addr);
+    }
+    INFO("host %s, domain %s, listening on %s, %d peer(s)", g_host,
+         ss_domain_name(), listen, g_npeers);
+    int64_t next_beat = 0;
+    static unsigned char id[256];
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    while (!g_quit) {
+        zmq_pollitem_t items[2] = {{g_router, 0, ZMQ_POLLIN, 0},
+                                   {g_pull, 0, ZMQ_POLLIN, 0}};
+        int64_t now = now_ns();
+        if (now >= next_beat) {
+            announce();
+            for (int i = 0; i < g_npeers; i++) {
+                peer *p = &g_peers[i];
+                if (p->up && now - p->last_heard_ns > 3 * g_heartbeat_ns)
+                    peer_lost(p, "no heartbeat");
+            }
+            next_beat = now + g_heartbeat_ns;
+        }
+        long wait_ms = (long)((next_beat - now) / 1000000) + 1;
+        if (zmq_poll(items, 2, wait_ms) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            break;
+        }
+        /* From peers: [identity][frame]. */
+        for (int k = 0; k < 1024 && (items[0].revents & ZMQ_POLLIN); k++) {
+            int n = zmq_recv(g_router, id, sizeof id - 1, ZMQ_DONTWAIT);
+            if (n < 0)
+                break;
+            id[n < (int)sizeof id - 1 ? n : (int)sizeof id - 1] = 0;
+            if (zmq_msg_recv(&msg, g_router, 0) < 0)
+                break;
+            on_frame((const char *)id, zmq_msg_data(&msg),
+                     zmq_msg_size(&msg));
+        }
+        /* From drainers and requesters: [peer name][frame], to peers. */
+        for (int k = 0; k < 1024 && (items[1].revents & ZMQ_POLLIN); k++) {
+            if (zmq_msg_recv(&msg, g_pull, ZMQ_DONTWAIT) < 0)
+                break;
+            unsigned char *b = zmq_msg_data(&msg);
+            size_t len = zmq_msg_size(&msg);
+            if (len < 1 || (size_t)b[0] + 1 + FRAME_HDR > len)
+                continue;
+            char name[SS_NAME_MAX + 1];
+            memcpy(name, b + 1, b[0] < SS_NAME_MAX ? b[0] : SS_NAME_MAX);
+            name[b[0] < SS_NAME_MAX ? b[0] : SS_NAME_MAX] = 0;
+            peer *p = peer_named(name);
+            if (!p)
+                continue;
+            fbuf f = {b + 1 + b[0], len - 1 - b[0], len - 1 - b[0]};
+            if (!p->up) {
+                p->lost_frames++; /* never replayed */
+                continue;
+            }
+            send_to(p, &f);
+        }
+    }
+    zmq_msg_close(&msg);
+    INFO("stopping: %llu bad frames, %llu bad records",
+         (unsigned long long)g_bad_frames, (unsigned long long)g_bad_records);
+    for (int i = 0; i < g_ndests; i++)
+        if (g_dests[i].drops)
+            INFO("%llu dropped for %s", (unsigned long long)g_dests[i].drops,
+                 g_dests[i].name);
+    while (g_nmirrors)
+        mirror_free(g_mirrors[g_nmirrors - 1], "stopping");
+    for (int i = 0; i < g_npeers; i++)
+        zmq_close(g_peers[i].dealer);
+    zmq_close(g_router);
+    zmq_close(g_pull);
+    zmq_ctx_term(g_ctx);
+    return 0;
+}
