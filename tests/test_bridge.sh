@@ -11,6 +11,10 @@
 #    it ended (within a few heartbeats).
 # 3. The cable is back: the bridges find each other again, the mirror is
 #    made again, and a new source reaches "keep" through it.
+# 4. Security: links are CURVE-authenticated (the hosts' addresses are not
+#    loopback: a bridge without keys refuses to listen there); a bridge
+#    on a third host posing as h2 with another key, and one without keys,
+#    are refused: h1 mirrors none of their loops.
 #
 # Needs root (exit 77: skipped).
 #   test_bridge.sh <ss-bridge> <bridge_app> <netns.sh>
@@ -35,8 +39,13 @@ cleanup() {
 }
 trap cleanup EXIT
 trap "exit 1" TERM INT
-fail() { echo "test_bridge: FAIL: $*"; exit 1; }
-# (exec: the background job is the program itself, which kill reaches.)
+fail() {
+    echo "test_bridge: FAIL: $*"
+    for f in "$TMP"/*.log; do echo "== $f"; tail -20 "$f"; done
+    exit 1
+}
+# (exec: the background job is the program itself, which kill reaches;
+# run it in ( ) when it is not a background job.)
 on() { local h=$1 d=$2; shift 2; exec ip netns exec "$P$h" env SS_DOMAIN="$d" "$@"; }
 
 # wait_exit PID SECONDS: its exit code, or 124 if it still runs then.
@@ -57,12 +66,19 @@ wait_line() {
     grep -q "$2" "$1"
 }
 
-bash "$NETNS" up "$P" 2 || fail "netns up"
+bash "$NETNS" up "$P" 3 || fail "netns up"
+D3=bt$$c
+for h in h1 h2 rogue; do "$BRIDGE" --keygen > "$TMP/$h.key" || fail keygen; done
+pub() { head -1 "$TMP/$1.key"; }
+(on 1 $D1 "$BRIDGE" --name h1 --listen tcp://10.201.0.1:5801 > /dev/null 2>&1)
+[ $? = 2 ] || fail "a bridge without keys listened on a non-loopback address"
 on 1 $D1 "$BRIDGE" --name h1 --listen tcp://10.201.0.1:5800 \
-    --peer h2=tcp://10.201.0.2:5800 --heartbeat-ms 200 &
+    --key "$TMP/h1.key" --peer "h2=tcp://10.201.0.2:5800@$(pub h2)" \
+    --heartbeat-ms 200 > "$TMP/h1.log" 2>&1 &
 PIDS+=($!)
 on 2 $D2 "$BRIDGE" --name h2 --listen tcp://10.201.0.2:5800 \
-    --peer h1=tcp://10.201.0.1:5800 --heartbeat-ms 200 &
+    --key "$TMP/h2.key" --peer "h1=tcp://10.201.0.1:5800@$(pub h1)" \
+    --heartbeat-ms 200 > "$TMP/h2.log" 2>&1 &
 PIDS+=($!)
 
 # 1. across and back
@@ -89,4 +105,23 @@ on 2 $D2 "$APP" source source2 h1/keep 1000 & SRC=$!; PIDS+=($SRC)
 wait_exit $SRC 60; rc=$?
 [ $rc = 0 ] || fail "after the reconnection, the source exited $rc"
 echo "test_bridge: reconnected; 1000 signals through the new mirror"
+
+# 4. impostors
+on 3 $D3 "$APP" sink evil 10 > /dev/null & PIDS+=($!)
+on 3 $D3 "$BRIDGE" --name h2 --listen tcp://10.201.0.3:5800 \
+    --key "$TMP/rogue.key" --peer "h1=tcp://10.201.0.1:5800@$(pub h1)" \
+    --heartbeat-ms 200 > "$TMP/rogue.log" 2>&1 &
+PIDS+=($!)
+on 3 $D3 "$BRIDGE" --name h3 --listen tcp://127.0.0.1:5800 \
+    --peer "h1=tcp://10.201.0.1:5800" --heartbeat-ms 200 \
+    > "$TMP/nokey.log" 2>&1 &
+PIDS+=($!)
+wait_line "$TMP/h1.log" "refused a peer" 15 || {
+    cat "$TMP/h1.log"; fail "h1 did not refuse the impostor"; }
+sleep 1
+if grep -q "mirror h2/evil\|mirror h3/" "$TMP/h1.log"; then
+    cat "$TMP/h1.log"; fail "h1 mirrored a loop of an impostor"
+fi
+grep -h "refused" "$TMP/h1.log" | sort | uniq -c | head -5
+echo "test_bridge: an impostor key and a peer without keys were refused"
 exit 0

@@ -15,8 +15,16 @@
  * are asked of L with a reply slot of P's host; the answer comes back and
  * is handed to the waiting requester.
  *
- *   ss-bridge --name HOST --listen tcp://ADDR:PORT
- *             [--peer NAME=tcp://ADDR:PORT]... [--heartbeat-ms N]
+ *   ss-bridge --name HOST --listen tcp://ADDR:PORT [--key FILE]
+ *             [--peer NAME=tcp://ADDR:PORT[@PUBLIC-KEY]]... [--heartbeat-ms N]
+ *   ss-bridge --keygen            print a new key pair (for --key FILE)
+ *
+ * Security: without --key the bridge listens on loopback addresses only
+ * (it refuses others). With --key (a file holding this host's CURVE key
+ * pair, public then secret, Z85), every link is encrypted and
+ * authenticated with ZeroMQ's CURVE: a peer is accepted only with the
+ * public key its --peer gives, and only under its own name; others are
+ * refused (logged) and can neither emit, connect nor read.
  *
  * The domain is SS_DOMAIN's. Peers are lost when nothing came from them
  * for three heartbeats: their mirrors are freed (handles get "ended"),
@@ -24,9 +32,8 @@
  * queued for a lost peer is not sent later (never replayed); drops are
  * counted per destination and logged.
  *
- * Not yet (issue 13, in progress): authentication and encryption (CURVE)
- * for addresses other than loopback, subscriptions across hosts, the
- * Python side. See docs/bridge.md.
+ * Not yet (issue 13, in progress): subscriptions across hosts, the Python
+ * side. See docs/bridge.md.
  */
 #define _GNU_SOURCE
 #include "runtime.h"
@@ -61,6 +68,7 @@ typedef struct mirror mirror;
 typedef struct peer {
     char name[SS_NAME_MAX + 1];
     char addr[256];
+    char key[41]; /* its CURVE public key (Z85), "" if none given */
     void *dealer;          /* to its ROUTER */
     int64_t last_heard_ns; /* 0: never */
     bool up;
@@ -94,7 +102,9 @@ static int g_ndests;
 static void *g_ctx, *g_router, *g_pull;
 static int64_t g_heartbeat_ns = SS_MSEC(500);
 static volatile sig_atomic_t g_quit;
-static uint64_t g_bad_frames, g_bad_records;
+static uint64_t g_bad_frames, g_bad_records, g_refused;
+static char g_pub[41], g_sec[41]; /* this host's CURVE keys ("": none) */
+static void *g_zap;
 
 static int64_t now_ns(void)
 {
@@ -763,6 +773,95 @@ static void on_frame(const char *from, const unsigned char *b, size_t len)
     }
 }
 
+/* ---- authentication (CURVE, ZAP) ---- */
+
+/* One ZAP request (RFC 27): a peer is accepted if its public key is one
+ * the --peer options give; its User-Id is then that peer's name, which
+ * its frames must carry as their routing id. */
+static void on_zap(void)
+{
+    zmq_msg_t part[8];
+    int n = 0;
+    for (; n < 8; n++) {
+        zmq_msg_init(&part[n]);
+        if (zmq_msg_recv(&part[n], g_zap, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part[n]);
+            break;
+        }
+        if (!zmq_msg_more(&part[n])) {
+            n++;
+            break;
+        }
+    }
+    const char *status = "400", *text = "refused", *user = "";
+    char addr[64] = "?";
+    if (n >= 6) {
+        size_t al = zmq_msg_size(&part[3]);
+        snprintf(addr, sizeof addr, "%.*s", (int)(al < 63 ? al : 63),
+                 (const char *)zmq_msg_data(&part[3]));
+        bool curve = zmq_msg_size(&part[5]) == 5 &&
+                     memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0;
+        if (curve && n >= 7 && zmq_msg_size(&part[6]) == 32) {
+            char z85[41];
+            zmq_z85_encode(z85, zmq_msg_data(&part[6]), 32);
+            for (int i = 0; i < g_npeers; i++) {
+                if (g_peers[i].key[0] && strcmp(g_peers[i].key, z85) == 0) {
+                    status = "200";
+                    text = "OK";
+                    user = g_peers[i].name;
+                    break;
+                }
+            }
+            if (!user[0])
+                text = "unknown key";
+        } else {
+            text = "not CURVE";
+        }
+    }
+    if (strcmp(status, "200") != 0) {
+        g_refused++;
+        ERR("refused a peer at %s: %s", addr, text);
+    }
+    if (n >= 2) {
+        zmq_send(g_zap, "1.0", 3, ZMQ_SNDMORE);
+        zmq_send(g_zap, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]),
+                 ZMQ_SNDMORE);
+        zmq_send(g_zap, status, 3, ZMQ_SNDMORE);
+        zmq_send(g_zap, text, strlen(text), ZMQ_SNDMORE);
+        zmq_send(g_zap, user, strlen(user), ZMQ_SNDMORE);
+        zmq_send(g_zap, "", 0, 0);
+    }
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&part[i]);
+}
+
+static bool loopback(const char *addr)
+{
+    return strncmp(addr, "tcp://127.", 10) == 0 ||
+           strncmp(addr, "tcp://localhost:", 16) == 0 ||
+           strncmp(addr, "tcp://[::1]:", 12) == 0 ||
+           strncmp(addr, "ipc://", 6) == 0 ||
+           strncmp(addr, "inproc://", 9) == 0;
+}
+
+static int load_key(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        ERR("key file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int n = fscanf(f, "%40s %40s", g_pub, g_sec);
+    fclose(f);
+    uint8_t raw[32];
+    if (n != 2 || strlen(g_pub) != 40 || strlen(g_sec) != 40 ||
+        !zmq_z85_decode(raw, g_pub) || !zmq_z85_decode(raw, g_sec)) {
+        ERR("key file %s: two Z85 keys expected (ss-bridge --keygen)", path);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- main ---- */
 
 static void on_signal(int sig)
@@ -774,14 +873,25 @@ static void on_signal(int sig)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: ss-bridge --name HOST --listen tcp://ADDR:PORT\n"
-            "                 [--peer NAME=tcp://ADDR:PORT]... "
-            "[--heartbeat-ms N]\n");
+            "usage: ss-bridge --name HOST --listen tcp://ADDR:PORT "
+            "[--key FILE]\n"
+            "                 [--peer NAME=tcp://ADDR:PORT[@PUBLIC-KEY]]... "
+            "[--heartbeat-ms N]\n"
+            "       ss-bridge --keygen\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *listen = NULL;
+    const char *listen = NULL, *keyfile = NULL;
+    if (argc == 2 && strcmp(argv[1], "--keygen") == 0) {
+        char pub[41], sec[41];
+        if (zmq_curve_keypair(pub, sec) != 0) {
+            fprintf(stderr, "ss-bridge: no CURVE in this libzmq\n");
+            return 1;
+        }
+        printf("%s\n%s\n", pub, sec);
+        return 0;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--name") == 0 && v) {
@@ -789,6 +899,9 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--listen") == 0 && v) {
             listen = v;
+            i++;
+        } else if (strcmp(a, "--key") == 0 && v) {
+            keyfile = v;
             i++;
         } else if (strcmp(a, "--heartbeat-ms") == 0 && v) {
             g_heartbeat_ns = SS_MSEC(atoi(v) > 0 ? atoi(v) : 500);
@@ -803,6 +916,25 @@ int main(int argc, char **argv)
             memcpy(p->name, v, (size_t)(eq - v));
             p->name[eq - v] = 0;
             snprintf(p->addr, sizeof p->addr, "%s", eq + 1);
+            /* (A key is the last 40 characters: Z85 has '@' too.) */
+            size_t al = strlen(p->addr);
+            char *at = al > 41 && p->addr[al - 41] == '@' ? p->addr + al - 41
+                                                          : NULL;
+            if (!at && strchr(p->addr, '@')) {
+                fprintf(stderr, "ss-bridge: peer %s: bad public key\n",
+                        p->name);
+                return 2;
+            }
+            if (at) {
+                *at = 0;
+                uint8_t raw[32];
+                if (strlen(at + 1) != 40 || !zmq_z85_decode(raw, at + 1)) {
+                    fprintf(stderr, "ss-bridge: peer %s: bad public key\n",
+                            p->name);
+                    return 2;
+                }
+                memcpy(p->key, at + 1, 41);
+            }
             i++;
         } else {
             usage();
@@ -813,11 +945,40 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
+    if (keyfile && load_key(keyfile) != 0)
+        return 2;
+    if (!keyfile && !loopback(listen)) {
+        ERR("refusing to listen on %s without authentication: give --key "
+            "(and each peer's public key), or listen on loopback",
+            listen);
+        return 2;
+    }
+    for (int i = 0; keyfile && i < g_npeers; i++) {
+        if (!g_peers[i].key[0]) {
+            ERR("peer %s: its public key is needed with --key "
+                "(--peer NAME=ADDR@KEY)", g_peers[i].name);
+            return 2;
+        }
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
     g_ctx = zmq_ctx_new();
+    if (keyfile) {
+        /* The handler ZeroMQ asks about every CURVE connection. */
+        g_zap = zmq_socket(g_ctx, ZMQ_REP);
+        if (zmq_bind(g_zap, "inproc://zeromq.zap.01") != 0) {
+            ERR("ZAP: %s", zmq_strerror(zmq_errno()));
+            return 1;
+        }
+    }
     g_router = zmq_socket(g_ctx, ZMQ_ROUTER);
+    if (keyfile) {
+        int one = 1;
+        zmq_setsockopt(g_router, ZMQ_CURVE_SERVER, &one, sizeof one);
+        zmq_setsockopt(g_router, ZMQ_CURVE_SECRETKEY, g_sec, 40);
+        zmq_setsockopt(g_router, ZMQ_ZAP_DOMAIN, "ss-bridge", 9);
+    }
     g_pull = zmq_socket(g_ctx, ZMQ_PULL);
     int linger = 0, hwm = 100000;
     zmq_setsockopt(g_router, ZMQ_LINGER, &linger, sizeof linger);
@@ -836,17 +997,24 @@ int main(int argc, char **argv)
         zmq_setsockopt(p->dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(p->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
         zmq_setsockopt(p->dealer, ZMQ_RECONNECT_IVL_MAX, &max, sizeof max);
+        if (keyfile) {
+            zmq_setsockopt(p->dealer, ZMQ_CURVE_SERVERKEY, p->key, 40);
+            zmq_setsockopt(p->dealer, ZMQ_CURVE_PUBLICKEY, g_pub, 40);
+            zmq_setsockopt(p->dealer, ZMQ_CURVE_SECRETKEY, g_sec, 40);
+        }
         zmq_connect(p->dealer, p->addr);
     }
-    INFO("host %s, domain %s, listening on %s, %d peer(s)", g_host,
-         ss_domain_name(), listen, g_npeers);
+    INFO("host %s, domain %s, listening on %s (%s), %d peer(s)", g_host,
+         ss_domain_name(), listen, keyfile ? "CURVE" : "loopback, no keys",
+         g_npeers);
     int64_t next_beat = 0;
     static unsigned char id[256];
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     while (!g_quit) {
-        zmq_pollitem_t items[2] = {{g_router, 0, ZMQ_POLLIN, 0},
-                                   {g_pull, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[3] = {{g_router, 0, ZMQ_POLLIN, 0},
+                                   {g_pull, 0, ZMQ_POLLIN, 0},
+                                   {g_zap, 0, ZMQ_POLLIN, 0}};
         int64_t now = now_ns();
         if (now >= next_beat) {
             announce();
@@ -858,7 +1026,7 @@ int main(int argc, char **argv)
             next_beat = now + g_heartbeat_ns;
         }
         long wait_ms = (long)((next_beat - now) / 1000000) + 1;
-        if (zmq_poll(items, 2, wait_ms) < 0) {
+        if (zmq_poll(items, g_zap ? 3 : 2, wait_ms) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             break;
@@ -871,9 +1039,19 @@ int main(int argc, char **argv)
             id[n < (int)sizeof id - 1 ? n : (int)sizeof id - 1] = 0;
             if (zmq_msg_recv(&msg, g_router, 0) < 0)
                 break;
+            /* With CURVE, the name it claims must be the one its key is. */
+            const char *uid = g_zap ? zmq_msg_gets(&msg, "User-Id") : NULL;
+            if (g_zap && (!uid || strcmp(uid, (const char *)id) != 0)) {
+                g_bad_frames++;
+                ERR("a frame claiming to be %s from key of %s: dropped",
+                    (const char *)id, uid ? uid : "?");
+                continue;
+            }
             on_frame((const char *)id, zmq_msg_data(&msg),
                      zmq_msg_size(&msg));
         }
+        if (g_zap && (items[2].revents & ZMQ_POLLIN))
+            on_zap();
         /* From drainers and requesters: [peer name][frame], to peers. */
         for (int k = 0; k < 1024 && (items[1].revents & ZMQ_POLLIN); k++) {
             if (zmq_msg_recv(&msg, g_pull, ZMQ_DONTWAIT) < 0)
@@ -897,8 +1075,9 @@ int main(int argc, char **argv)
         }
     }
     zmq_msg_close(&msg);
-    INFO("stopping: %llu bad frames, %llu bad records",
-         (unsigned long long)g_bad_frames, (unsigned long long)g_bad_records);
+    INFO("stopping: %llu bad frames, %llu bad records, %llu peers refused",
+         (unsigned long long)g_bad_frames, (unsigned long long)g_bad_records,
+         (unsigned long long)g_refused);
     for (int i = 0; i < g_ndests; i++)
         if (g_dests[i].drops)
             INFO("%llu dropped for %s", (unsigned long long)g_dests[i].drops,
@@ -909,6 +1088,8 @@ int main(int argc, char **argv)
         zmq_close(g_peers[i].dealer);
     zmq_close(g_router);
     zmq_close(g_pull);
+    if (g_zap)
+        zmq_close(g_zap);
     zmq_ctx_term(g_ctx);
     return 0;
 }
