@@ -50,7 +50,7 @@
 
 #define MAX_PEERS 16
 #define MAX_MIRRORS 256
-#define FRAME_HDR 12
+#define FRAME_HDR 16 /* magic, version, kind, 3 spare, seq, epoch */
 #define FRAME_MAGIC "SSB"
 #define FRAME_VERSION 1
 #define DRAIN_MAX 256
@@ -73,6 +73,13 @@ typedef struct peer {
     int64_t last_heard_ns; /* 0: never */
     bool up;
     uint32_t seq_out, seq_in;
+    /* Sessions: a link's frames carry the sender's epoch toward that
+     * peer, which it moves on when it loses the peer. Frames of an epoch
+     * older than the current one (queued before a loss) are dropped: what
+     * was on its way when a link was lost is never delivered after. A
+     * peer that sees our epoch move on ends its session too. */
+    uint32_t epoch_out, epoch_in, dead_epoch;
+    bool known_epoch;
     uint64_t lost_frames;
 } peer;
 
@@ -369,15 +376,48 @@ static void mirror_new(peer *p, const char *remote)
     INFO("mirror %s made", name);
 }
 
+static char g_keyed; /* CURVE keys loaded */
+
+/* The DEALER toward p, made again after a loss: what it still queued for
+ * the lost session goes with the old one (LINGER 0). */
+static void dealer_open(peer *p)
+{
+    if (p->dealer)
+        zmq_close(p->dealer);
+    p->dealer = zmq_socket(g_ctx, ZMQ_DEALER);
+    int linger = 0, hwm = 100000, ivl = 100, max = 5000;
+    zmq_setsockopt(p->dealer, ZMQ_ROUTING_ID, g_host, strlen(g_host));
+    zmq_setsockopt(p->dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(p->dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(p->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(p->dealer, ZMQ_RECONNECT_IVL_MAX, &max, sizeof max);
+    if (g_keyed) {
+        zmq_setsockopt(p->dealer, ZMQ_CURVE_SERVERKEY, p->key, 40);
+        zmq_setsockopt(p->dealer, ZMQ_CURVE_PUBLICKEY, g_pub, 40);
+        zmq_setsockopt(p->dealer, ZMQ_CURVE_SECRETKEY, g_sec, 40);
+    }
+    zmq_connect(p->dealer, p->addr);
+}
+
 static void peer_lost(peer *p, const char *why)
 {
     if (!p->up)
         return;
     p->up = false;
+    p->dead_epoch = p->epoch_in;
+    p->epoch_out++;
+    p->seq_out = 0;
+    dealer_open(p);
     INFO("peer %s lost (%s)", p->name, why);
     for (int i = g_nmirrors - 1; i >= 0; i--)
         if (g_mirrors[i]->p == p)
             mirror_free(g_mirrors[i], "peer lost");
+}
+
+/* Whether epoch a comes after b (serial numbers: they wrap). */
+static bool newer(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) > 0;
 }
 
 /* ---- to peers ---- */
@@ -385,6 +425,7 @@ static void peer_lost(peer *p, const char *why)
 static void send_to(peer *p, fbuf *f)
 {
     ss__st_le32(f->b + 8, ++p->seq_out);
+    ss__st_le32(f->b + 12, p->epoch_out);
     if (zmq_send(p->dealer, f->b, f->len, ZMQ_DONTWAIT) < 0 &&
         zmq_errno() == EAGAIN)
         p->lost_frames++; /* a slow link: counted, never waited for */
@@ -735,7 +776,25 @@ static void on_frame(const char *from, const unsigned char *b, size_t len)
             FRAME_VERSION);
         return;
     }
-    uint32_t seq = ss__ld_le32(b + 8);
+    uint32_t seq = ss__ld_le32(b + 8), epoch = ss__ld_le32(b + 12);
+    if (p->known_epoch && p->up && epoch != p->epoch_in) {
+        if (!newer(epoch, p->epoch_in)) {
+            p->lost_frames++; /* of an ended session: never delivered */
+            return;
+        }
+        /* It started a new session (it lost us): so do we. */
+        peer_lost(p, "it started a new session");
+    } else if (p->known_epoch && !p->up && epoch == p->dead_epoch) {
+        /* Queued before we lost it: not delivered. (Our frames carry a
+         * new epoch, which makes it end that session too.) */
+        p->lost_frames++;
+        return;
+    }
+    if (!p->known_epoch || epoch != p->epoch_in) {
+        p->epoch_in = epoch;
+        p->known_epoch = true;
+        p->seq_in = seq - 1;
+    }
     if (p->up && seq <= p->seq_in) {
         g_bad_frames++; /* old or repeated: never delivered twice */
         return;
@@ -988,21 +1047,13 @@ int main(int argc, char **argv)
         ERR("bind %s: %s", listen, zmq_strerror(zmq_errno()));
         return 1;
     }
+    g_keyed = keyfile != NULL;
+    /* Epochs start apart in every run (a restarted bridge is a new
+     * session for its peers). */
+    uint32_t start = (uint32_t)now_ns() ^ (uint32_t)getpid() << 16;
     for (int i = 0; i < g_npeers; i++) {
-        peer *p = &g_peers[i];
-        p->dealer = zmq_socket(g_ctx, ZMQ_DEALER);
-        int ivl = 100, max = 5000;
-        zmq_setsockopt(p->dealer, ZMQ_ROUTING_ID, g_host, strlen(g_host));
-        zmq_setsockopt(p->dealer, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_setsockopt(p->dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
-        zmq_setsockopt(p->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-        zmq_setsockopt(p->dealer, ZMQ_RECONNECT_IVL_MAX, &max, sizeof max);
-        if (keyfile) {
-            zmq_setsockopt(p->dealer, ZMQ_CURVE_SERVERKEY, p->key, 40);
-            zmq_setsockopt(p->dealer, ZMQ_CURVE_PUBLICKEY, g_pub, 40);
-            zmq_setsockopt(p->dealer, ZMQ_CURVE_SECRETKEY, g_sec, 40);
-        }
-        zmq_connect(p->dealer, p->addr);
+        g_peers[i].epoch_out = start;
+        dealer_open(&g_peers[i]);
     }
     INFO("host %s, domain %s, listening on %s (%s), %d peer(s)", g_host,
          ss_domain_name(), listen, keyfile ? "CURVE" : "loopback, no keys",
