@@ -15,11 +15,14 @@
 #    loopback: a bridge without keys refuses to listen there); a bridge
 #    on a third host posing as h2 with another key, and one without keys,
 #    are refused: h1 mirrors none of their loops.
+# 5. A hostile peer with a key h1 knows sends thousands of malformed and
+#    random frames (bridge_fuzz.c): h1 drops and counts them, stays up,
+#    and still carries signals.
 #
 # Needs root (exit 77: skipped).
-#   test_bridge.sh <ss-bridge> <bridge_app> <netns.sh>
+#   test_bridge.sh <ss-bridge> <bridge_app> <netns.sh> [<bridge_fuzz>]
 set -u
-BRIDGE=$1 APP=$2 NETNS=$3
+BRIDGE=$1 APP=$2 NETNS=$3 FUZZ=${4:-}
 [ "$(id -u)" = 0 ] || { echo "test_bridge: needs root; skipped"; exit 77; }
 command -v ip >/dev/null || { echo "test_bridge: no iproute2; skipped"; exit 77; }
 P=ssbt$$
@@ -68,13 +71,15 @@ wait_line() {
 
 bash "$NETNS" up "$P" 3 || fail "netns up"
 D3=bt$$c
-for h in h1 h2 rogue; do "$BRIDGE" --keygen > "$TMP/$h.key" || fail keygen; done
+for h in h1 h2 rogue h9; do "$BRIDGE" --keygen > "$TMP/$h.key" || fail keygen; done
 pub() { head -1 "$TMP/$1.key"; }
 (on 1 $D1 "$BRIDGE" --name h1 --listen tcp://10.201.0.1:5801 > /dev/null 2>&1)
 [ $? = 2 ] || fail "a bridge without keys listened on a non-loopback address"
 on 1 $D1 "$BRIDGE" --name h1 --listen tcp://10.201.0.1:5800 \
     --key "$TMP/h1.key" --peer "h2=tcp://10.201.0.2:5800@$(pub h2)" \
+    --peer "h9=tcp://10.201.0.3:5809@$(pub h9)" \
     --heartbeat-ms 200 > "$TMP/h1.log" 2>&1 &
+H1=$!
 PIDS+=($!)
 on 2 $D2 "$BRIDGE" --name h2 --listen tcp://10.201.0.2:5800 \
     --key "$TMP/h2.key" --peer "h1=tcp://10.201.0.1:5800@$(pub h1)" \
@@ -124,4 +129,19 @@ if grep -q "mirror h2/evil\|mirror h3/" "$TMP/h1.log"; then
 fi
 grep -h "refused" "$TMP/h1.log" | sort | uniq -c | head -5
 echo "test_bridge: an impostor key and a peer without keys were refused"
+
+# 5. a hostile peer
+if [ -n "$FUZZ" ]; then
+    (on 3 $D3 "$FUZZ" h9 "$TMP/h9.key" tcp://10.201.0.1:5800 "$(pub h1)" \
+        20000 $$) || fail "the fuzzer failed to run"
+    sleep 1
+    kill -0 $H1 2>/dev/null || fail "h1 died of malformed frames"
+    on 2 $D2 "$APP" source source3 h1/keep 500 & SRC=$!; PIDS+=($SRC)
+    wait_exit $SRC 60; rc=$?
+    [ $rc = 0 ] || fail "after the hostile frames, the source exited $rc"
+    kill -TERM $H1; wait_exit $H1 10
+    bad=$(grep -o "stopping: [0-9]* bad frames, [0-9]* bad records" "$TMP/h1.log")
+    echo "test_bridge: h1 after 20000 hostile frames: $bad; still serving"
+    case "$bad" in "stopping: 0 bad frames, 0 bad records") fail "none counted";; esac
+fi
 exit 0
