@@ -385,12 +385,20 @@ static void dealer_open(peer *p)
     if (p->dealer)
         zmq_close(p->dealer);
     p->dealer = zmq_socket(g_ctx, ZMQ_DEALER);
-    int linger = 0, hwm = 100000, ivl = 100, max = 5000;
+    /* Reconnection backs off from 100 ms up to a heartbeat interval: a
+     * link that is back is used again within about one heartbeat. */
+    int linger = 0, hwm = 100000, ivl = 100,
+        max = (int)(g_heartbeat_ns / 1000000);
+    if (max < ivl)
+        max = ivl;
     zmq_setsockopt(p->dealer, ZMQ_ROUTING_ID, g_host, strlen(g_host));
     zmq_setsockopt(p->dealer, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(p->dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(p->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(p->dealer, ZMQ_RECONNECT_IVL_MAX, &max, sizeof max);
+    int hb = (int)(g_heartbeat_ns / 1000000), hb_to = 3 * hb;
+    zmq_setsockopt(p->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb);
+    zmq_setsockopt(p->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hb_to, sizeof hb_to);
     if (g_keyed) {
         zmq_setsockopt(p->dealer, ZMQ_CURVE_SERVERKEY, p->key, 40);
         zmq_setsockopt(p->dealer, ZMQ_CURVE_PUBLICKEY, g_pub, 40);
@@ -1042,6 +1050,13 @@ int main(int argc, char **argv)
     int linger = 0, hwm = 100000;
     zmq_setsockopt(g_router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(g_router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    /* A peer that comes back while its old connection still seems open
+     * here (the cable was out when it closed it) takes its name over;
+     * dead connections are closed by ZMTP heartbeats. */
+    int one = 1, hb = (int)(g_heartbeat_ns / 1000000), hb_to = 3 * hb;
+    zmq_setsockopt(g_router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    zmq_setsockopt(g_router, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb);
+    zmq_setsockopt(g_router, ZMQ_HEARTBEAT_TIMEOUT, &hb_to, sizeof hb_to);
     if (zmq_bind(g_router, listen) != 0 ||
         zmq_bind(g_pull, "inproc://out") != 0) {
         ERR("bind %s: %s", listen, zmq_strerror(zmq_errno()));
