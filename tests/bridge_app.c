@@ -15,6 +15,10 @@
  *       and its "echo" to a slot here, emits n values (again after a full
  *       queue), and exits 0 once the n echoes came back in order, 3 on one
  *       out of order, 5 if the remote loop ended first.
+ *   bridge_app flood <loop> <remote loop>
+ *       as source, but emits without end (dropping when the queue is
+ *       full), and exits 0 when the remote loop's handle reports that it
+ *       ended, printing how many it emitted and how many were dropped.
  *   bridge_app watch <remote loop>
  *       waits for <remote loop> to be published, prints "watching", and
  *       exits 0 when its handle reports that the loop ended (its host cut
@@ -161,6 +165,35 @@ int main(int argc, char **argv)
                g_bad, g_ended ? ", the remote loop ended" : "");
         (void)rc;
         return g_bad ? 3 : g_ended && g_next < g_want ? 5 : 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "flood") == 0) {
+        ss_loop *l = publish(argv[2]);
+        static ss_object src;
+        CHECK(ss_object_init(&src, l, "src"));
+        CHECK(ss_signal_add(&src, "data", "xs"));
+        ss_loop *remote;
+        CHECK(ss_loop_open(&remote, argv[3], SS_SEC(30)));
+        ss_object *robj;
+        CHECK(ss_object_open(&robj, remote, "obj"));
+        CHECK(ss_connect(ss_loop_object(remote), "ended", &src, on_ended,
+                         "ii", NULL));
+        CHECK(ss_connect_slot(&src, "data", robj, "on_data"));
+        printf("flooding\n");
+        fflush(stdout);
+        long long sent = 0, dropped = 0;
+        while (!g_ended) {
+            for (int k = 0; k < 100; k++) {
+                int rc = ss_emit(&src, "data", (int64_t)sent, "flood");
+                if (rc == 0)
+                    sent++;
+                else
+                    dropped++;
+            }
+            ss_loop_run_once(l, SS_NO_WAIT); /* ("ended" comes here) */
+        }
+        printf("flood: %lld sent, %lld dropped, the remote loop ended\n",
+               sent, dropped);
+        return 0;
     }
     if (argc == 3 && strcmp(argv[1], "watch") == 0) {
         ss_loop *l;

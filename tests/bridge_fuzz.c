@@ -9,7 +9,12 @@
  * all, and go on serving (the test checks both).
  *
  *   bridge_fuzz <name> <key file> <tcp://address of the attacked bridge>
- *               <its public key> <frames> <seed>
+ *               <its public key> <frames> <seed> <tcp://address to listen>
+ *
+ * It listens where the attacked bridge expects it (the address of its
+ * --peer), as a bridge does, to learn the bridge's session (epoch) from
+ * the frames it receives: most of its frames acknowledge it, so that they
+ * reach the decoders past the session check.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -20,6 +25,7 @@
 #include <zmq.h>
 
 static uint64_t g_rng;
+static uint32_t g_ack;
 
 static uint32_t rnd(void)
 {
@@ -51,7 +57,8 @@ static size_t make(unsigned char *b, size_t cap, uint32_t seq)
     b[5] = b[6] = b[7] = 0;
     put32(b + 8, shape == 3 ? rnd() : seq);
     put32(b + 12, shape == 4 ? rnd() : 7);
-    n = 16;
+    put32(b + 16, shape == 5 ? rnd() : g_ack);
+    n = 20;
     size_t body = rnd() % 600;
     if (n + body > cap)
         body = cap - n;
@@ -70,18 +77,18 @@ static size_t make(unsigned char *b, size_t cap, uint32_t seq)
     }
     /* Sometimes a well-formed start: a destination and a count. */
     if (body > 12 && rnd() % 2) {
-        b[16] = 4;
-        memcpy(b + 17, "keep", 4);
-        put32(b + 21, rnd() % 3 ? 1 + rnd() % 4 : rnd());
+        b[20] = 4;
+        memcpy(b + 21, "keep", 4);
+        put32(b + 25, rnd() % 3 ? 1 + rnd() % 4 : rnd());
     }
     return n + body;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
+    if (argc != 8) {
         fprintf(stderr, "usage: bridge_fuzz <name> <key file> <address> "
-                        "<public key> <frames> <seed>\n");
+                        "<public key> <frames> <seed> <listen address>\n");
         return 2;
     }
     char pub[41], sec[41];
@@ -92,6 +99,22 @@ int main(int argc, char **argv)
     long frames = atol(argv[5]);
     g_rng = (uint64_t)atoll(argv[6]) * 2654435761u + 1;
     void *ctx = zmq_ctx_new();
+    /* Learn the attacked bridge's epoch from a frame it sends us. */
+    void *r = zmq_socket(ctx, ZMQ_ROUTER);
+    int one = 1, wait_ms = 10000;
+    zmq_setsockopt(r, ZMQ_CURVE_SERVER, &one, sizeof one);
+    zmq_setsockopt(r, ZMQ_CURVE_SECRETKEY, sec, 40);
+    zmq_setsockopt(r, ZMQ_RCVTIMEO, &wait_ms, sizeof wait_ms);
+    if (zmq_bind(r, argv[7]) != 0)
+        return 1;
+    unsigned char id[256], fr[2048];
+    if (zmq_recv(r, id, sizeof id, 0) < 0) {
+        fprintf(stderr, "bridge_fuzz: nothing from the bridge\n");
+        return 1;
+    }
+    int fl = zmq_recv(r, fr, sizeof fr, 0);
+    if (fl >= 16)
+        memcpy(&g_ack, fr + 12, 4);
     void *d = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 2000, hwm = 0;
     zmq_setsockopt(d, ZMQ_ROUTING_ID, argv[1], strlen(argv[1]));
@@ -108,6 +131,9 @@ int main(int argc, char **argv)
         zmq_send(d, b, n, 0);
     }
     zmq_close(d);
+    int linger0 = 0;
+    zmq_setsockopt(r, ZMQ_LINGER, &linger0, sizeof linger0);
+    zmq_close(r);
     zmq_ctx_term(ctx);
     printf("bridge_fuzz: %ld frames sent\n", frames);
     return 0;

@@ -18,6 +18,11 @@
 # 5. A hostile peer with a key h1 knows sends thousands of malformed and
 #    random frames (bridge_fuzz.c): h1 drops and counts them, stays up,
 #    and still carries signals.
+# 6. Kills: an application on h1 killed (SIGKILL) while h2 floods it: the
+#    flooding program learns that the loop ended and stops, no hang; then
+#    h2's bridge killed while a program floods h1 through it: that
+#    program learns it (its mirror's owner died), and h1 reports the peer
+#    lost.
 #
 # Needs root (exit 77: skipped).
 #   test_bridge.sh <ss-bridge> <bridge_app> <netns.sh> [<bridge_fuzz>]
@@ -133,7 +138,7 @@ echo "test_bridge: an impostor key and a peer without keys were refused"
 # 5. a hostile peer
 if [ -n "$FUZZ" ]; then
     (on 3 $D3 "$FUZZ" h9 "$TMP/h9.key" tcp://10.201.0.1:5800 "$(pub h1)" \
-        20000 $$) || fail "the fuzzer failed to run"
+        20000 $$ tcp://10.201.0.3:5809) || fail "the fuzzer failed to run"
     sleep 1
     kill -0 $H1 2>/dev/null || fail "h1 died of malformed frames"
     on 2 $D2 "$APP" source source3 h1/keep 500 & SRC=$!; PIDS+=($SRC)
@@ -143,5 +148,30 @@ if [ -n "$FUZZ" ]; then
     bad=$(grep -o "stopping: [0-9]* bad frames, [0-9]* bad records" "$TMP/h1.log")
     echo "test_bridge: h1 after 20000 hostile frames: $bad; still serving"
     case "$bad" in "stopping: 0 bad frames, 0 bad records") fail "none counted";; esac
+    # (h1 was stopped: start it again for the kills.)
+    on 1 $D1 "$BRIDGE" --name h1 --listen tcp://10.201.0.1:5800 \
+        --key "$TMP/h1.key" --peer "h2=tcp://10.201.0.2:5800@$(pub h2)" \
+        --heartbeat-ms 200 > "$TMP/h1b.log" 2>&1 &
+    H1=$!; PIDS+=($H1)
 fi
+
+# 6. kills
+on 1 $D1 "$APP" sink victim 1000000000 > /dev/null & VICTIM=$!; PIDS+=($VICTIM)
+on 2 $D2 "$APP" flood flood1 h1/victim > "$TMP/flood1" & F=$!; PIDS+=($F)
+wait_line "$TMP/flood1" flooding 30 || fail "h1/victim never reached"
+sleep 0.5
+kill -9 $VICTIM
+wait_exit $F 15; rc=$?
+[ $rc = 0 ] || fail "flooding a killed application: exit $rc"
+echo "test_bridge: an application killed on h1: $(tail -1 "$TMP/flood1")"
+on 1 $D1 "$APP" sink victim2 1000000000 > /dev/null & PIDS+=($!)
+on 2 $D2 "$APP" flood flood2 h1/victim2 > "$TMP/flood2" & F=$!; PIDS+=($F)
+wait_line "$TMP/flood2" flooding 30 || fail "h1/victim2 never reached"
+sleep 0.5
+kill -9 "${PIDS[1]}" # h2's bridge
+wait_exit $F 15; rc=$?
+[ $rc = 0 ] || fail "flooding through a killed bridge: exit $rc"
+H1LOG=$TMP/h1.log; [ -f "$TMP/h1b.log" ] && H1LOG=$TMP/h1b.log
+wait_line "$H1LOG" "peer h2 lost" 10 || fail "h1 did not report h2 lost"
+echo "test_bridge: h2's bridge killed: $(tail -1 "$TMP/flood2"); h1 reported it lost"
 exit 0

@@ -50,7 +50,7 @@
 
 #define MAX_PEERS 16
 #define MAX_MIRRORS 256
-#define FRAME_HDR 16 /* magic, version, kind, 3 spare, seq, epoch */
+#define FRAME_HDR 20 /* magic, version, kind, 3 spare, seq, epoch, ack */
 #define FRAME_MAGIC "SSB"
 #define FRAME_VERSION 1
 #define DRAIN_MAX 256
@@ -73,12 +73,15 @@ typedef struct peer {
     int64_t last_heard_ns; /* 0: never */
     bool up;
     uint32_t seq_out, seq_in;
-    /* Sessions: a link's frames carry the sender's epoch toward that
-     * peer, which it moves on when it loses the peer. Frames of an epoch
-     * older than the current one (queued before a loss) are dropped: what
-     * was on its way when a link was lost is never delivered after. A
-     * peer that sees our epoch move on ends its session too. */
-    uint32_t epoch_out, epoch_in, dead_epoch;
+    /* Sessions: frames carry the sender's epoch and the receiver's epoch
+     * as the sender last saw it (ack). A bridge moves its epoch on when it
+     * loses a peer (and at start: epochs come from the clock, so they
+     * grow across restarts), and takes from the peer only frames that
+     * acknowledge its current epoch: what was on its way before a loss is
+     * never delivered after. A bridge that sees a peer's epoch move on
+     * ends the session too (its mirrors of that peer go), without moving
+     * its own. */
+    uint32_t epoch_out, epoch_in;
     bool known_epoch;
     uint64_t lost_frames;
 } peer;
@@ -407,15 +410,29 @@ static void dealer_open(peer *p)
     zmq_connect(p->dealer, p->addr);
 }
 
-static void peer_lost(peer *p, const char *why)
+/* A new epoch: the clock's milliseconds, past the last one. */
+static uint32_t next_epoch(uint32_t last)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint32_t e = (uint32_t)((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    if (last == 0)
+        return e ? e : 1;
+    return (int32_t)(e - last) > 0 ? e : last + 1;
+}
+
+/* p is gone: its mirrors are freed (handles get "ended"). Detected here
+ * (mine): a new epoch, and what was queued for it goes. */
+static void peer_lost(peer *p, const char *why, bool mine)
+{
+    if (mine) {
+        p->epoch_out = next_epoch(p->epoch_out);
+        p->seq_out = 0;
+        dealer_open(p);
+    }
     if (!p->up)
         return;
     p->up = false;
-    p->dead_epoch = p->epoch_in;
-    p->epoch_out++;
-    p->seq_out = 0;
-    dealer_open(p);
     INFO("peer %s lost (%s)", p->name, why);
     for (int i = g_nmirrors - 1; i >= 0; i--)
         if (g_mirrors[i]->p == p)
@@ -434,6 +451,7 @@ static void send_to(peer *p, fbuf *f)
 {
     ss__st_le32(f->b + 8, ++p->seq_out);
     ss__st_le32(f->b + 12, p->epoch_out);
+    ss__st_le32(f->b + 16, p->known_epoch ? p->epoch_in : 0);
     if (zmq_send(p->dealer, f->b, f->len, ZMQ_DONTWAIT) < 0 &&
         zmq_errno() == EAGAIN)
         p->lost_frames++; /* a slow link: counted, never waited for */
@@ -784,24 +802,28 @@ static void on_frame(const char *from, const unsigned char *b, size_t len)
             FRAME_VERSION);
         return;
     }
-    uint32_t seq = ss__ld_le32(b + 8), epoch = ss__ld_le32(b + 12);
-    if (p->known_epoch && p->up && epoch != p->epoch_in) {
-        if (!newer(epoch, p->epoch_in)) {
-            p->lost_frames++; /* of an ended session: never delivered */
-            return;
-        }
-        /* It started a new session (it lost us): so do we. */
-        peer_lost(p, "it started a new session");
-    } else if (p->known_epoch && !p->up && epoch == p->dead_epoch) {
-        /* Queued before we lost it: not delivered. (Our frames carry a
-         * new epoch, which makes it end that session too.) */
-        p->lost_frames++;
+    uint32_t seq = ss__ld_le32(b + 8), epoch = ss__ld_le32(b + 12),
+             ack = ss__ld_le32(b + 16);
+    if (p->known_epoch && epoch != p->epoch_in && !newer(epoch, p->epoch_in)) {
+        p->lost_frames++; /* of a session that ended: never delivered */
         return;
+    }
+    if (p->known_epoch && epoch != p->epoch_in) {
+        /* It started a new session (it lost us, or restarted): the old
+         * one ends here too. */
+        peer_lost(p, "it started a new session", false);
     }
     if (!p->known_epoch || epoch != p->epoch_in) {
         p->epoch_in = epoch;
         p->known_epoch = true;
         p->seq_in = seq - 1;
+    }
+    if (ack != p->epoch_out) {
+        /* Sent before it saw our current session: queued before a loss,
+         * or before it learnt of us. Not delivered (it acks ours soon:
+         * our frames tell it). */
+        p->lost_frames++;
+        return;
     }
     if (p->up && seq <= p->seq_in) {
         g_bad_frames++; /* old or repeated: never delivered twice */
@@ -1063,9 +1085,8 @@ int main(int argc, char **argv)
         return 1;
     }
     g_keyed = keyfile != NULL;
-    /* Epochs start apart in every run (a restarted bridge is a new
-     * session for its peers). */
-    uint32_t start = (uint32_t)now_ns() ^ (uint32_t)getpid() << 16;
+    /* (A restarted bridge starts a newer session for its peers.) */
+    uint32_t start = next_epoch(0);
     for (int i = 0; i < g_npeers; i++) {
         g_peers[i].epoch_out = start;
         dealer_open(&g_peers[i]);
@@ -1087,7 +1108,7 @@ int main(int argc, char **argv)
             for (int i = 0; i < g_npeers; i++) {
                 peer *p = &g_peers[i];
                 if (p->up && now - p->last_heard_ns > 3 * g_heartbeat_ns)
-                    peer_lost(p, "no heartbeat");
+                    peer_lost(p, "no heartbeat", true);
             }
             next_beat = now + g_heartbeat_ns;
         }
