@@ -19,6 +19,13 @@
  *       as source, but emits without end (dropping when the queue is
  *       full), and exits 0 when the remote loop's handle reports that it
  *       ended, printing how many it emitted and how many were dropped.
+ *   bridge_app subsink <loop> <n>
+ *       publishes <loop>, whose object "obj" subscribes to the signal
+ *       "news" ("x") broadcast on it; exits 0 once n came as 0, 1, 2...,
+ *       3 on one out of order.
+ *   bridge_app bcast <loop> <remote loop> <n>
+ *       broadcasts its signal "news" ("x") on <remote loop> (a mirror)
+ *       and emits 0..n-1 (again after a full queue); exits 0.
  *   bridge_app watch <remote loop>
  *       waits for <remote loop> to be published, prints "watching", and
  *       exits 0 when its handle reports that the loop ended (its host cut
@@ -65,6 +72,17 @@ static void on_data(ss_object *obj, const ss_args *args, void *ud)
     }
     if (g_next == g_want)
         ss_timer_start(&g_linger);
+}
+
+static void on_news(ss_object *obj, const ss_args *args, void *ud)
+{
+    (void)ud;
+    int64_t x = -1;
+    if (ss_args_unpack(args, "x", &x) != 0 || x != g_next)
+        g_bad++;
+    g_next = x + 1;
+    if (g_next == g_want)
+        ss_loop_stop(ss_object_loop(obj));
 }
 
 static void on_echo(ss_object *obj, const ss_args *args, void *ud)
@@ -193,6 +211,41 @@ int main(int argc, char **argv)
         }
         printf("flood: %lld sent, %lld dropped, the remote loop ended\n",
                sent, dropped);
+        return 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "subsink") == 0) {
+        g_want = atoll(argv[3]);
+        ss_loop *l = publish(argv[2]);
+        static ss_object obj;
+        CHECK(ss_object_init(&obj, l, "obj"));
+        CHECK(ss_subscribe(&obj, "news", on_news, "x", NULL));
+        printf("subscribed\n");
+        fflush(stdout);
+        ss_loop_run(l);
+        printf("subsink: %lld received, %d out of order\n",
+               (long long)g_next, g_bad);
+        return g_bad ? 3 : 0;
+    }
+    if (argc == 5 && strcmp(argv[1], "bcast") == 0) {
+        int64_t n = atoll(argv[4]);
+        ss_loop *l = publish(argv[2]);
+        static ss_object src;
+        CHECK(ss_object_init(&src, l, "src"));
+        CHECK(ss_signal_add(&src, "news", "x"));
+        ss_loop *remote;
+        CHECK(ss_loop_open(&remote, argv[3], SS_SEC(30)));
+        CHECK(ss_signal_broadcast_on(&src, "news", remote));
+        for (int64_t k = 0; k < n; k++) {
+            int rc;
+            while ((rc = ss_emit(&src, "news", k)) == SS_EAGAIN ||
+                   rc == SS_EBUSY)
+                ss_loop_run_once(l, SS_MSEC(1));
+            if (rc != 0) {
+                fprintf(stderr, "bridge_app: emit: %s\n", ss_strerror(rc));
+                return 6;
+            }
+        }
+        printf("bcast: %lld broadcast\n", (long long)n);
         return 0;
     }
     if (argc == 3 && strcmp(argv[1], "watch") == 0) {

@@ -7,6 +7,8 @@
 #    "h1/sink" and emits N values; the sink checks them (values, order,
 #    none twice) and echoes each back through the mirror "h2/source"; the
 #    source checks the echoes.
+#    Then a broadcast: a program on h2 broadcasts on h1's loop "news",
+#    whose object subscribes to it: all N come, in order.
 # 2. h1's cable is pulled: a handle on h1's loop "keep" on h2 reports that
 #    it ended (within a few heartbeats).
 # 3. The cable is back: the bridges find each other again, the mirror is
@@ -99,6 +101,14 @@ wait_exit $SRC 60; rc=$?
 wait_exit $SINK 10; rc=$?
 [ $rc = 0 ] || fail "sink exited $rc"
 echo "test_bridge: $N signals across, in order, echoed back in order"
+on 1 $D1 "$APP" subsink news "$N" > "$TMP/subsink" & SUB=$!; PIDS+=($SUB)
+wait_line "$TMP/subsink" subscribed 10 || fail "the subscriber did not start"
+on 2 $D2 "$APP" bcast caster h1/news "$N" & B=$!; PIDS+=($B)
+wait_exit $B 60; rc=$?
+[ $rc = 0 ] || fail "the broadcaster exited $rc"
+wait_exit $SUB 30; rc=$?
+[ $rc = 0 ] || { cat "$TMP/subsink"; fail "the subscriber exited $rc"; }
+echo "test_bridge: $N broadcasts across to a subscriber, in order"
 
 # 2. a host cut off
 on 1 $D1 "$APP" sink keep 1000000000 > "$TMP/keep" & PIDS+=($!)
