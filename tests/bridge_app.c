@@ -23,9 +23,14 @@
  *       publishes <loop>, whose object "obj" subscribes to the signal
  *       "news" ("x") broadcast on it; exits 0 once n came as 0, 1, 2...,
  *       3 on one out of order.
- *   bridge_app bcast <loop> <remote loop> <n>
+ *   bridge_app subsink <loop> <n> byname
+ *       the same, but subscribed by nobody here: its object has the slot
+ *       "on_news" by name, which the broadcaster subscribes from its host.
+ *   bridge_app bcast <loop> <remote loop> <n> [subscribe]
  *       broadcasts its signal "news" ("x") on <remote loop> (a mirror)
- *       and emits 0..n-1 (again after a full queue); exits 0.
+ *       and emits 0..n-1 (again after a full queue); exits 0. With
+ *       "subscribe", it first subscribes the remote object "obj" to "news"
+ *       with its slot "on_news", by name (ss_subscribe_slot()).
  *   bridge_app watch <remote loop>
  *       waits for <remote loop> to be published, prints "watching", and
  *       exits 0 when its handle reports that the loop ended (its host cut
@@ -213,12 +218,15 @@ int main(int argc, char **argv)
                sent, dropped);
         return 0;
     }
-    if (argc == 4 && strcmp(argv[1], "subsink") == 0) {
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "subsink") == 0) {
         g_want = atoll(argv[3]);
         ss_loop *l = publish(argv[2]);
         static ss_object obj;
         CHECK(ss_object_init(&obj, l, "obj"));
-        CHECK(ss_subscribe(&obj, "news", on_news, "x", NULL));
+        if (argc == 5)
+            CHECK(ss_slot_add(&obj, "on_news", on_news, "x", NULL));
+        else
+            CHECK(ss_subscribe(&obj, "news", on_news, "x", NULL));
         printf("subscribed\n");
         fflush(stdout);
         ss_loop_run(l);
@@ -226,7 +234,7 @@ int main(int argc, char **argv)
                (long long)g_next, g_bad);
         return g_bad ? 3 : 0;
     }
-    if (argc == 5 && strcmp(argv[1], "bcast") == 0) {
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "bcast") == 0) {
         int64_t n = atoll(argv[4]);
         ss_loop *l = publish(argv[2]);
         static ss_object src;
@@ -234,6 +242,11 @@ int main(int argc, char **argv)
         CHECK(ss_signal_add(&src, "news", "x"));
         ss_loop *remote;
         CHECK(ss_loop_open(&remote, argv[3], SS_SEC(30)));
+        if (argc == 6) {
+            ss_object *robj;
+            CHECK(ss_object_open(&robj, remote, "obj"));
+            CHECK(ss_subscribe_slot(robj, "news", "on_news"));
+        }
         CHECK(ss_signal_broadcast_on(&src, "news", remote));
         for (int64_t k = 0; k < n; k++) {
             int rc;

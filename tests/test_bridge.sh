@@ -8,7 +8,8 @@
 #    none twice) and echoes each back through the mirror "h2/source"; the
 #    source checks the echoes.
 #    Then a broadcast: a program on h2 broadcasts on h1's loop "news",
-#    whose object subscribes to it: all N come, in order.
+#    whose object subscribes to it: all N come, in order; and again with
+#    the subscription made from h2, by name (ss_subscribe_slot()).
 # 2. h1's cable is pulled: a handle on h1's loop "keep" on h2 reports that
 #    it ended (within a few heartbeats).
 # 3. The cable is back: the bridges find each other again, the mirror is
@@ -109,6 +110,14 @@ wait_exit $B 60; rc=$?
 wait_exit $SUB 30; rc=$?
 [ $rc = 0 ] || { cat "$TMP/subsink"; fail "the subscriber exited $rc"; }
 echo "test_bridge: $N broadcasts across to a subscriber, in order"
+on 1 $D1 "$APP" subsink news2 "$N" byname > "$TMP/subsink2" & SUB=$!; PIDS+=($SUB)
+wait_line "$TMP/subsink2" subscribed 10 || fail "the subscriber did not start"
+on 2 $D2 "$APP" bcast caster2 h1/news2 "$N" subscribe & B=$!; PIDS+=($B)
+wait_exit $B 60; rc=$?
+[ $rc = 0 ] || fail "the broadcaster (subscribing by name) exited $rc"
+wait_exit $SUB 30; rc=$?
+[ $rc = 0 ] || { cat "$TMP/subsink2"; fail "the subscriber by name exited $rc"; }
+echo "test_bridge: $N broadcasts to an object subscribed from the other host"
 
 # 2. a host cut off
 on 1 $D1 "$APP" sink keep 1000000000 > "$TMP/keep" & PIDS+=($!)
