@@ -37,13 +37,18 @@ on() { local h=$1; shift; exec ip netns exec "$P$h" env SS_DOMAIN=ax$$h$h "$@"; 
 bash "$NETNS" up "$P" 3 || exit 1
 for h in 1 2 3; do "$BUILD/ss-bridge" --keygen > "$TMP/h$h.key"; done
 pub() { head -1 "$TMP/h$1.key"; }
+# Each bridge's configuration file: its name, address, key, peers.
 for h in 1 2 3; do
-    peers=()
-    for o in 1 2 3; do
-        [ $o = $h ] || peers+=(--peer "h$o=tcp://10.201.0.$o:5800@$(pub $o)")
-    done
-    on $h "$BUILD/ss-bridge" --name h$h --listen tcp://10.201.0.$h:5800 \
-        --key "$TMP/h$h.key" "${peers[@]}" 2> "$TMP/bridge$h.log" &
+    {
+        echo "# bridge of host h$h"
+        echo "name h$h"
+        echo "listen tcp://10.201.0.$h:5800"
+        echo "key $TMP/h$h.key"
+        for o in 1 2 3; do
+            [ $o = $h ] || echo "peer h$o=tcp://10.201.0.$o:5800@$(pub $o)"
+        done
+    } > "$TMP/h$h.conf"
+    on $h "$BUILD/ss-bridge" --config "$TMP/h$h.conf" 2> "$TMP/bridge$h.log" &
     PIDS+=($!)
 done
 on 2 "$BUILD/examples/across_hosts" worker & PIDS+=($!)

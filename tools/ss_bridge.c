@@ -17,6 +17,8 @@
  *
  *   ss-bridge --name HOST --listen tcp://ADDR:PORT [--key FILE]
  *             [--peer NAME=tcp://ADDR:PORT[@PUBLIC-KEY]]... [--heartbeat-ms N]
+ *   ss-bridge --config FILE       the same options, one per line
+ *                                 ("name h1", "peer h2=...", "# comment")
  *   ss-bridge --keygen            print a new key pair (for --key FILE)
  *
  * Security: without --key the bridge listens on loopback addresses only
@@ -962,16 +964,77 @@ static void on_signal(int sig)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: ss-bridge --name HOST --listen tcp://ADDR:PORT "
-            "[--key FILE]\n"
+            "usage: ss-bridge [--config FILE] --name HOST --listen "
+            "tcp://ADDR:PORT [--key FILE]\n"
             "                 [--peer NAME=tcp://ADDR:PORT[@PUBLIC-KEY]]... "
             "[--heartbeat-ms N]\n"
             "       ss-bridge --keygen\n");
 }
 
+/* --config FILE: its lines ("name h1", "peer h2=tcp://...@KEY", "# ...")
+ * are options, spliced where --config stands. Kept in static storage for
+ * the process's life. */
+static char *g_args[512];
+static char g_argtext[32768];
+
+static int expand_config(int *argc, char ***argv)
+{
+    int n = 0;
+    size_t used = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (strcmp((*argv)[i], "--config") != 0 || i + 1 >= *argc) {
+            if (n == 511)
+                return -1;
+            g_args[n++] = (*argv)[i];
+            continue;
+        }
+        const char *path = (*argv)[++i];
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            fprintf(stderr, "ss-bridge: config %s: %s\n", path,
+                    strerror(errno));
+            return -1;
+        }
+        char line[1024];
+        while (fgets(line, sizeof line, f)) {
+            char *k = line + strspn(line, " \t");
+            k[strcspn(k, "\r\n")] = 0;
+            if (!*k || *k == '#')
+                continue;
+            char *v = k + strcspn(k, " \t");
+            if (*v) {
+                *v++ = 0;
+                v += strspn(v, " \t");
+            }
+            size_t kl = strlen(k) + 3, vl = strlen(v) + 1;
+            if (n > 509 || used + kl + vl > sizeof g_argtext) {
+                fclose(f);
+                return -1;
+            }
+            g_args[n++] = g_argtext + used;
+            snprintf(g_argtext + used, kl, "--%s", k);
+            used += kl;
+            if (*v) {
+                g_args[n++] = g_argtext + used;
+                memcpy(g_argtext + used, v, vl);
+                used += vl;
+            }
+        }
+        fclose(f);
+    }
+    g_args[n] = NULL;
+    *argc = n;
+    *argv = g_args;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *listen = NULL, *keyfile = NULL;
+    if (expand_config(&argc, &argv) != 0) {
+        usage();
+        return 2;
+    }
     if (argc == 2 && strcmp(argv[1], "--keygen") == 0) {
         char pub[41], sec[41];
         if (zmq_curve_keypair(pub, sec) != 0) {
