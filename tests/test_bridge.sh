@@ -34,7 +34,7 @@ BRIDGE=$1 APP=$2 NETNS=$3 FUZZ=${4:-}
 [ "$(id -u)" = 0 ] || { echo "test_bridge: needs root; skipped"; exit 77; }
 command -v ip >/dev/null || { echo "test_bridge: no iproute2; skipped"; exit 77; }
 P=ssbt$$
-D1=bt$$a D2=bt$$b
+D1=bt$$a D2=bt$$b D3=bt$$c
 N=${SS_BRIDGE_TEST_N:-20000}
 TMP=$(mktemp -d)
 PIDS=()
@@ -45,7 +45,8 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
     bash "$NETNS" down "$P"
-    rm -f /dev/shm/ss-"$(id -u)"-$D1* /dev/shm/ss-"$(id -u)"-$D2*
+    rm -f /dev/shm/ss-"$(id -u)"-$D1* /dev/shm/ss-"$(id -u)"-$D2* \
+          /dev/shm/ss-"$(id -u)"-$D3*
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -78,7 +79,6 @@ wait_line() {
 }
 
 bash "$NETNS" up "$P" 3 || fail "netns up"
-D3=bt$$c
 for h in h1 h2 rogue h9; do "$BRIDGE" --keygen > "$TMP/$h.key" || fail keygen; done
 pub() { head -1 "$TMP/$1.key"; }
 (on 1 $D1 "$BRIDGE" --name h1 --listen tcp://10.201.0.1:5801 > /dev/null 2>&1)
