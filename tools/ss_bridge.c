@@ -178,12 +178,18 @@ static int fb_str(fbuf *f, const char *s)
     return n > 255 ? -1 : (fb_put(f, &l, 1) || fb_put(f, s, n));
 }
 
-static void fb_begin(fbuf *f, enum frame_kind k)
+/* A frame's header (seq, epoch and ack filled in by send_to()). */
+static void fb_header(fbuf *f, enum frame_kind k)
 {
-    f->len = 0;
     unsigned char h[FRAME_HDR] = {'S', 'S', 'B', FRAME_VERSION,
                                   (unsigned char)k};
     fb_put(f, h, sizeof h);
+}
+
+static void fb_begin(fbuf *f, enum frame_kind k)
+{
+    f->len = 0;
+    fb_header(f, k);
 }
 
 /* A reader over a frame's body: every take is bounds-checked. */
@@ -296,18 +302,14 @@ static void *drain(void *arg)
             f.len = 0;
             fb_str(&f, m->p->name);
             if (ctrl) {
-                unsigned char h[FRAME_HDR] = {'S', 'S', 'B', FRAME_VERSION,
-                                              F_REQ};
-                fb_put(&f, h, sizeof h);
+                fb_header(&f, F_REQ);
                 fb_u32(&f, ss__ld_le32(r + 4)); /* reply slot */
                 fb_u32(&f, ss__ld_le32(r + 8)); /* nonce */
                 fb_str(&f, m->remote_name);
                 fb_put(&f, r, msgs[i].len);
                 i++;
             } else {
-                unsigned char h[FRAME_HDR] = {'S', 'S', 'B', FRAME_VERSION,
-                                              F_BATCH};
-                fb_put(&f, h, sizeof h);
+                fb_header(&f, F_BATCH);
                 fb_str(&f, m->remote_name);
                 size_t count_at = f.len;
                 fb_u32(&f, 0);
@@ -544,6 +546,30 @@ static size_t rewrite_signal(peer *p, const unsigned char *r,
     return RMSG_HDR + (size_t)qn + rest;
 }
 
+/* Put the k records of msgs into d's loop (h: its handle, NULL if it is
+ * not there): never waiting; what does not go in is counted as dropped.
+ * A loop that ended is opened again next time. */
+static void deliver(dest *d, ss_loop *h, const ss_msg *msgs, size_t k)
+{
+    if (!k || !d)
+        return;
+    if (!h) {
+        d->drops += k;
+        return;
+    }
+    ss__put how = {.reserve = h->reserve,
+                   .timeout_ns = 0,
+                   .patience_ns = h->emit_wait_ns};
+    int rc = h->ops->put(h, msgs, k, &how);
+    if (rc != 0) {
+        d->drops += k;
+        if (rc == SS_ECLOSED && d->h == h) {
+            ss_loop_free(h);
+            d->h = NULL;
+        }
+    }
+}
+
 static void on_batch(peer *p, rd *r)
 {
     char dname[SS_NAME_MAX + 1];
@@ -564,13 +590,8 @@ static void on_batch(peer *p, rd *r)
         size_t need = len + SS_NAME_MAX + 2;
         if (used + need > buf_cap) {
             /* (Records point into buf: put what is ready first.) */
-            if (k && h) {
-                ss__put how = {.reserve = h->reserve,
-                               .timeout_ns = 0,
-                               .patience_ns = h->emit_wait_ns};
-                if (h->ops->put(h, msgs, k, &how) != 0)
-                    d->drops += k;
-            }
+            deliver(d, h, msgs, k);
+            h = d ? d->h : NULL;
             k = used = 0;
             if (need > buf_cap) {
                 free(buf);
@@ -598,36 +619,14 @@ static void on_batch(peer *p, rd *r)
             k++;
         }
         if (k == sizeof msgs / sizeof msgs[0]) {
-            if (h) {
-                ss__put how = {.reserve = h->reserve,
-                               .timeout_ns = 0,
-                               .patience_ns = h->emit_wait_ns};
-                if (h->ops->put(h, msgs, k, &how) != 0)
-                    d->drops += k;
-            }
+            deliver(d, h, msgs, k);
+            h = d ? d->h : NULL;
             k = used = 0;
         }
     }
     if (r->bad)
         g_bad_frames++;
-    if (!k)
-        return;
-    if (!h) {
-        if (d)
-            d->drops += k;
-        return;
-    }
-    ss__put how = {.reserve = h->reserve,
-                   .timeout_ns = 0,
-                   .patience_ns = h->emit_wait_ns};
-    int rc = h->ops->put(h, msgs, k, &how);
-    if (rc != 0) {
-        d->drops += k;
-        if (rc == SS_ECLOSED) {
-            ss_loop_free(h); /* it ended: open it again next time */
-            d->h = NULL;
-        }
-    }
+    deliver(d, h, msgs, k);
 }
 
 /* A request of peer p, asked of a loop here by a thread of its own
@@ -668,8 +667,7 @@ static void *ask(void *arg)
     zmq_connect(push, "inproc://out");
     fbuf f = {0};
     fb_str(&f, q->p->name);
-    unsigned char h2[FRAME_HDR] = {'S', 'S', 'B', FRAME_VERSION, F_REP};
-    fb_put(&f, h2, sizeof h2);
+    fb_header(&f, F_REP);
     fb_u32(&f, q->slot);
     fb_u32(&f, q->nonce);
     fb_u32(&f, (uint32_t)status);
