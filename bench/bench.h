@@ -176,6 +176,14 @@ double bench_queue_1x1_single(uint64_t msgs, char *err, size_t err_size);
 /* The string every throughput signal carries (with an int64 sequence). */
 #define BENCH_SIGNAL_TEXT "hello, slot"
 
+/* bench_emit_xs - emit signal of src with the payloads (first + j, text)
+ * for j in 0..k-1 (signature "xs"): one ss_emit() if !batched (k is then
+ * 1), else one ss_emit_many() (k <= BENCH_MAX_BATCH, encoded into static
+ * buffers: no allocation; one thread at a time). Returns as they do. */
+struct ss_object;
+int bench_emit_xs(struct ss_object *src, const char *signal, int64_t first,
+                  int k, bool batched, const char *text);
+
 /* What the exec'd peer received in one throughput run. */
 typedef struct bench_remote_counts {
     int64_t got;          /* "item" messages delivered to its slot */

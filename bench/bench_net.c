@@ -270,25 +270,12 @@ static void on_pong(ss_object *o, const ss_args *args, void *ud)
  * out (the loop runs meanwhile), so that every signal is counted. */
 static double bridge_throughput(ss_loop *l, source *s, int64_t n, int batch)
 {
-    static unsigned char enc[BATCH][64];
-    ss_msg payloads[BATCH];
     uint64_t t0 = bench_now_ns();
     for (int64_t i = 0; i < n;) {
         int k = batch;
         if (k > n - i)
             k = (int)(n - i);
-        int rc;
-        if (batch == 1) {
-            rc = ss_emit(&s->obj, "data", i, TEXT);
-        } else {
-            for (int j = 0; j < k; j++) {
-                ss_writer w;
-                ss_writer_init(&w, enc[j], sizeof enc[j]);
-                ss_pack(&w, "xs", (int64_t)(i + j), TEXT);
-                ss_writer_data(&w, &payloads[j].data, &payloads[j].len);
-            }
-            rc = ss_emit_many(&s->obj, "data", payloads, (size_t)k);
-        }
+        int rc = bench_emit_xs(&s->obj, "data", i, k, batch > 1, TEXT);
         if (rc == SS_EAGAIN || rc == SS_EBUSY) {
             ss_loop_run_once(l, SS_NO_WAIT);
             continue;

@@ -43,7 +43,6 @@
 #include <unistd.h>
 
 #define TEXT BENCH_SIGNAL_TEXT
-#define MAX_BATCH 100
 #define PEER_LOOP "bench_rx"
 #define PEER_OBJ "dst"
 /* How long the peer may take to publish its loop. */
@@ -451,8 +450,6 @@ static double throughput(session *s, int64_t n, int batch, uint64_t *retries,
     FAIL(ss_connect_slot(&s->src, "item", s->p.dst, "item"));
     FAIL(ss_connect_slot(&s->src, "fin", s->p.dst, "fin"));
 
-    static unsigned char enc[MAX_BATCH][64];
-    ss_msg payloads[MAX_BATCH];
     int rc = 0;
     bench_alloc_start();
     uint64_t t0 = bench_now_ns();
@@ -461,17 +458,7 @@ static double throughput(session *s, int64_t n, int batch, uint64_t *retries,
         int k = batch;
         if (k > n - i)
             k = (int)(n - i);
-        if (batch == 1) {
-            rc = ss_emit(&s->src, "item", i, TEXT);
-        } else {
-            for (int j = 0; j < k; j++) {
-                ss_writer w;
-                ss_writer_init(&w, enc[j], sizeof enc[j]);
-                ss_pack(&w, "xs", (int64_t)(i + j), TEXT);
-                ss_writer_data(&w, &payloads[j].data, &payloads[j].len);
-            }
-            rc = ss_emit_many(&s->src, "item", payloads, (size_t)k);
-        }
+        rc = bench_emit_xs(&s->src, "item", i, k, batch > 1, TEXT);
         if (rc == SS_EAGAIN) { /* the peer's queue is full: try again */
             /* ... unless the peer stopped taking anything (a peer that
              * died is noticed by the library: SS_ECLOSED). */

@@ -177,26 +177,13 @@ static double signal_throughput(int64_t n, int batch, uint64_t *retries,
     }
     *retries = 0;
 
-    static unsigned char enc[BATCH][64];
-    ss_msg payloads[BATCH];
     bench_alloc_start();
     uint64_t t0 = bench_now_ns();
     for (int64_t i = 0; i < n;) {
         int k = batch;
         if (k > n - i)
             k = (int)(n - i);
-        int rc;
-        if (batch == 1) {
-            rc = ss_emit(&src, "item", i, TEXT);
-        } else {
-            for (int j = 0; j < k; j++) {
-                ss_writer w;
-                ss_writer_init(&w, enc[j], sizeof enc[j]);
-                ss_pack(&w, "xs", (int64_t)(i + j), TEXT);
-                ss_writer_data(&w, &payloads[j].data, &payloads[j].len);
-            }
-            rc = ss_emit_many(&src, "item", payloads, (size_t)k);
-        }
+        int rc = bench_emit_xs(&src, "item", i, k, batch > 1, TEXT);
         if (rc == SS_EAGAIN) { /* the loop's queue is full: try again */
             (*retries)++;
             continue;

@@ -8,6 +8,8 @@
  */
 #include "bench.h"
 
+#include <signal_slot.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -116,6 +118,22 @@ bool bench_opt(int argc, char **argv, int *i, const char *name,
         *value = NULL;
     }
     return true;
+}
+
+int bench_emit_xs(ss_object *src, const char *signal, int64_t first, int k,
+                  bool batched, const char *text)
+{
+    if (!batched)
+        return ss_emit(src, signal, first, text);
+    static unsigned char enc[BENCH_MAX_BATCH][64];
+    ss_msg payloads[BENCH_MAX_BATCH];
+    for (int j = 0; j < k; j++) {
+        ss_writer w;
+        ss_writer_init(&w, enc[j], sizeof enc[j]);
+        ss_pack(&w, "xs", (int64_t)(first + j), text);
+        ss_writer_data(&w, &payloads[j].data, &payloads[j].len);
+    }
+    return ss_emit_many(src, signal, payloads, (size_t)k);
 }
 
 bool bench_parse_scale(const char *s, double *out)
