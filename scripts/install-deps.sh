@@ -3,7 +3,7 @@
 # archive, and only what is missing. Idempotent; quiet when all is there.
 set -euo pipefail
 
-pkgs=(gcc make cmake pkg-config libcmocka-dev libzmq3-dev iproute2
+pkgs=(gcc make cmake pkg-config libcmocka-dev libzmq3-dev libnng-dev iproute2
       python3-dev python3-venv python3-setuptools python3-pytest python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -17,6 +17,7 @@
  *
  *   ss-bridge --name HOST --listen tcp://ADDR:PORT [--key FILE]
  *             [--peer NAME=tcp://ADDR:PORT[@PUBLIC-KEY]]... [--heartbeat-ms N]
+ *             [--cpu LIST]        run on these CPUs only ("1", "0,2", "2-3")
  *   ss-bridge --config FILE       the same options, one per line
  *                                 ("name h1", "peer h2=...", "# comment")
  *   ss-bridge --keygen            print a new key pair (for --key FILE)
@@ -42,6 +43,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +73,12 @@ typedef struct peer {
     char name[SS_NAME_MAX + 1];
     char addr[256];
     char key[41]; /* its CURVE public key (Z85), "" if none given */
+    /* The sending side, shared by the main thread (lists, heartbeats),
+     * the drainers of p's mirrors and the requesters: each sends itself,
+     * under mu (a signal crosses no thread of the bridge on its way out).
+     * mu guards dealer, up, seq_out, epoch_out and epoch_in/known_epoch
+     * (written by the main thread only, under mu; it reads them without). */
+    pthread_mutex_t mu;
     void *dealer;          /* to its ROUTER */
     int64_t last_heard_ns; /* 0: never */
     bool up;
@@ -85,7 +93,7 @@ typedef struct peer {
      * its own. */
     uint32_t epoch_out, epoch_in;
     bool known_epoch;
-    uint64_t lost_frames;
+    _Atomic uint64_t lost_frames;
 } peer;
 
 struct mirror {
@@ -111,8 +119,9 @@ static mirror *g_mirrors[MAX_MIRRORS];
 static int g_nmirrors;
 static dest g_dests[MAX_MIRRORS];
 static int g_ndests;
-static void *g_ctx, *g_router, *g_pull;
+static void *g_ctx, *g_router;
 static int64_t g_heartbeat_ns = SS_MSEC(500);
+static size_t g_frame_max = 32 << 10;
 static volatile sig_atomic_t g_quit;
 static uint64_t g_bad_frames, g_bad_records, g_refused;
 static char g_pub[41], g_sec[41]; /* this host's CURVE keys ("": none) */
@@ -269,15 +278,13 @@ static uint32_t mirror_inc(peer *p, const char *remote)
     return m ? m->loop->reg.incarnation : 0;
 }
 
-/* A drainer: takes what the mirror's queue receives and hands it to the
- * main thread as frames, in order (one inproc PUSH per drainer). */
+static void send_to(peer *p, fbuf *f, bool session);
+
+/* A drainer: takes what the mirror's queue receives and sends it to the
+ * peer as frames, in order. */
 static void *drain(void *arg)
 {
     mirror *m = arg;
-    void *push = zmq_socket(g_ctx, ZMQ_PUSH);
-    int hwm = 0; /* (no limit: the main thread forwards or drops) */
-    zmq_setsockopt(push, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_connect(push, "inproc://out");
     ss_queue *q = ss_loop_queue(m->loop);
     ss_msg msgs[DRAIN_MAX];
     fbuf f = {0};
@@ -293,30 +300,27 @@ static void *drain(void *arg)
                 ss_strerror(rc));
             break;
         }
-        /* Peer name first (the main thread sends it there), then the
-         * frame: data in batches, each request alone, in queue order. */
+        /* Data in batches, each request alone, in queue order. */
         size_t i = 0;
         while (i < n) {
             const unsigned char *r = msgs[i].data;
             bool ctrl = msgs[i].len >= CTRL_HDR_LEN && r[0] == 4;
-            f.len = 0;
-            fb_str(&f, m->p->name);
             if (ctrl) {
-                fb_header(&f, F_REQ);
+                fb_begin(&f, F_REQ);
                 fb_u32(&f, ss__ld_le32(r + 4)); /* reply slot */
                 fb_u32(&f, ss__ld_le32(r + 8)); /* nonce */
                 fb_str(&f, m->remote_name);
                 fb_put(&f, r, msgs[i].len);
                 i++;
             } else {
-                fb_header(&f, F_BATCH);
+                fb_begin(&f, F_BATCH);
                 fb_str(&f, m->remote_name);
                 size_t count_at = f.len;
                 fb_u32(&f, 0);
                 uint32_t k = 0;
-                while (i < n && !(msgs[i].len >= CTRL_HDR_LEN &&
-                                  ((const unsigned char *)msgs[i].data)[0] ==
-                                      4)) {
+                while (i < n && (k == 0 || f.len < g_frame_max) &&
+                       !(msgs[i].len >= CTRL_HDR_LEN &&
+                         ((const unsigned char *)msgs[i].data)[0] == 4)) {
                     fb_u32(&f, (uint32_t)msgs[i].len);
                     fb_put(&f, msgs[i].data, msgs[i].len);
                     k++;
@@ -324,14 +328,11 @@ static void *drain(void *arg)
                 }
                 ss__st_le32(f.b + count_at, k);
             }
-            zmq_send(push, f.b, f.len, 0);
+            send_to(m->p, &f, true);
         }
         ss_queue_read_end(q, n);
     }
     free(f.b);
-    int linger = 0;
-    zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_close(push);
     return NULL;
 }
 
@@ -429,14 +430,17 @@ static uint32_t next_epoch(uint32_t last)
  * (mine): a new epoch, and what was queued for it goes. */
 static void peer_lost(peer *p, const char *why, bool mine)
 {
+    pthread_mutex_lock(&p->mu);
     if (mine) {
         p->epoch_out = next_epoch(p->epoch_out);
         p->seq_out = 0;
         dealer_open(p);
     }
-    if (!p->up)
-        return;
+    bool was_up = p->up;
     p->up = false;
+    pthread_mutex_unlock(&p->mu);
+    if (!was_up)
+        return;
     INFO("peer %s lost (%s)", p->name, why);
     for (int i = g_nmirrors - 1; i >= 0; i--)
         if (g_mirrors[i]->p == p)
@@ -451,13 +455,23 @@ static bool newer(uint32_t a, uint32_t b)
 
 /* ---- to peers ---- */
 
-static void send_to(peer *p, fbuf *f)
+/* Send frame f to p, from any thread (under p->mu). A frame of the
+ * session (data, requests, answers) goes only while p is up: what is
+ * meant for a peer that is lost is counted, never sent later. */
+static void send_to(peer *p, fbuf *f, bool session)
 {
+    pthread_mutex_lock(&p->mu);
+    if (session && !p->up) {
+        pthread_mutex_unlock(&p->mu);
+        p->lost_frames++; /* never replayed */
+        return;
+    }
     ss__st_le32(f->b + 8, ++p->seq_out);
     ss__st_le32(f->b + 12, p->epoch_out);
     ss__st_le32(f->b + 16, p->known_epoch ? p->epoch_in : 0);
-    if (zmq_send(p->dealer, f->b, f->len, ZMQ_DONTWAIT) < 0 &&
-        zmq_errno() == EAGAIN)
+    int rc = zmq_send(p->dealer, f->b, f->len, ZMQ_DONTWAIT);
+    pthread_mutex_unlock(&p->mu);
+    if (rc < 0)
         p->lost_frames++; /* a slow link: counted, never waited for */
 }
 
@@ -484,7 +498,7 @@ static void announce(void)
     }
     ss__st_le32(f.b + count_at, k);
     for (int i = 0; i < g_npeers; i++)
-        send_to(&g_peers[i], &f);
+        send_to(&g_peers[i], &f, false);
     free(f.b);
 }
 
@@ -662,18 +676,14 @@ static void *ask(void *arg)
         }
         ss_loop_free(h);
     }
-    /* The answer, to the main thread (which sends it to the peer). */
-    void *push = zmq_socket(g_ctx, ZMQ_PUSH);
-    zmq_connect(push, "inproc://out");
+    /* The answer, to the peer. */
     fbuf f = {0};
-    fb_str(&f, q->p->name);
-    fb_header(&f, F_REP);
+    fb_begin(&f, F_REP);
     fb_u32(&f, q->slot);
     fb_u32(&f, q->nonce);
     fb_u32(&f, (uint32_t)status);
-    zmq_send(push, f.b, f.len, 0);
+    send_to(q->p, &f, true);
     free(f.b);
-    zmq_close(push);
     free(q);
     return NULL;
 }
@@ -814,8 +824,10 @@ static void on_frame(const char *from, const unsigned char *b, size_t len)
         peer_lost(p, "it started a new session", false);
     }
     if (!p->known_epoch || epoch != p->epoch_in) {
+        pthread_mutex_lock(&p->mu);
         p->epoch_in = epoch;
         p->known_epoch = true;
+        pthread_mutex_unlock(&p->mu);
         p->seq_in = seq - 1;
     }
     if (ack != p->epoch_out) {
@@ -834,7 +846,9 @@ static void on_frame(const char *from, const unsigned char *b, size_t len)
     p->seq_in = seq;
     p->last_heard_ns = now_ns();
     if (!p->up) {
+        pthread_mutex_lock(&p->mu);
         p->up = true;
+        pthread_mutex_unlock(&p->mu);
         INFO("peer %s up", p->name);
     }
     rd r = {b + FRAME_HDR, b + len, false};
@@ -953,6 +967,43 @@ static int load_key(const char *path)
 
 /* ---- main ---- */
 
+/* --cpu LIST ("1", "0,2", "2-3"): the bridge and every thread it starts
+ * (drainers, ZeroMQ's I/O thread) run on those CPUs only. Its hand-offs
+ * between its own threads are then switches on one core rather than
+ * wake-ups of another (docs/bridge.md, Measured). */
+static int set_cpus(const char *list)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const char *p = list;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p || a < 0 || a >= CPU_SETSIZE)
+            return -1;
+        p = end;
+        if (*p == '-') {
+            b = strtol(p + 1, &end, 10);
+            if (end == p + 1 || b < a || b >= CPU_SETSIZE)
+                return -1;
+            p = end;
+        }
+        for (long c = a; c <= b; c++)
+            CPU_SET((int)c, &set);
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return -1;
+    }
+    if (CPU_COUNT(&set) == 0)
+        return -1;
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+        ERR("--cpu %s: %s", list, strerror(errno));
+        return -2;
+    }
+    return 0;
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
@@ -966,6 +1017,7 @@ static void usage(void)
             "tcp://ADDR:PORT [--key FILE]\n"
             "                 [--peer NAME=tcp://ADDR:PORT[@PUBLIC-KEY]]... "
             "[--heartbeat-ms N]\n"
+            "                 [--cpu LIST]\n"
             "       ss-bridge --keygen\n");
 }
 
@@ -1028,7 +1080,7 @@ static int expand_config(int *argc, char ***argv)
 
 int main(int argc, char **argv)
 {
-    const char *listen = NULL, *keyfile = NULL;
+    const char *listen = NULL, *keyfile = NULL, *cpus = NULL;
     if (expand_config(&argc, &argv) != 0) {
         usage();
         return 2;
@@ -1052,6 +1104,9 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--key") == 0 && v) {
             keyfile = v;
+            i++;
+        } else if (strcmp(a, "--cpu") == 0 && v) {
+            cpus = v;
             i++;
         } else if (strcmp(a, "--heartbeat-ms") == 0 && v) {
             g_heartbeat_ns = SS_MSEC(atoi(v) > 0 ? atoi(v) : 500);
@@ -1097,6 +1152,16 @@ int main(int argc, char **argv)
     }
     if (keyfile && load_key(keyfile) != 0)
         return 2;
+    if (cpus) {
+        int rc = set_cpus(cpus);
+        if (rc == -1) {
+            fprintf(stderr, "ss-bridge: --cpu %s: a list such as 1, 0,2 or "
+                            "2-3 expected\n", cpus);
+            return 2;
+        }
+        if (rc != 0)
+            return 1;
+    }
     if (!keyfile && !loopback(listen)) {
         ERR("refusing to listen on %s without authentication: give --key "
             "(and each peer's public key), or listen on loopback",
@@ -1129,7 +1194,6 @@ int main(int argc, char **argv)
         zmq_setsockopt(g_router, ZMQ_CURVE_SECRETKEY, g_sec, 40);
         zmq_setsockopt(g_router, ZMQ_ZAP_DOMAIN, "ss-bridge", 9);
     }
-    g_pull = zmq_socket(g_ctx, ZMQ_PULL);
     int linger = 0, hwm = 100000;
     zmq_setsockopt(g_router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(g_router, ZMQ_RCVHWM, &hwm, sizeof hwm);
@@ -1140,8 +1204,7 @@ int main(int argc, char **argv)
     zmq_setsockopt(g_router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     zmq_setsockopt(g_router, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb);
     zmq_setsockopt(g_router, ZMQ_HEARTBEAT_TIMEOUT, &hb_to, sizeof hb_to);
-    if (zmq_bind(g_router, listen) != 0 ||
-        zmq_bind(g_pull, "inproc://out") != 0) {
+    if (zmq_bind(g_router, listen) != 0) {
         ERR("bind %s: %s", listen, zmq_strerror(zmq_errno()));
         return 1;
     }
@@ -1149,6 +1212,7 @@ int main(int argc, char **argv)
     /* (A restarted bridge starts a newer session for its peers.) */
     uint32_t start = next_epoch(0);
     for (int i = 0; i < g_npeers; i++) {
+        pthread_mutex_init(&g_peers[i].mu, NULL);
         g_peers[i].epoch_out = start;
         dealer_open(&g_peers[i]);
     }
@@ -1160,8 +1224,7 @@ int main(int argc, char **argv)
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     while (!g_quit) {
-        zmq_pollitem_t items[3] = {{g_router, 0, ZMQ_POLLIN, 0},
-                                   {g_pull, 0, ZMQ_POLLIN, 0},
+        zmq_pollitem_t items[2] = {{g_router, 0, ZMQ_POLLIN, 0},
                                    {g_zap, 0, ZMQ_POLLIN, 0}};
         int64_t now = now_ns();
         if (now >= next_beat) {
@@ -1174,7 +1237,7 @@ int main(int argc, char **argv)
             next_beat = now + g_heartbeat_ns;
         }
         long wait_ms = (long)((next_beat - now) / 1000000) + 1;
-        if (zmq_poll(items, g_zap ? 3 : 2, wait_ms) < 0) {
+        if (zmq_poll(items, g_zap ? 2 : 1, wait_ms) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             break;
@@ -1198,29 +1261,8 @@ int main(int argc, char **argv)
             on_frame((const char *)id, zmq_msg_data(&msg),
                      zmq_msg_size(&msg));
         }
-        if (g_zap && (items[2].revents & ZMQ_POLLIN))
+        if (g_zap && (items[1].revents & ZMQ_POLLIN))
             on_zap();
-        /* From drainers and requesters: [peer name][frame], to peers. */
-        for (int k = 0; k < 1024 && (items[1].revents & ZMQ_POLLIN); k++) {
-            if (zmq_msg_recv(&msg, g_pull, ZMQ_DONTWAIT) < 0)
-                break;
-            unsigned char *b = zmq_msg_data(&msg);
-            size_t len = zmq_msg_size(&msg);
-            if (len < 1 || (size_t)b[0] + 1 + FRAME_HDR > len)
-                continue;
-            char name[SS_NAME_MAX + 1];
-            memcpy(name, b + 1, b[0] < SS_NAME_MAX ? b[0] : SS_NAME_MAX);
-            name[b[0] < SS_NAME_MAX ? b[0] : SS_NAME_MAX] = 0;
-            peer *p = peer_named(name);
-            if (!p)
-                continue;
-            fbuf f = {b + 1 + b[0], len - 1 - b[0], len - 1 - b[0]};
-            if (!p->up) {
-                p->lost_frames++; /* never replayed */
-                continue;
-            }
-            send_to(p, &f);
-        }
     }
     zmq_msg_close(&msg);
     INFO("stopping: %llu bad frames, %llu bad records, %llu peers refused",
@@ -1235,7 +1277,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < g_npeers; i++)
         zmq_close(g_peers[i].dealer);
     zmq_close(g_router);
-    zmq_close(g_pull);
     if (g_zap)
         zmq_close(g_zap);
     zmq_ctx_term(g_ctx);

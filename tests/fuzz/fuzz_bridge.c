@@ -25,11 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ss_log_set_level(SS_LOG_ERROR);
         snprintf(g_host, sizeof g_host, "h1");
         g_ctx = zmq_ctx_new();
-        g_pull = zmq_socket(g_ctx, ZMQ_PULL);
-        zmq_bind(g_pull, "inproc://out");
         g_npeers = 1;
         p = &g_peers[0];
         snprintf(p->name, sizeof p->name, "h9");
+        pthread_mutex_init(&p->mu, NULL);
+        /* (Connected to nothing: what the bridge sends to the peer is
+         * refused at once, and counted.) */
+        p->dealer = zmq_socket(g_ctx, ZMQ_DEALER);
         p->epoch_out = 7;
     }
     if (size > sizeof buf)
@@ -40,11 +42,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ss__st_le32(buf + 16, p->epoch_out); /* the session's ack */
     }
     on_frame("h9", buf, size);
-    /* What the bridge would send to peers: drop it. */
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    while (zmq_msg_recv(&m, g_pull, ZMQ_DONTWAIT) >= 0)
-        ;
-    zmq_msg_close(&m);
     return 0;
 }
