@@ -31,6 +31,21 @@
  *       and emits 0..n-1 (again after a full queue); exits 0. With
  *       "subscribe", it first subscribes the remote object "obj" to "news"
  *       with its slot "on_news", by name (ss_subscribe_slot()).
+ *   bridge_app tally <loop>
+ *       publishes <loop> with object "obj": slot "on_data" ("xs") takes
+ *       values that must grow (gaps allowed: losses are counted
+ *       elsewhere; none may come twice or out of order), slot "on_quit"
+ *       ("") ends it; prints how many came; exits 0, 3 on one out of
+ *       order.
+ *   bridge_app steady <loop> <remote loop> <seconds>
+ *       emits 0, 1, 2... to <remote loop>'s "on_data" at about 20,000 a
+ *       second for that long, never waiting; when the remote loop ends
+ *       (its host cut off), it stops emitting, waits for the loop to be
+ *       mirrored again and connects again ("reconnected"); at the end it
+ *       emits "quit" and prints how many it emitted, how many of those
+ *       had a receiver (the others went between the end of the remote
+ *       loop and its "ended" notice: to nobody, as in Qt) and how many of
+ *       those were refused (counted drops): exits 0.
  *   bridge_app watch <remote loop>
  *       waits for <remote loop> to be published, prints "watching", and
  *       exits 0 when its handle reports that the loop ended (its host cut
@@ -99,6 +114,26 @@ static void on_echo(ss_object *obj, const ss_args *args, void *ud)
     g_next = x + 1;
     if (g_next == g_want)
         ss_loop_stop(ss_object_loop(obj));
+}
+
+static void on_tally(ss_object *obj, const ss_args *args, void *ud)
+{
+    (void)obj;
+    (void)ud;
+    int64_t x = -1;
+    const char *s = NULL;
+    if (ss_args_unpack(args, "xs", &x, &s) != 0 || x < g_next)
+        g_bad++;
+    else
+        g_next = x + 1;
+    g_want++; /* (how many came) */
+}
+
+static void on_quit(ss_object *obj, const ss_args *args, void *ud)
+{
+    (void)args;
+    (void)ud;
+    ss_loop_stop(ss_object_loop(obj));
 }
 
 static void on_ended(ss_object *obj, const ss_args *args, void *ud)
@@ -260,6 +295,96 @@ int main(int argc, char **argv)
         }
         printf("bcast: %lld broadcast\n", (long long)n);
         return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "tally") == 0) {
+        ss_loop *l = publish(argv[2]);
+        static ss_object obj;
+        CHECK(ss_object_init(&obj, l, "obj"));
+        CHECK(ss_slot_add(&obj, "on_data", on_tally, "xs", NULL));
+        CHECK(ss_slot_add(&obj, "on_quit", on_quit, "", NULL));
+        printf("tally ready\n");
+        fflush(stdout);
+        ss_loop_run(l);
+        printf("tally: %lld received, %d out of order or twice\n",
+               (long long)g_want, g_bad);
+        return g_bad ? 3 : 0;
+    }
+    if (argc == 5 && strcmp(argv[1], "steady") == 0) {
+        ss_loop *l = publish(argv[2]);
+        static ss_object src;
+        CHECK(ss_object_init(&src, l, "src"));
+        CHECK(ss_signal_add(&src, "data", "xs"));
+        CHECK(ss_signal_add(&src, "quit", ""));
+        ss_loop *remote = NULL;
+        ss_object *robj = NULL;
+        struct timespec t0, now;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double secs = atof(argv[4]), el = 0;
+        long long sent = 0, dropped = 0, reconnections = -1;
+        while (el < secs) {
+            if (!remote || g_ended) {
+                /* (Re)connect: the old route goes first, so that nothing
+                 * is emitted to a loop that ended. */
+                if (remote) {
+                    ss_disconnect_slot(&src, "data", robj, "on_data");
+                    ss_object_free(robj);
+                    ss_loop_free(remote);
+                    remote = NULL;
+                    printf("ended\n");
+                    fflush(stdout);
+                }
+                g_ended = 0;
+                if (ss_loop_open(&remote, argv[3], SS_MSEC(100)) != 0) {
+                    remote = NULL;
+                } else {
+                    CHECK(ss_object_open(&robj, remote, "obj"));
+                    CHECK(ss_connect(ss_loop_object(remote), "ended", &src,
+                                     on_ended, "ii", NULL));
+                    CHECK(ss_connect_slot(&src, "data", robj, "on_data"));
+                    if (++reconnections)
+                        printf("reconnected\n");
+                    else
+                        printf("steady\n");
+                    fflush(stdout);
+                }
+            } else {
+                for (int k = 0; k < 20; k++) {
+                    char text[32];
+                    snprintf(text, sizeof text, "v%lld", sent);
+                    if (ss_emit(&src, "data", (int64_t)sent, text) != 0)
+                        dropped++;
+                    sent++;
+                }
+                ss_loop_run_once(l, SS_NO_WAIT); /* ("ended" comes here) */
+                struct timespec ms = {0, 1000000};
+                nanosleep(&ms, NULL);
+            }
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            el = (double)(now.tv_sec - t0.tv_sec) +
+                 (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        }
+        if (!remote) {
+            fprintf(stderr, "bridge_app: %s never came back\n", argv[3]);
+            return 6;
+        }
+        CHECK(ss_connect_slot(&src, "quit", robj, "on_quit"));
+        int rc;
+        while ((rc = ss_emit(&src, "quit")) == SS_EAGAIN || rc == SS_EBUSY)
+            ss_loop_run_once(l, SS_MSEC(1));
+        /* Emits between the end of the remote loop (its connection goes
+         * then) and the "ended" notice went to nobody, as in Qt: the
+         * registry's count of what this loop emitted to somebody tells
+         * them apart (less the "quit"). */
+        static ss_loop_info info[1024];
+        size_t n = 0;
+        long long to_somebody = -1;
+        CHECK(ss_registry_list(info, 1024, &n));
+        for (size_t i = 0; i < n && i < 1024; i++)
+            if (strcmp(info[i].name, argv[2]) == 0)
+                to_somebody = (long long)info[i].signals_out - 1;
+        printf("steady: %lld emitted, %lld to somebody, %lld dropped, %lld "
+               "reconnections\n", sent, to_somebody, dropped, reconnections);
+        return rc == 0 && to_somebody >= 0 ? 0 : 6;
     }
     if (argc == 3 && strcmp(argv[1], "watch") == 0) {
         ss_loop *l;

@@ -52,13 +52,14 @@ static size_t make(unsigned char *b, size_t cap, uint32_t seq)
         return n;
     }
     memcpy(b, "SSB", 3);
-    b[3] = shape == 1 ? (unsigned char)rnd() : 1; /* a wrong version */
+    b[3] = shape == 1 ? (unsigned char)rnd() : 2; /* a wrong version */
     b[4] = (unsigned char)(shape == 2 ? rnd() % 8 : 1 + rnd() % 4);
     b[5] = b[6] = b[7] = 0;
     put32(b + 8, shape == 3 ? rnd() : seq);
     put32(b + 12, shape == 4 ? rnd() : 7);
     put32(b + 16, shape == 5 ? rnd() : g_ack);
-    n = 20;
+    put32(b + 20, shape == 6 ? rnd() : 0); /* the seq it acknowledges */
+    n = 24;
     size_t body = rnd() % 600;
     if (n + body > cap)
         body = cap - n;
@@ -77,9 +78,9 @@ static size_t make(unsigned char *b, size_t cap, uint32_t seq)
     }
     /* Sometimes a well-formed start: a destination and a count. */
     if (body > 12 && rnd() % 2) {
-        b[20] = 4;
-        memcpy(b + 21, "keep", 4);
-        put32(b + 25, rnd() % 3 ? 1 + rnd() % 4 : rnd());
+        b[24] = 4;
+        memcpy(b + 25, "keep", 4);
+        put32(b + 29, rnd() % 3 ? 1 + rnd() % 4 : rnd());
     }
     return n + body;
 }

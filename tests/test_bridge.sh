@@ -14,6 +14,13 @@
 #    it ended (within a few heartbeats).
 # 3. The cable is back: the bridges find each other again, the mirror is
 #    made again, and a new source reaches "keep" through it.
+#    Then the cable is pulled under traffic (a steady emitter on h2, a
+#    tally on h1) and put back: the emitter is told, connects again when
+#    the mirror is back, and at the end every signal it emitted is
+#    accounted for, exactly: received (none twice, in order), refused to
+#    the emitter, or counted lost by one of the bridges (their SIGUSR1
+#    counters, before and after). Nothing from before the cut is
+#    delivered after it.
 # 4. Security: links are CURVE-authenticated (the hosts' addresses are not
 #    loopback: a bridge without keys refuses to listen there); a bridge
 #    on a third host posing as h2 with another key, and one without keys,
@@ -69,6 +76,17 @@ wait_exit() {
     kill -0 "$pid" 2>/dev/null && return 124
     wait "$pid"
 }
+# lost PID LOG: the signals bridge PID counted lost so far (SIGUSR1).
+lost() {
+    local n0 t=50
+    n0=$(grep -c "stats (now)" "$2")
+    kill -USR1 "$1"
+    while [ "$(grep -c "stats (now)" "$2")" = "$n0" ] && [ $t -gt 0 ]; do
+        sleep 0.1; t=$((t - 1))
+    done
+    grep "stats (now)" "$2" | tail -1 |
+        sed -n 's/.*(now): \([0-9]*\) signals lost here.*/\1/p'
+}
 # wait_line FILE TEXT SECONDS
 wait_line() {
     local t=$(( $3 * 10 ))
@@ -92,6 +110,7 @@ PIDS+=($!)
 on 2 $D2 "$BRIDGE" --name h2 --listen tcp://10.201.0.2:5800 \
     --key "$TMP/h2.key" --peer "h1=tcp://10.201.0.1:5800@$(pub h1)" \
     --heartbeat-ms 200 > "$TMP/h2.log" 2>&1 &
+H2=$!
 PIDS+=($!)
 
 # 1. across and back
@@ -134,6 +153,35 @@ on 2 $D2 "$APP" source source2 h1/keep 1000 & SRC=$!; PIDS+=($SRC)
 wait_exit $SRC 60; rc=$?
 [ $rc = 0 ] || fail "after the reconnection, the source exited $rc"
 echo "test_bridge: reconnected; 1000 signals through the new mirror"
+L1=$(lost $H1 "$TMP/h1.log"); L2=$(lost $H2 "$TMP/h2.log")
+[ -n "$L1" ] && [ -n "$L2" ] || fail "no counters from the bridges"
+on 1 $D1 "$APP" tally tally > "$TMP/tally" & T=$!; PIDS+=($T)
+wait_line "$TMP/tally" "tally ready" 10 || fail "the tally did not start"
+on 2 $D2 "$APP" steady steady h1/tally 8 > "$TMP/steady" & S=$!; PIDS+=($S)
+wait_line "$TMP/steady" "^steady" 30 || fail "h1/tally never reached"
+sleep 1
+bash "$NETNS" link "$P" 1 down
+wait_line "$TMP/steady" "^ended" 15 || fail "the emitter was not told"
+sleep 0.5
+bash "$NETNS" link "$P" 1 up
+wait_exit $S 60; rc=$?
+[ $rc = 0 ] || { cat "$TMP/steady"; fail "the steady emitter exited $rc"; }
+grep -q "^reconnected" "$TMP/steady" || fail "the emitter never reconnected"
+wait_exit $T 30; rc=$?
+[ $rc = 0 ] || { cat "$TMP/tally"; fail "the tally exited $rc"; }
+sleep 1 # (the last acknowledgements and closed reports)
+L1=$(( $(lost $H1 "$TMP/h1.log") - L1 )); L2=$(( $(lost $H2 "$TMP/h2.log") - L2 ))
+E=$(sed -n 's/^steady: [0-9]* emitted, \([0-9]*\) to somebody.*/\1/p' "$TMP/steady")
+D=$(sed -n 's/^steady: .* to somebody, \([0-9]*\) dropped.*/\1/p' "$TMP/steady")
+R=$(sed -n 's/^tally: \([0-9]*\) received.*/\1/p' "$TMP/tally")
+[ -n "$E" ] && [ -n "$D" ] && [ -n "$R" ] || fail "no figures from the apps"
+[ "$E" = $((R + D + L1 + L2)) ] ||
+    fail "emitted $E != received $R + refused $D + lost $L2 (h2) + $L1 (h1)"
+[ $((D + L1 + L2)) -gt 0 ] || fail "nothing lost in a cut under traffic?"
+echo "test_bridge: a cut under traffic: $E emitted to the mirror = $R" \
+     "received (in order, none twice) + $D refused + $((L1 + L2)) counted" \
+     "lost by the bridges"
+grep "^steady:" "$TMP/steady"
 
 # 4. impostors
 on 3 $D3 "$APP" sink evil 10 > /dev/null & PIDS+=($!)

@@ -32,11 +32,10 @@
  * The domain is SS_DOMAIN's. Peers are lost when nothing came from them
  * for three heartbeats: their mirrors are freed (handles get "ended"),
  * and made again, with new incarnations, when they come back. What was
- * queued for a lost peer is not sent later (never replayed); drops are
- * counted per destination and logged.
- *
- * Not yet (issue 13, in progress): subscriptions across hosts, the Python
- * side. See docs/bridge.md.
+ * queued for a lost peer is not sent later (never replayed), and every
+ * signal lost on the way is counted by one of the two bridges (sessions
+ * and acknowledgements: docs/bridge.md, "Loss"); SIGUSR1 logs the
+ * counters.
  */
 #define _GNU_SOURCE
 #include "runtime.h"
@@ -54,9 +53,11 @@
 
 #define MAX_PEERS 16
 #define MAX_MIRRORS 256
-#define FRAME_HDR 20 /* magic, version, kind, 3 spare, seq, epoch, ack */
+#define FRAME_HDR 24 /* magic, version, kind, 3 spare, seq, epoch, ack,
+                       ack_seq */
 #define FRAME_MAGIC "SSB"
-#define FRAME_VERSION 1
+#define FRAME_VERSION 2
+#define RING_MAX 65536 /* batch frames awaiting acknowledgement, per peer */
 #define DRAIN_MAX 256
 #define CTRL_HDR_LEN 16
 
@@ -68,6 +69,11 @@ enum frame_kind {
 };
 
 typedef struct mirror mirror;
+
+/* A batch frame sent and not acknowledged yet: its seq, its signals. */
+typedef struct flight {
+    uint32_t seq, nsig;
+} flight;
 
 typedef struct peer {
     char name[SS_NAME_MAX + 1];
@@ -82,7 +88,8 @@ typedef struct peer {
     void *dealer;          /* to its ROUTER */
     int64_t last_heard_ns; /* 0: never */
     bool up;
-    uint32_t seq_out, seq_in;
+    uint32_t seq_out;
+    _Atomic uint32_t seq_in; /* last delivered of the peer's session */
     /* Sessions: frames carry the sender's epoch and the receiver's epoch
      * as the sender last saw it (ack). A bridge moves its epoch on when it
      * loses a peer (and at start: epochs come from the clock, so they
@@ -94,6 +101,23 @@ typedef struct peer {
     uint32_t epoch_out, epoch_in;
     bool known_epoch;
     _Atomic uint64_t lost_frames;
+    /* What is lost is counted, in signals (docs/bridge.md, "Loss"). The
+     * sending side (under mu) keeps the batch frames of its session that
+     * the peer has not acknowledged (every frame carries the last seq its
+     * sender delivered of the other's session: ack_seq), and, when its
+     * session ends, those of the ended one (doubt): the peer says how
+     * far it delivered that session when it closes it on its side (the
+     * closed report of its lists), and the rest is counted lost. The
+     * receiving side (main thread) closes a session of the peer when it
+     * loses the peer, when the peer moves to a new one, or when a data
+     * frame of it no longer acknowledges this side's epoch: nothing of a
+     * closed session is delivered after. */
+    flight *ring;
+    uint32_t ring_head, ring_len;
+    flight *doubt;
+    uint32_t ndoubt, doubt_epoch;
+    uint32_t closed_epoch, closed_seq; /* receiving side; 0: none */
+    _Atomic uint64_t lost_signals;     /* to or from it, lost here */
 } peer;
 
 struct mirror {
@@ -122,8 +146,8 @@ static int g_ndests;
 static void *g_ctx, *g_router;
 static int64_t g_heartbeat_ns = SS_MSEC(500);
 static size_t g_frame_max = 32 << 10;
-static volatile sig_atomic_t g_quit;
-static uint64_t g_bad_frames, g_bad_records, g_refused;
+static volatile sig_atomic_t g_quit, g_stats;
+static uint64_t g_bad_frames, g_bad_records, g_refused, g_drops_untracked;
 static char g_pub[41], g_sec[41]; /* this host's CURVE keys ("": none) */
 static void *g_zap;
 
@@ -243,6 +267,98 @@ static bool rd_name(rd *r, char out[SS_NAME_MAX + 1])
     return true;
 }
 
+/* How many signals record r (a queue message, local or remote header)
+ * carries: 1 for a signal, n for a batch, 0 for anything else. */
+static uint32_t record_signals(const unsigned char *r, size_t len)
+{
+    if (len < MSG_HDR)
+        return 0;
+    unsigned kind = MSG_KIND(r[0]);
+    size_t at = (r[0] & MSG_REMOTE)
+                    ? (len < RMSG_HDR ? len : RMSG_HDR + (size_t)r[10] + r[11] +
+                                                   r[12])
+                    : MSG_HDR + (size_t)r[1] + r[2] + r[3];
+    if (kind == MSG_SIGNAL)
+        return 1;
+    if (kind == MSG_BATCH && at + 4 <= len)
+        return ss__ld_le32(r + at);
+    return 0;
+}
+
+/* ---- loss accounting (sending side, under p->mu) ---- */
+
+static bool seq_after(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) > 0;
+}
+
+static void ring_push(peer *p, uint32_t seq, uint32_t nsig)
+{
+    if (!p->ring && !(p->ring = calloc(RING_MAX, sizeof *p->ring)))
+        return;
+    if (p->ring_len == RING_MAX) {
+        /* (Unacknowledged for that long: taken as delivered.) */
+        p->ring_head = (p->ring_head + 1) % RING_MAX;
+        p->ring_len--;
+    }
+    p->ring[(p->ring_head + p->ring_len) % RING_MAX] = (flight){seq, nsig};
+    p->ring_len++;
+}
+
+/* The peer delivered our session's frames up to seq ack. */
+static void ring_ack(peer *p, uint32_t ack)
+{
+    while (p->ring_len && !seq_after(p->ring[p->ring_head].seq, ack)) {
+        p->ring_head = (p->ring_head + 1) % RING_MAX;
+        p->ring_len--;
+    }
+}
+
+static uint64_t doubt_after(const peer *p, uint32_t seq, bool all)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < p->ndoubt; i++)
+        if (all || seq_after(p->doubt[i].seq, seq))
+            n += p->doubt[i].nsig;
+    return n;
+}
+
+/* Our session toward p ends (its epoch is about to move on): what the
+ * peer has not acknowledged is in doubt until it says how far it got. */
+static void session_out_ends(peer *p)
+{
+    if (p->ndoubt) {
+        uint64_t n = doubt_after(p, 0, true);
+        p->lost_signals += n;
+        INFO("peer %s: %llu signals of an older session never confirmed: "
+             "counted lost", p->name, (unsigned long long)n);
+        p->ndoubt = 0;
+    }
+    if (p->ring_len && (p->doubt || (p->doubt = calloc(RING_MAX,
+                                                       sizeof *p->doubt)))) {
+        for (uint32_t i = 0; i < p->ring_len; i++)
+            p->doubt[i] = p->ring[(p->ring_head + i) % RING_MAX];
+        p->ndoubt = p->ring_len;
+        p->doubt_epoch = p->epoch_out;
+    }
+    p->ring_head = p->ring_len = 0;
+}
+
+/* The peer closed our session epoch after delivering its frames up to
+ * seq: the rest of it is lost. */
+static void session_out_resolved(peer *p, uint32_t epoch, uint32_t seq)
+{
+    if (!p->ndoubt || epoch != p->doubt_epoch)
+        return;
+    uint64_t n = doubt_after(p, seq, false);
+    p->ndoubt = 0;
+    if (n) {
+        p->lost_signals += n;
+        INFO("peer %s: %llu signals sent before the link was lost never "
+             "arrived: counted lost", p->name, (unsigned long long)n);
+    }
+}
+
 /* ---- mirrors ---- */
 
 static peer *peer_named(const char *name)
@@ -278,7 +394,7 @@ static uint32_t mirror_inc(peer *p, const char *remote)
     return m ? m->loop->reg.incarnation : 0;
 }
 
-static void send_to(peer *p, fbuf *f, bool session);
+static bool send_to(peer *p, fbuf *f, bool session, uint32_t nsig);
 
 /* A drainer: takes what the mirror's queue receives and sends it to the
  * peer as frames, in order. */
@@ -302,6 +418,7 @@ static void *drain(void *arg)
         }
         /* Data in batches, each request alone, in queue order. */
         size_t i = 0;
+        uint32_t nsig = 0;
         while (i < n) {
             const unsigned char *r = msgs[i].data;
             bool ctrl = msgs[i].len >= CTRL_HDR_LEN && r[0] == 4;
@@ -312,23 +429,26 @@ static void *drain(void *arg)
                 fb_str(&f, m->remote_name);
                 fb_put(&f, r, msgs[i].len);
                 i++;
+                nsig = 0;
             } else {
                 fb_begin(&f, F_BATCH);
                 fb_str(&f, m->remote_name);
                 size_t count_at = f.len;
                 fb_u32(&f, 0);
                 uint32_t k = 0;
+                nsig = 0;
                 while (i < n && (k == 0 || f.len < g_frame_max) &&
                        !(msgs[i].len >= CTRL_HDR_LEN &&
                          ((const unsigned char *)msgs[i].data)[0] == 4)) {
                     fb_u32(&f, (uint32_t)msgs[i].len);
                     fb_put(&f, msgs[i].data, msgs[i].len);
+                    nsig += record_signals(msgs[i].data, msgs[i].len);
                     k++;
                     i++;
                 }
                 ss__st_le32(f.b + count_at, k);
             }
-            send_to(m->p, &f, true);
+            send_to(m->p, &f, true, nsig);
         }
         ss_queue_read_end(q, n);
     }
@@ -340,6 +460,24 @@ static void mirror_free(mirror *m, const char *why)
 {
     atomic_store(&m->stop, true);
     pthread_join(m->thread, NULL);
+    /* Closed first (emits to it fail from now on, counted by their
+     * emitters), then what it still holds is counted lost here. */
+    ss_queue *q = ss_loop_queue(m->loop);
+    ss__queue_close_within(q, SS_MSEC(100));
+    uint64_t left = 0;
+    ss_msg msgs[DRAIN_MAX];
+    size_t n;
+    while (ss_queue_read_begin(q, msgs, DRAIN_MAX, &n, SS_NO_WAIT) == 0 &&
+           n) {
+        for (size_t i = 0; i < n; i++)
+            left += record_signals(msgs[i].data, msgs[i].len);
+        ss_queue_read_end(q, n);
+    }
+    if (left) {
+        m->p->lost_signals += left;
+        INFO("mirror %s/%s: %llu signals still queued for it: counted lost",
+             m->p->name, m->remote_name, (unsigned long long)left);
+    }
     INFO("mirror %s/%s freed (%s)", m->p->name, m->remote_name, why);
     ss_loop_free(m->loop);
     for (int i = 0; i < g_nmirrors; i++) {
@@ -426,12 +564,23 @@ static uint32_t next_epoch(uint32_t last)
     return (int32_t)(e - last) > 0 ? e : last + 1;
 }
 
+/* The peer's current session closes here: nothing more of it is
+ * delivered, and our lists tell the peer how far it got. */
+static void session_in_closes(peer *p)
+{
+    if (p->known_epoch && p->closed_epoch != p->epoch_in) {
+        p->closed_epoch = p->epoch_in;
+        p->closed_seq = p->seq_in;
+    }
+}
+
 /* p is gone: its mirrors are freed (handles get "ended"). Detected here
  * (mine): a new epoch, and what was queued for it goes. */
 static void peer_lost(peer *p, const char *why, bool mine)
 {
     pthread_mutex_lock(&p->mu);
     if (mine) {
+        session_out_ends(p);
         p->epoch_out = next_epoch(p->epoch_out);
         p->seq_out = 0;
         dealer_open(p);
@@ -439,6 +588,8 @@ static void peer_lost(peer *p, const char *why, bool mine)
     bool was_up = p->up;
     p->up = false;
     pthread_mutex_unlock(&p->mu);
+    if (mine)
+        session_in_closes(p); /* (nothing more of its session either) */
     if (!was_up)
         return;
     INFO("peer %s lost (%s)", p->name, why);
@@ -458,21 +609,29 @@ static bool newer(uint32_t a, uint32_t b)
 /* Send frame f to p, from any thread (under p->mu). A frame of the
  * session (data, requests, answers) goes only while p is up: what is
  * meant for a peer that is lost is counted, never sent later. */
-static void send_to(peer *p, fbuf *f, bool session)
+static bool send_to(peer *p, fbuf *f, bool session, uint32_t nsig)
 {
     pthread_mutex_lock(&p->mu);
     if (session && !p->up) {
         pthread_mutex_unlock(&p->mu);
         p->lost_frames++; /* never replayed */
-        return;
+        p->lost_signals += nsig;
+        return false;
     }
-    ss__st_le32(f->b + 8, ++p->seq_out);
+    uint32_t seq = ++p->seq_out;
+    ss__st_le32(f->b + 8, seq);
     ss__st_le32(f->b + 12, p->epoch_out);
     ss__st_le32(f->b + 16, p->known_epoch ? p->epoch_in : 0);
+    ss__st_le32(f->b + 20, p->seq_in);
     int rc = zmq_send(p->dealer, f->b, f->len, ZMQ_DONTWAIT);
+    if (rc >= 0 && nsig)
+        ring_push(p, seq, nsig);
     pthread_mutex_unlock(&p->mu);
-    if (rc < 0)
+    if (rc < 0) {
         p->lost_frames++; /* a slow link: counted, never waited for */
+        p->lost_signals += nsig;
+    }
+    return rc >= 0;
 }
 
 /* This host's published loops (not mirrors), to every peer. */
@@ -497,8 +656,16 @@ static void announce(void)
         k++;
     }
     ss__st_le32(f.b + count_at, k);
-    for (int i = 0; i < g_npeers; i++)
-        send_to(&g_peers[i], &f, false);
+    /* Then, for each peer, its last session closed here and the last
+     * frame of it delivered. */
+    size_t closed_at = f.len;
+    fb_u32(&f, 0);
+    fb_u32(&f, 0);
+    for (int i = 0; i < g_npeers; i++) {
+        ss__st_le32(f.b + closed_at, g_peers[i].closed_epoch);
+        ss__st_le32(f.b + closed_at + 4, g_peers[i].closed_seq);
+        send_to(&g_peers[i], &f, false, 0);
+    }
     free(f.b);
 }
 
@@ -565,18 +732,28 @@ static size_t rewrite_signal(peer *p, const unsigned char *r,
  * A loop that ended is opened again next time. */
 static void deliver(dest *d, ss_loop *h, const ss_msg *msgs, size_t k)
 {
-    if (!k || !d)
+    if (!k)
         return;
-    if (!h) {
-        d->drops += k;
-        return;
+    int rc = SS_ENOENT;
+    if (h) {
+        ss__put how = {.reserve = h->reserve,
+                       .timeout_ns = 0,
+                       .patience_ns = h->emit_wait_ns};
+        rc = h->ops->put(h, msgs, k, &how);
     }
-    ss__put how = {.reserve = h->reserve,
-                   .timeout_ns = 0,
-                   .patience_ns = h->emit_wait_ns};
-    int rc = h->ops->put(h, msgs, k, &how);
     if (rc != 0) {
-        d->drops += k;
+        uint64_t n = 0;
+        for (size_t i = 0; i < k; i++)
+            n += record_signals(msgs[i].data, msgs[i].len);
+        if (d)
+            d->drops += n;
+        else
+            g_drops_untracked += n; /* (more destinations than tracked) */
+        if (h && h->counters) /* (what ss-ls shows for that loop) */
+            atomic_fetch_add_explicit(&h->counters->drops, n,
+                                      memory_order_relaxed);
+    }
+    if (rc != 0 && h) {
         if (rc == SS_ECLOSED && d->h == h) {
             ss_loop_free(h);
             d->h = NULL;
@@ -682,7 +859,7 @@ static void *ask(void *arg)
     fb_u32(&f, q->slot);
     fb_u32(&f, q->nonce);
     fb_u32(&f, (uint32_t)status);
-    send_to(q->p, &f, true);
+    send_to(q->p, &f, true, 0);
     free(f.b);
     free(q);
     return NULL;
@@ -773,19 +950,41 @@ static void on_loops(peer *p, rd *r)
     for (int i = 0; i < g_nmirrors; i++)
         if (g_mirrors[i]->p == p)
             g_mirrors[i]->seen = false;
+    /* (Names first, checked; made mirrors only once the frame parsed.) */
+    const unsigned char *names = r->p;
     for (uint32_t i = 0; i < n && !r->bad; i++) {
         char name[SS_NAME_MAX + 1];
-        if (!rd_name(r, name))
-            break;
+        rd_name(r, name);
+    }
+    uint32_t closed_epoch = rd_u32(r), closed_seq = rd_u32(r);
+    if (r->bad) {
+        g_bad_frames++;
+        return;
+    }
+    if (closed_epoch) {
+        pthread_mutex_lock(&p->mu);
+        bool ours = closed_epoch == p->epoch_out;
+        if (!ours)
+            session_out_resolved(p, closed_epoch, closed_seq);
+        pthread_mutex_unlock(&p->mu);
+        if (ours) {
+            /* It closed our current session (it lost us): a new one. */
+            peer_lost(p, "it closed our session", true);
+            pthread_mutex_lock(&p->mu);
+            session_out_resolved(p, closed_epoch, closed_seq);
+            pthread_mutex_unlock(&p->mu);
+            return;
+        }
+    }
+    rd names_r = {names, r->end, false};
+    for (uint32_t i = 0; i < n; i++) {
+        char name[SS_NAME_MAX + 1];
+        rd_name(&names_r, name);
         mirror *m = mirror_of(p, name);
         if (m)
             m->seen = true;
         else
             mirror_new(p, name);
-    }
-    if (r->bad) {
-        g_bad_frames++;
-        return;
     }
     for (int i = g_nmirrors - 1; i >= 0; i--)
         if (g_mirrors[i]->p == p && !g_mirrors[i]->seen)
@@ -813,37 +1012,50 @@ static void on_frame(const char *from, const unsigned char *b, size_t len)
         return;
     }
     uint32_t seq = ss__ld_le32(b + 8), epoch = ss__ld_le32(b + 12),
-             ack = ss__ld_le32(b + 16);
+             ack = ss__ld_le32(b + 16), ack_seq = ss__ld_le32(b + 20);
     if (p->known_epoch && epoch != p->epoch_in && !newer(epoch, p->epoch_in)) {
-        p->lost_frames++; /* of a session that ended: never delivered */
+        /* Of a session that ended: never delivered (its sender counts
+         * what it held of it). */
+        p->lost_frames++;
         return;
     }
     if (p->known_epoch && epoch != p->epoch_in) {
         /* It started a new session (it lost us, or restarted): the old
          * one ends here too. */
+        session_in_closes(p);
         peer_lost(p, "it started a new session", false);
     }
     if (!p->known_epoch || epoch != p->epoch_in) {
         pthread_mutex_lock(&p->mu);
         p->epoch_in = epoch;
         p->known_epoch = true;
-        pthread_mutex_unlock(&p->mu);
         p->seq_in = seq - 1;
+        pthread_mutex_unlock(&p->mu);
+    }
+    if (epoch == p->closed_epoch) {
+        p->lost_frames++; /* closed here: never delivered after */
+        return;
     }
     if (ack != p->epoch_out) {
         /* Sent before it saw our current session: queued before a loss,
-         * or before it learnt of us. Not delivered (it acks ours soon:
-         * our frames tell it). */
+         * or before it learnt of us. Not delivered. A data frame means
+         * its session was going on across our loss: it is closed here,
+         * and our lists tell the peer so (it starts another). */
+        if (b[4] != F_LOOPS)
+            session_in_closes(p);
         p->lost_frames++;
         return;
     }
-    if (p->up && seq <= p->seq_in) {
+    if (p->up && !seq_after(seq, p->seq_in)) {
         g_bad_frames++; /* old or repeated: never delivered twice */
         return;
     }
     if (p->up && seq != p->seq_in + 1)
         p->lost_frames += seq - p->seq_in - 1;
     p->seq_in = seq;
+    pthread_mutex_lock(&p->mu);
+    ring_ack(p, ack_seq);
+    pthread_mutex_unlock(&p->mu);
     p->last_heard_ns = now_ns();
     if (!p->up) {
         pthread_mutex_lock(&p->mu);
@@ -1006,8 +1218,39 @@ static int set_cpus(const char *list)
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_quit = 1;
+    if (sig == SIGUSR1)
+        g_stats = 1;
+    else
+        g_quit = 1;
+}
+
+/* The counters, on one line (SIGUSR1, and at the stop): signals lost
+ * here in all (to peers or from them, and for loops of this host that
+ * were not there or full), then per peer. */
+static void log_stats(const char *when)
+{
+    uint64_t local = g_drops_untracked, all;
+    for (int i = 0; i < g_ndests; i++)
+        local += g_dests[i].drops;
+    all = local;
+    char per[1024] = "";
+    size_t at = 0;
+    for (int i = 0; i < g_npeers; i++) {
+        peer *p = &g_peers[i];
+        uint64_t l = p->lost_signals;
+        all += l;
+        if (at < sizeof per)
+            at += (size_t)snprintf(per + at, sizeof per - at,
+                                   "; peer %s %s: %llu lost, %llu frames",
+                                   p->name, p->up ? "up" : "down",
+                                   (unsigned long long)l,
+                                   (unsigned long long)p->lost_frames);
+    }
+    INFO("stats (%s): %llu signals lost here (%llu of them for loops of this "
+         "host), %llu bad frames, %llu bad records, %llu peers refused%s",
+         when, (unsigned long long)all, (unsigned long long)local,
+         (unsigned long long)g_bad_frames, (unsigned long long)g_bad_records,
+         (unsigned long long)g_refused, per);
 }
 
 static void usage(void)
@@ -1177,6 +1420,7 @@ int main(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGUSR1, on_signal);
     signal(SIGPIPE, SIG_IGN);
     g_ctx = zmq_ctx_new();
     if (keyfile) {
@@ -1224,6 +1468,10 @@ int main(int argc, char **argv)
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     while (!g_quit) {
+        if (g_stats) {
+            g_stats = 0;
+            log_stats("now");
+        }
         zmq_pollitem_t items[2] = {{g_router, 0, ZMQ_POLLIN, 0},
                                    {g_zap, 0, ZMQ_POLLIN, 0}};
         int64_t now = now_ns();
@@ -1272,8 +1520,27 @@ int main(int argc, char **argv)
         if (g_dests[i].drops)
             INFO("%llu dropped for %s", (unsigned long long)g_dests[i].drops,
                  g_dests[i].name);
+    if (g_drops_untracked)
+        INFO("%llu dropped for other loops",
+             (unsigned long long)g_drops_untracked);
     while (g_nmirrors)
         mirror_free(g_mirrors[g_nmirrors - 1], "stopping");
+    for (int i = 0; i < g_npeers; i++) {
+        /* What was sent and never confirmed is counted lost (an upper
+         * bound: some of it may have arrived). */
+        peer *p = &g_peers[i];
+        pthread_mutex_lock(&p->mu);
+        uint64_t open = doubt_after(p, 0, true);
+        for (uint32_t k = 0; k < p->ring_len; k++)
+            open += p->ring[(p->ring_head + k) % RING_MAX].nsig;
+        p->lost_signals += open;
+        pthread_mutex_unlock(&p->mu);
+        if (open)
+            INFO("peer %s: %llu signals sent and not confirmed at the stop: "
+                 "counted lost (some may have arrived)", p->name,
+                 (unsigned long long)open);
+    }
+    log_stats("at the stop");
     for (int i = 0; i < g_npeers; i++)
         zmq_close(g_peers[i].dealer);
     zmq_close(g_router);

@@ -38,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size = sizeof buf;
     memcpy(buf, data, size);
     if (size >= FRAME_HDR && (size & 7) != 0) {
-        memcpy(buf, "SSB\x01", 4);
+        buf[3] = FRAME_VERSION;
+        memcpy(buf, "SSB", 3);
         ss__st_le32(buf + 16, p->epoch_out); /* the session's ack */
     }
     on_frame("h9", buf, size);
