@@ -104,12 +104,12 @@ pub() { head -1 "$TMP/$1.key"; }
 on 1 $D1 "$BRIDGE" --name h1 --listen tcp://10.201.0.1:5800 \
     --key "$TMP/h1.key" --peer "h2=tcp://10.201.0.2:5800@$(pub h2)" \
     --peer "h9=tcp://10.201.0.3:5809@$(pub h9)" \
-    --heartbeat-ms 200 > "$TMP/h1.log" 2>&1 &
+    --heartbeat-ms 500 > "$TMP/h1.log" 2>&1 &
 H1=$!
 PIDS+=($!)
 on 2 $D2 "$BRIDGE" --name h2 --listen tcp://10.201.0.2:5800 \
     --key "$TMP/h2.key" --peer "h1=tcp://10.201.0.1:5800@$(pub h1)" \
-    --heartbeat-ms 200 > "$TMP/h2.log" 2>&1 &
+    --heartbeat-ms 500 > "$TMP/h2.log" 2>&1 &
 H2=$!
 PIDS+=($!)
 
@@ -187,10 +187,10 @@ grep "^steady:" "$TMP/steady"
 on 3 $D3 "$APP" sink evil 10 > /dev/null & PIDS+=($!)
 on 3 $D3 "$BRIDGE" --name h2 --listen tcp://10.201.0.3:5800 \
     --key "$TMP/rogue.key" --peer "h1=tcp://10.201.0.1:5800@$(pub h1)" \
-    --heartbeat-ms 200 > "$TMP/rogue.log" 2>&1 &
+    --heartbeat-ms 500 > "$TMP/rogue.log" 2>&1 &
 PIDS+=($!)
 on 3 $D3 "$BRIDGE" --name h3 --listen tcp://127.0.0.1:5800 \
-    --peer "h1=tcp://10.201.0.1:5800" --heartbeat-ms 200 \
+    --peer "h1=tcp://10.201.0.1:5800" --heartbeat-ms 500 \
     > "$TMP/nokey.log" 2>&1 &
 PIDS+=($!)
 wait_line "$TMP/h1.log" "refused a peer" 15 || {
@@ -218,7 +218,7 @@ if [ -n "$FUZZ" ]; then
     # (h1 was stopped: start it again for the kills.)
     on 1 $D1 "$BRIDGE" --name h1 --listen tcp://10.201.0.1:5800 \
         --key "$TMP/h1.key" --peer "h2=tcp://10.201.0.2:5800@$(pub h2)" \
-        --heartbeat-ms 200 > "$TMP/h1b.log" 2>&1 &
+        --heartbeat-ms 500 > "$TMP/h1b.log" 2>&1 &
     H1=$!; PIDS+=($H1)
 fi
 

@@ -1046,8 +1046,11 @@ static void on_frame(const char *from, const unsigned char *b, size_t len)
         p->lost_frames++;
         return;
     }
-    if (p->up && !seq_after(seq, p->seq_in)) {
-        g_bad_frames++; /* old or repeated: never delivered twice */
+    if (p->up && (!seq_after(seq, p->seq_in) ||
+                  seq - p->seq_in > (1u << 24))) {
+        /* Old or repeated: never delivered twice; or a jump no bridge
+         * makes. */
+        g_bad_frames++;
         return;
     }
     if (p->up && seq != p->seq_in + 1)
@@ -1541,8 +1544,11 @@ int main(int argc, char **argv)
                  (unsigned long long)open);
     }
     log_stats("at the stop");
-    for (int i = 0; i < g_npeers; i++)
+    for (int i = 0; i < g_npeers; i++) {
         zmq_close(g_peers[i].dealer);
+        free(g_peers[i].ring);
+        free(g_peers[i].doubt);
+    }
     zmq_close(g_router);
     if (g_zap)
         zmq_close(g_zap);
