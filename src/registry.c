@@ -291,10 +291,18 @@ static int attach_locked(bool create)
             ss__close_fd(fd);
             return rc;
         }
-        /* Its creator may be between creating and writing the header. */
-        int64_t give_up = ss__now_ns() + SSR_OPEN_WAIT_NS;
+        /* Its creator may be between creating and writing the header
+         * (its size is 0 until then). Another size is another layout: a
+         * registry of another version of the library, or not one at all;
+         * not waited for. */
+        int64_t give_up = ss__now_ns() + SSR_OPEN_WAIT_NS, other = 0;
         for (;;) {
             int64_t sz = ss__shm_size(fd);
+            if (sz > 0 && sz != (int64_t)size) {
+                other = sz;
+                rc = SS_EREGISTRY;
+                break;
+            }
             if (sz == (int64_t)size) {
                 if (!base && (rc = ss__map_plain(fd, size, &base)) != 0)
                     break;
@@ -315,9 +323,23 @@ static int attach_locked(bool create)
         if (rc != 0) {
             if (base)
                 ss__unmap(base, size);
-            if (rc == SS_EREGISTRY && !base)
+            /* (Once per process: every call that needs the registry
+             * fails the same way until the file is removed.) */
+            static _Atomic bool told;
+            if (rc == SS_EREGISTRY && other) {
+                if (!atomic_exchange(&told, true))
+                    SS_LOG_ERR("registry",
+                               "/dev/shm%s is %lld bytes, not the %zu of this "
+                               "version's registry (layout %u): a registry of "
+                               "another version of signal-slot, or not a "
+                               "registry; refused. Once no program of the "
+                               "other version uses it, remove it (rm "
+                               "/dev/shm%s) or use another domain (SS_DOMAIN)",
+                               nm, (long long)other, size, SSR_VERSION, nm);
+            } else if (rc == SS_EREGISTRY && !base) {
                 SS_LOG_ERR("registry", "%s: no registry header (%zu bytes "
                            "expected)", nm, size);
+            }
             return rc;
         }
     } else {

@@ -317,6 +317,32 @@ static int mode_list(const char *domain)
     return rc == SS_EREGISTRY ? 0 : 10 - rc;
 }
 
+/* Listing a registry of another layout, twice: SS_EREGISTRY both times,
+ * and one log line that says what the file is and what to do. */
+static int g_lines, g_told;
+
+static void count_line(ss_log_level level, const char *component,
+                       const char *message, void *user_data)
+{
+    (void)level;
+    (void)component;
+    (void)user_data;
+    g_lines++;
+    g_told += strstr(message, "another version") && strstr(message, "rm ");
+}
+
+static int mode_list_other(const char *domain)
+{
+    if (ss_domain_set(domain) != 0)
+        return 1;
+    ss_log_set_handler(count_line, NULL);
+    size_t n;
+    for (int i = 0; i < 2; i++)
+        if (ss_registry_list(NULL, 0, &n) != SS_EREGISTRY)
+            return 2;
+    return g_lines == 1 && g_told == 1 ? 0 : 3;
+}
+
 static void test_domains(void **state)
 {
     (void)state;
@@ -406,6 +432,27 @@ static void test_damaged(void **state)
     p[40] ^= 0x01;
     munmap(p, size);
     ss_loop_free(l);
+}
+
+/* A registry file of another layout (another version of the library, or
+ * not a registry): refused with SS_EREGISTRY, left as it is. */
+static void test_other_layout(void **state)
+{
+    (void)state;
+    char dom[48], path[128];
+    snprintf(dom, sizeof dom, "%so", g_domain);
+    snprintf(path, sizeof path, "/dev/shm/ss-%u-%s", (unsigned)geteuid(), dom);
+    int fd = open(path, O_CREAT | O_EXCL | O_RDWR, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 282624), 0); /* (layout 1's size) */
+    close(fd);
+    int rc = run_self("--list-other", dom, NULL);
+    struct stat st;
+    int src = stat(path, &st);
+    unlink(path);
+    assert_int_equal(rc, 0);
+    assert_int_equal(src, 0);
+    assert_int_equal(st.st_size, 282624);
 }
 
 /* The signals a published loop handles most, as its entry shows them:
@@ -580,6 +627,8 @@ int main(int argc, char **argv)
         return mode_nobody(argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "--list") == 0)
         return mode_list(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "--list-other") == 0)
+        return mode_list_other(argv[2]);
     tu_watchdog(120);
     /* One domain for the whole program (a process attaches once). */
     snprintf(g_domain, sizeof g_domain, "t%d", (int)getpid());
@@ -592,6 +641,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_domains, teardown),
         cmocka_unit_test_teardown(test_other_user, teardown),
         cmocka_unit_test_teardown(test_damaged, teardown),
+        cmocka_unit_test_teardown(test_other_layout, teardown),
         cmocka_unit_test_teardown(test_busiest, teardown),
         cmocka_unit_test_teardown(test_queue_names, teardown),
         cmocka_unit_test_teardown(test_full_domain, teardown),
