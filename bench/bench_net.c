@@ -40,7 +40,16 @@
 #include <nng/protocol/pipeline0/push.h>
 #endif
 
-#define NS_PREFIX "ssbn"
+/* The namespaces of this run: "ssbn<pid>1" and "ssbn<pid>2" (a run of its
+ * own, whatever other runs do at the same time). */
+static char g_ns[24];
+
+static const char *ns_name(int host)
+{
+    static char name[2][32];
+    snprintf(name[host - 1], sizeof name[0], "%s%d", g_ns, host);
+    return name[host - 1];
+}
 #define SERVER_ADDR "10.201.0.2"
 #define REC 40 /* bytes per signal: an int64, a short string, names */
 #define BATCH 100
@@ -290,9 +299,7 @@ static pid_t start_bridge(int host)
     snprintf(dom, sizeof dom, "bn%d_%d", (int)getpid(), host);
     pid_t pid = fork();
     if (pid == 0) {
-        char ns[32];
-        snprintf(ns, sizeof ns, NS_PREFIX "%d", host);
-        if (enter_ns(ns) != 0)
+        if (enter_ns(ns_name(host)) != 0)
             _exit(126);
         setenv("SS_DOMAIN", dom, 1);
         int fd = open("/dev/null", O_WRONLY);
@@ -357,7 +364,7 @@ static int run_sink(void)
 {
     char dom[32];
     snprintf(dom, sizeof dom, "bn%d_2", (int)getppid());
-    if (enter_ns(NS_PREFIX "2") != 0 || ss_domain_set(dom) != 0)
+    if (enter_ns(ns_name(2)) != 0 || ss_domain_set(dom) != 0)
         return 1;
     ss_loop_options o;
     ss_loop_options_init(&o);
@@ -644,7 +651,11 @@ int bench_net_main(int argc, char **argv)
         fprintf(stderr, "ss-bench net: needs root (network namespaces)\n");
         return BENCH_EXIT_FAIL;
     }
-    if (netns("up " NS_PREFIX " 2") != 0) {
+    snprintf(g_ns, sizeof g_ns, "ssbn%d", (int)getpid());
+    char up[64], down[64];
+    snprintf(up, sizeof up, "up %s 2", g_ns);
+    snprintf(down, sizeof down, "down %s", g_ns);
+    if (netns(up) != 0) {
         fprintf(stderr, "ss-bench net: %s up failed\n", SS_NETNS_SCRIPT);
         return BENCH_EXIT_FAIL;
     }
@@ -682,11 +693,11 @@ int bench_net_main(int argc, char **argv)
     pid = fork();
     if (pid == 0) {
         void *sctx = zmq_ctx_new();
-        int rc = enter_ns(NS_PREFIX "2") == 0 ? serve(sctx) : 1;
+        int rc = enter_ns(ns_name(2)) == 0 ? serve(sctx) : 1;
         zmq_ctx_term(sctx);
         _exit(rc);
     }
-    if (pid < 0 || enter_ns(NS_PREFIX "1") != 0) {
+    if (pid < 0 || enter_ns(ns_name(1)) != 0) {
         fprintf(stderr, "ss-bench net: set-up failed: %s\n", strerror(errno));
         goto out;
     }
@@ -822,6 +833,6 @@ out:
              (unsigned)geteuid(), (int)getpid());
     if (system(cmd) != 0)
         fprintf(stderr, "ss-bench net: %s failed\n", cmd);
-    netns("down " NS_PREFIX);
+    netns(down);
     return status;
 }
