@@ -24,6 +24,22 @@ def uniq(prefix):
     return f"{prefix}{os.getpid()}r{next(_names)}"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _domain_files():
+    """The domain's shared memory goes with the tests: its registry, and
+    the queues of loops a test left published (their owners ended without
+    freeing them; on a domain that lives on, the next program to use it
+    would retire them)."""
+    yield
+    prefix = f"ss-{os.geteuid()}-py{os.getpid()}"
+    for name in os.listdir("/dev/shm"):
+        if name == prefix or name.startswith(prefix + "-"):
+            try:
+                os.unlink(os.path.join("/dev/shm", name))
+            except FileNotFoundError:
+                pass
+
+
 @pytest.fixture(autouse=True)
 def _domain():
     """Each test's loops in a registry domain of their own (children
