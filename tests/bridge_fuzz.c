@@ -53,7 +53,7 @@ static size_t make(unsigned char *b, size_t cap, uint32_t seq)
     }
     memcpy(b, "SSB", 3);
     b[3] = shape == 1 ? (unsigned char)rnd() : 2; /* a wrong version */
-    b[4] = (unsigned char)(shape == 2 ? rnd() % 8 : 1 + rnd() % 4);
+    b[4] = (unsigned char)(shape == 2 ? rnd() % 8 : 1 + rnd() % 5);
     b[5] = b[6] = b[7] = 0;
     put32(b + 8, shape == 3 ? rnd() : seq);
     put32(b + 12, shape == 4 ? rnd() : 7);

@@ -58,6 +58,7 @@
 #define FRAME_MAGIC "SSB"
 #define FRAME_VERSION 2
 #define RING_MAX 65536 /* batch frames awaiting acknowledgement, per peer */
+#define ACK_EVERY 256  /* data frames received between two acknowledgements */
 #define DRAIN_MAX 256
 #define CTRL_HDR_LEN 16
 
@@ -66,6 +67,7 @@ enum frame_kind {
     F_BATCH = 2, /* u8 len, destination loop, u32 n, n x (u32 len, record) */
     F_REQ = 3,   /* u32 slot, u32 nonce, u8 len, destination, record */
     F_REP = 4,   /* u32 slot, u32 nonce, i32 status */
+    F_ACK = 5,   /* (the header only: its ack_seq) */
 };
 
 typedef struct mirror mirror;
@@ -114,9 +116,11 @@ typedef struct peer {
      * closed session is delivered after. */
     flight *ring;
     uint32_t ring_head, ring_len;
+    bool ring_full_told;
     flight *doubt;
     uint32_t ndoubt, doubt_epoch;
     uint32_t closed_epoch, closed_seq; /* receiving side; 0: none */
+    uint32_t unacked_in;               /* data frames since our last ack */
     _Atomic uint64_t lost_signals;     /* to or from it, lost here */
 } peer;
 
@@ -298,7 +302,15 @@ static void ring_push(peer *p, uint32_t seq, uint32_t nsig)
     if (!p->ring && !(p->ring = calloc(RING_MAX, sizeof *p->ring)))
         return;
     if (p->ring_len == RING_MAX) {
-        /* (Unacknowledged for that long: taken as delivered.) */
+        /* The peer acknowledges every ACK_EVERY frames: so many without
+         * one means the link or the peer is stuck. The oldest is counted
+         * lost (an upper bound: it may yet arrive). */
+        p->lost_signals += p->ring[p->ring_head].nsig;
+        if (!p->ring_full_told) {
+            p->ring_full_told = true;
+            INFO("peer %s: %u frames sent and not acknowledged: the oldest "
+                 "are counted lost", p->name, RING_MAX);
+        }
         p->ring_head = (p->ring_head + 1) % RING_MAX;
         p->ring_len--;
     }
@@ -312,6 +324,7 @@ static void ring_ack(peer *p, uint32_t ack)
     while (p->ring_len && !seq_after(p->ring[p->ring_head].seq, ack)) {
         p->ring_head = (p->ring_head + 1) % RING_MAX;
         p->ring_len--;
+        p->ring_full_told = false;
     }
 }
 
@@ -610,11 +623,9 @@ static bool newer(uint32_t a, uint32_t b)
 /* Send frame f to p, from any thread (under p->mu). A frame of the
  * session (data, requests, answers) goes only while p is up: what is
  * meant for a peer that is lost is counted, never sent later. */
-static bool send_to(peer *p, fbuf *f, bool session, uint32_t nsig)
+static bool send_locked(peer *p, fbuf *f, bool session, uint32_t nsig)
 {
-    pthread_mutex_lock(&p->mu);
     if (session && !p->up) {
-        pthread_mutex_unlock(&p->mu);
         p->lost_frames++; /* never replayed */
         p->lost_signals += nsig;
         return false;
@@ -627,7 +638,6 @@ static bool send_to(peer *p, fbuf *f, bool session, uint32_t nsig)
     int rc = zmq_send(p->dealer, f->b, f->len, ZMQ_DONTWAIT);
     if (rc >= 0 && nsig)
         ring_push(p, seq, nsig);
-    pthread_mutex_unlock(&p->mu);
     if (rc < 0) {
         p->lost_frames++; /* a slow link: counted, never waited for */
         p->lost_signals += nsig;
@@ -635,37 +645,51 @@ static bool send_to(peer *p, fbuf *f, bool session, uint32_t nsig)
     return rc >= 0;
 }
 
-/* This host's published loops (not mirrors), to every peer. */
+static bool send_to(peer *p, fbuf *f, bool session, uint32_t nsig)
+{
+    pthread_mutex_lock(&p->mu);
+    bool sent = send_locked(p, f, session, nsig);
+    pthread_mutex_unlock(&p->mu);
+    return sent;
+}
+
+/* This host's published loops (not mirrors), to every peer, with the
+ * peer's closed report. The list is taken under the peer's lock and sent
+ * before it is let go: a request that a drainer sent before it came from
+ * a loop published before it, which the list names (else the peer would
+ * take the loop for ended, and free the mirror the request made). */
 static void announce(void)
 {
     static ss_loop_info info[1024];
-    size_t n = 0;
-    if (ss_registry_list(info, 1024, &n) != 0)
-        n = 0;
-    if (n > 1024)
-        n = 1024;
     fbuf f = {0};
-    fb_begin(&f, F_LOOPS);
-    fb_str(&f, g_host);
-    size_t count_at = f.len;
-    fb_u32(&f, 0);
-    uint32_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (info[i].state != SS_LOOP_STATE_LIVE || strchr(info[i].name, '/'))
-            continue;
-        fb_str(&f, info[i].name);
-        k++;
-    }
-    ss__st_le32(f.b + count_at, k);
-    /* Then, for each peer, its last session closed here and the last
-     * frame of it delivered. */
-    size_t closed_at = f.len;
-    fb_u32(&f, 0);
-    fb_u32(&f, 0);
     for (int i = 0; i < g_npeers; i++) {
-        ss__st_le32(f.b + closed_at, g_peers[i].closed_epoch);
-        ss__st_le32(f.b + closed_at + 4, g_peers[i].closed_seq);
-        send_to(&g_peers[i], &f, false, 0);
+        peer *p = &g_peers[i];
+        pthread_mutex_lock(&p->mu);
+        size_t n = 0;
+        if (ss_registry_list(info, 1024, &n) != 0)
+            n = 0;
+        if (n > 1024)
+            n = 1024;
+        fb_begin(&f, F_LOOPS);
+        fb_str(&f, g_host);
+        size_t count_at = f.len;
+        fb_u32(&f, 0);
+        uint32_t k = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (info[j].state != SS_LOOP_STATE_LIVE ||
+                strchr(info[j].name, '/'))
+                continue;
+            fb_str(&f, info[j].name);
+            k++;
+        }
+        ss__st_le32(f.b + count_at, k);
+        /* Its last session closed here, and the last frame of it
+         * delivered. */
+        fb_u32(&f, p->closed_epoch);
+        fb_u32(&f, p->closed_seq);
+        p->unacked_in = 0;
+        send_locked(p, &f, false, 0);
+        pthread_mutex_unlock(&p->mu);
     }
     free(f.b);
 }
@@ -1042,7 +1066,7 @@ static void on_frame(const char *from, const unsigned char *b, size_t len)
          * or before it learnt of us. Not delivered. A data frame means
          * its session was going on across our loss: it is closed here,
          * and our lists tell the peer so (it starts another). */
-        if (b[4] != F_LOOPS)
+        if (b[4] == F_BATCH || b[4] == F_REQ || b[4] == F_REP)
             session_in_closes(p);
         p->lost_frames++;
         return;
@@ -1074,10 +1098,21 @@ static void on_frame(const char *from, const unsigned char *b, size_t len)
         break;
     case F_BATCH:
         on_batch(p, &r);
+        if (++p->unacked_in >= ACK_EVERY) {
+            /* (A stream one way: the sender's frames are confirmed
+             * without waiting for a heartbeat.) */
+            fbuf f = {0};
+            fb_begin(&f, F_ACK);
+            send_to(p, &f, false, 0);
+            free(f.b);
+            p->unacked_in = 0;
+        }
         break;
     case F_REQ:
         on_req(p, &r);
         break;
+    case F_ACK:
+        break; /* (its ack_seq is taken above) */
     case F_REP: {
         uint32_t slot = rd_u32(&r), nonce = rd_u32(&r);
         int32_t status = (int32_t)rd_u32(&r);
