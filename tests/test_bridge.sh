@@ -101,6 +101,12 @@ for h in h1 h2 rogue h9; do "$BRIDGE" --keygen > "$TMP/$h.key" || fail keygen; d
 pub() { head -1 "$TMP/$1.key"; }
 (on 1 $D1 "$BRIDGE" --name h1 --listen tcp://10.201.0.1:5801 > /dev/null 2>&1)
 [ $? = 2 ] || fail "a bridge without keys listened on a non-loopback address"
+(on 1 $D1 "$BRIDGE" --name h1 --listen tcp://127.0.0.1:5801 \
+    --peer h1=tcp://127.0.0.1:5802 > /dev/null 2>&1)
+[ $? = 2 ] || fail "a bridge took itself for a peer"
+(on 1 $D1 "$BRIDGE" --name h1 --listen tcp://127.0.0.1:5801 \
+    --peer h2=tcp://127.0.0.1:5802 --peer h2=tcp://127.0.0.1:5803 > /dev/null 2>&1)
+[ $? = 2 ] || fail "a bridge took a peer's name twice"
 on 1 $D1 "$BRIDGE" --name h1 --listen tcp://10.201.0.1:5800 \
     --key "$TMP/h1.key" --peer "h2=tcp://10.201.0.2:5800@$(pub h2)" \
     --peer "h9=tcp://10.201.0.3:5809@$(pub h9)" \

@@ -1408,7 +1408,10 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--heartbeat-ms") == 0 && v) {
             g_heartbeat_ns = SS_MSEC(atoi(v) > 0 ? atoi(v) : 500);
             i++;
-        } else if (strcmp(a, "--peer") == 0 && v && g_npeers < MAX_PEERS) {
+        } else if (strcmp(a, "--peer") == 0 && v && g_npeers == MAX_PEERS) {
+            fprintf(stderr, "ss-bridge: at most %d peers\n", MAX_PEERS);
+            return 2;
+        } else if (strcmp(a, "--peer") == 0 && v) {
             const char *eq = strchr(v, '=');
             if (!eq || eq == v || eq - v > SS_NAME_MAX) {
                 usage();
@@ -1446,6 +1449,18 @@ int main(int argc, char **argv)
     if (!g_host[0] || !listen || strchr(g_host, '/')) {
         usage();
         return 2;
+    }
+    for (int i = 0; i < g_npeers; i++) {
+        const char *why = strcmp(g_peers[i].name, g_host) == 0 ? "is this host"
+                          : strchr(g_peers[i].name, '/')      ? "has a '/'"
+                                                              : NULL;
+        for (int j = 0; !why && j < i; j++)
+            if (strcmp(g_peers[i].name, g_peers[j].name) == 0)
+                why = "is given twice";
+        if (why) {
+            fprintf(stderr, "ss-bridge: peer %s %s\n", g_peers[i].name, why);
+            return 2;
+        }
     }
     if (keyfile && load_key(keyfile) != 0)
         return 2;
