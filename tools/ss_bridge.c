@@ -1307,15 +1307,49 @@ static void log_stats(const char *when)
          (unsigned long long)g_refused, per);
 }
 
-static void usage(void)
+static void usage_to(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: ss-bridge [--config FILE] --name HOST --listen "
             "tcp://ADDR:PORT [--key FILE]\n"
             "                 [--peer NAME=tcp://ADDR:PORT[@PUBLIC-KEY]]... "
             "[--heartbeat-ms N]\n"
             "                 [--cpu LIST]\n"
             "       ss-bridge --keygen\n");
+}
+
+static void usage(void)
+{
+    usage_to(stderr);
+}
+
+static void help(void)
+{
+    usage_to(stdout);
+    printf(
+        "\nConnects this host's registry domain (SS_DOMAIN) to those of "
+        "other hosts:\na loop L published on host P is the loop \"P/L\" "
+        "here (docs/bridge.md).\n\n"
+        "  --name HOST        this host's name (no '/')\n"
+        "  --listen ADDR      where peers connect; without --key, loopback "
+        "only\n"
+        "  --key FILE         this host's CURVE key pair (ss-bridge "
+        "--keygen > FILE):\n"
+        "                     every link encrypted and authenticated\n"
+        "  --peer NAME=ADDR[@KEY]\n"
+        "                     a peer bridge and its public key (needed "
+        "with --key);\n"
+        "                     up to %d\n"
+        "  --heartbeat-ms N   lists and pings every N ms (500); a peer "
+        "silent for 3 is lost\n"
+        "  --cpu LIST         run on these CPUs only (\"1\", \"0,2\", "
+        "\"2-3\")\n"
+        "  --config FILE      the same options, one per line (\"peer "
+        "h2=tcp://...\")\n"
+        "  --keygen           print a new key pair (public, then secret)\n"
+        "\nSIGUSR1 logs the counters (signals lost, bad frames, peers); "
+        "SIGTERM stops.\n",
+        MAX_PEERS);
 }
 
 /* --config FILE: its lines ("name h1", "peer h2=tcp://...@KEY", "# ...")
@@ -1381,6 +1415,11 @@ int main(int argc, char **argv)
     if (expand_config(&argc, &argv) != 0) {
         usage();
         return 2;
+    }
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+                      strcmp(argv[1], "-h") == 0)) {
+        help();
+        return 0;
     }
     if (argc == 2 && strcmp(argv[1], "--keygen") == 0) {
         char pub[41], sec[41];
