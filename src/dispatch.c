@@ -537,9 +537,7 @@ bool ss__dispatch_batch(ss_loop *loop, const ss_msg *msgs, size_t n_msgs)
     return false;
 }
 
-/* Signals a message carries: 1, a batch's count, 0 for a stop (or a
- * malformed message, which dispatch would drop too). */
-static uint64_t signals_in(const unsigned char *m, size_t len)
+uint64_t ss__msg_signals(const unsigned char *m, size_t len)
 {
     if (len < MSG_HDR)
         return 0;
@@ -577,7 +575,7 @@ uint64_t ss__loop_drop_queued(ss_loop *loop)
         if (rc != 0)
             break; /* drained (SS_ECLOSED), or damaged */
         for (size_t k = 0; k < n; k++)
-            n_signals += signals_in(msgs[k].data, msgs[k].len);
+            n_signals += ss__msg_signals(msgs[k].data, msgs[k].len);
     }
     free(buf);
     atomic_fetch_add(&loop->dropped, n_signals);

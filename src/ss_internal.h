@@ -178,6 +178,10 @@ int ss__queue_get_many_until(ss_queue *q, void *buf, size_t buf_size,
 /* Loops and processes (the runtime, for process.c). */
 #include <sys/types.h>
 void ss__loop_set_pid(ss_loop *loop, pid_t pid);
+/* ss__msg_signals - how many signals a loop's queue message carries: 1, a
+ * batch's count, 0 for a stop or anything else (a malformed message,
+ * which dispatch would drop too). Local or remote header. */
+uint64_t ss__msg_signals(const unsigned char *m, size_t len);
 /* ss__loop_drop_queued - take what loop's queue still holds and count
  * the signals in it (a batch counts its signals, a stop none) in this
  * process's ss_loop_dropped(): a loop process ended with them unhandled.

@@ -57,6 +57,8 @@
                        ack_seq */
 #define FRAME_MAGIC "SSB"
 #define FRAME_VERSION 2
+#define FRAME_MAX (32u << 10) /* a batch frame's bytes (one record more
+                                 at most) */
 #define RING_MAX 65536 /* batch frames awaiting acknowledgement, per peer */
 #define ACK_EVERY 256  /* data frames received between two acknowledgements */
 #define DRAIN_MAX 256
@@ -149,7 +151,6 @@ static dest g_dests[MAX_MIRRORS];
 static int g_ndests;
 static void *g_ctx, *g_router;
 static int64_t g_heartbeat_ns = SS_MSEC(500);
-static size_t g_frame_max = 32 << 10;
 static _Atomic int g_quit, g_stats; /* (set by signal handlers: lock-free) */
 static uint64_t g_bad_frames, g_bad_records, g_drops_untracked;
 static _Atomic uint64_t g_refused; /* (counted by the ZAP thread) */
@@ -270,24 +271,6 @@ static bool rd_name(rd *r, char out[SS_NAME_MAX + 1])
     memcpy(out, s, *l);
     out[*l] = 0;
     return true;
-}
-
-/* How many signals record r (a queue message, local or remote header)
- * carries: 1 for a signal, n for a batch, 0 for anything else. */
-static uint32_t record_signals(const unsigned char *r, size_t len)
-{
-    if (len < MSG_HDR)
-        return 0;
-    unsigned kind = MSG_KIND(r[0]);
-    size_t at = (r[0] & MSG_REMOTE)
-                    ? (len < RMSG_HDR ? len : RMSG_HDR + (size_t)r[10] + r[11] +
-                                                   r[12])
-                    : MSG_HDR + (size_t)r[1] + r[2] + r[3];
-    if (kind == MSG_SIGNAL)
-        return 1;
-    if (kind == MSG_BATCH && at + 4 <= len)
-        return ss__ld_le32(r + at);
-    return 0;
 }
 
 /* ---- loss accounting (sending side, under p->mu) ---- */
@@ -451,12 +434,13 @@ static void *drain(void *arg)
                 fb_u32(&f, 0);
                 uint32_t k = 0;
                 nsig = 0;
-                while (i < n && (k == 0 || f.len < g_frame_max) &&
+                while (i < n && (k == 0 || f.len < FRAME_MAX) &&
                        !(msgs[i].len >= CTRL_HDR_LEN &&
                          ((const unsigned char *)msgs[i].data)[0] == 4)) {
                     fb_u32(&f, (uint32_t)msgs[i].len);
                     fb_put(&f, msgs[i].data, msgs[i].len);
-                    nsig += record_signals(msgs[i].data, msgs[i].len);
+                    nsig += (uint32_t)ss__msg_signals(msgs[i].data,
+                                                      msgs[i].len);
                     k++;
                     i++;
                 }
@@ -476,17 +460,8 @@ static void mirror_free(mirror *m, const char *why)
     pthread_join(m->thread, NULL);
     /* Closed first (emits to it fail from now on, counted by their
      * emitters), then what it still holds is counted lost here. */
-    ss_queue *q = ss_loop_queue(m->loop);
-    ss__queue_close_within(q, SS_MSEC(100));
-    uint64_t left = 0;
-    ss_msg msgs[DRAIN_MAX];
-    size_t n;
-    while (ss_queue_read_begin(q, msgs, DRAIN_MAX, &n, SS_NO_WAIT) == 0 &&
-           n) {
-        for (size_t i = 0; i < n; i++)
-            left += record_signals(msgs[i].data, msgs[i].len);
-        ss_queue_read_end(q, n);
-    }
+    ss__loop_close(m->loop, SS_MSEC(100));
+    uint64_t left = ss__loop_drop_queued(m->loop);
     if (left) {
         m->p->lost_signals += left;
         INFO("mirror %s/%s: %llu signals still queued for it: counted lost",
@@ -769,7 +744,7 @@ static void deliver(dest *d, ss_loop *h, const ss_msg *msgs, size_t k)
     if (rc != 0) {
         uint64_t n = 0;
         for (size_t i = 0; i < k; i++)
-            n += record_signals(msgs[i].data, msgs[i].len);
+            n += ss__msg_signals(msgs[i].data, msgs[i].len);
         if (d)
             d->drops += n;
         else
@@ -778,11 +753,9 @@ static void deliver(dest *d, ss_loop *h, const ss_msg *msgs, size_t k)
             atomic_fetch_add_explicit(&h->counters->drops, n,
                                       memory_order_relaxed);
     }
-    if (rc != 0 && h) {
-        if (rc == SS_ECLOSED && d->h == h) {
-            ss_loop_free(h);
-            d->h = NULL;
-        }
+    if (rc == SS_ECLOSED && h && d && d->h == h) {
+        ss_loop_free(h);
+        d->h = NULL;
     }
 }
 
