@@ -17,7 +17,9 @@
  *
  *   ss-bridge --name HOST --listen tcp://ADDR:PORT [--key FILE]
  *             [--peer NAME=tcp://ADDR:PORT[@PUBLIC-KEY]]... [--heartbeat-ms N]
- *             [--cpu LIST]        run on these CPUs only ("1", "0,2", "2-3")
+ *             [--cpu auto|any|LIST]  where its threads run (bridge_cpu.h):
+ *                                    one CPU, revisited (auto, default),
+ *                                    the scheduler's choice, or these
  *   ss-bridge --config FILE       the same options, one per line
  *                                 ("name h1", "peer h2=...", "# comment")
  *   ss-bridge --keygen            print a new key pair (for --key FILE)
@@ -39,6 +41,7 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "bridge_cpu.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -47,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -178,6 +182,36 @@ static void logf_(ss_log_level lv, const char *fmt, ...)
 }
 #define INFO(...) logf_(SS_LOG_INFO, __VA_ARGS__)
 #define ERR(...) logf_(SS_LOG_ERROR, __VA_ARGS__)
+
+/* getpid(), remembered. libzmq asks it on nearly every send and receive
+ * (to notice a fork), and glibc has not cached it since 2.25: a system
+ * call each time, about 1 us on a virtual machine, several per signal
+ * hand-off. This executable's definition is the one libzmq binds to; it
+ * is exact in a process that never forks, as this one, and a child of a
+ * fork (none here) would ask again. */
+static _Atomic pid_t g_pid;
+
+static void pid_forget(void)
+{
+    g_pid = 0;
+}
+
+static void pid_once(void)
+{
+    pthread_atfork(NULL, NULL, pid_forget);
+}
+
+pid_t getpid(void)
+{
+    pid_t p = g_pid;
+    if (p == 0) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, pid_once);
+        p = (pid_t)syscall(SYS_getpid);
+        g_pid = p;
+    }
+    return p;
+}
 
 /* ---- frames ---- */
 
@@ -1206,43 +1240,6 @@ static int load_key(const char *path)
 
 /* ---- main ---- */
 
-/* --cpu LIST ("1", "0,2", "2-3"): the bridge and every thread it starts
- * (drainers, ZeroMQ's I/O thread) run on those CPUs only. Its hand-offs
- * between its own threads are then switches on one core rather than
- * wake-ups of another (docs/bridge.md, Measured). */
-static int set_cpus(const char *list)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    const char *p = list;
-    while (*p) {
-        char *end;
-        long a = strtol(p, &end, 10), b = a;
-        if (end == p || a < 0 || a >= CPU_SETSIZE)
-            return -1;
-        p = end;
-        if (*p == '-') {
-            b = strtol(p + 1, &end, 10);
-            if (end == p + 1 || b < a || b >= CPU_SETSIZE)
-                return -1;
-            p = end;
-        }
-        for (long c = a; c <= b; c++)
-            CPU_SET((int)c, &set);
-        if (*p == ',')
-            p++;
-        else if (*p)
-            return -1;
-    }
-    if (CPU_COUNT(&set) == 0)
-        return -1;
-    if (sched_setaffinity(0, sizeof set, &set) != 0) {
-        ERR("--cpu %s: %s", list, strerror(errno));
-        return -2;
-    }
-    return 0;
-}
-
 static void on_signal(int sig)
 {
     if (sig == SIGUSR1)
@@ -1287,7 +1284,7 @@ static void usage_to(FILE *f)
             "tcp://ADDR:PORT [--key FILE]\n"
             "                 [--peer NAME=tcp://ADDR:PORT[@PUBLIC-KEY]]... "
             "[--heartbeat-ms N]\n"
-            "                 [--cpu LIST]\n"
+            "                 [--cpu auto|any|LIST]\n"
             "       ss-bridge --keygen\n");
 }
 
@@ -1315,8 +1312,12 @@ static void help(void)
         "                     up to %d\n"
         "  --heartbeat-ms N   lists and pings every N ms (500); a peer "
         "silent for 3 is lost\n"
-        "  --cpu LIST         run on these CPUs only (\"1\", \"0,2\", "
-        "\"2-3\")\n"
+        "  --cpu auto|any|LIST\n"
+        "                     auto (default): all threads on the least "
+        "busy CPU, moved\n"
+        "                     when it gets busy; any: the scheduler's "
+        "choice; LIST: these\n"
+        "                     CPUs only (\"1\", \"0,2\", \"2-3\")\n"
         "  --config FILE      the same options, one per line (\"peer "
         "h2=tcp://...\")\n"
         "  --keygen           print a new key pair (public, then secret)\n"
@@ -1476,15 +1477,12 @@ int main(int argc, char **argv)
     }
     if (keyfile && load_key(keyfile) != 0)
         return 2;
-    if (cpus) {
-        int rc = set_cpus(cpus);
-        if (rc == -1) {
-            fprintf(stderr, "ss-bridge: --cpu %s: a list such as 1, 0,2 or "
-                            "2-3 expected\n", cpus);
-            return 2;
-        }
-        if (rc != 0)
-            return 1;
+    bcpu_mode cpu_mode = BCPU_AUTO;
+    cpu_set_t cpu_set;
+    if (cpus && bcpu_parse(cpus, &cpu_mode, &cpu_set) != 0) {
+        fprintf(stderr, "ss-bridge: --cpu %s: auto, any, or a list such as "
+                        "1, 0,2 or 2-3 expected\n", cpus);
+        return 2;
     }
     if (!keyfile && !loopback(listen)) {
         ERR("refusing to listen on %s without authentication: give --key "
@@ -1498,6 +1496,12 @@ int main(int argc, char **argv)
                 "(--peer NAME=ADDR@KEY)", g_peers[i].name);
             return 2;
         }
+    }
+    /* (Before any thread: they inherit it.) */
+    int cpu = bcpu_start(cpu_mode, &cpu_set);
+    if (cpu == -2) {
+        ERR("--cpu %s: %s", cpus, strerror(errno));
+        return 1;
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -1544,6 +1548,9 @@ int main(int argc, char **argv)
     INFO("host %s, domain %s, listening on %s (%s), %d peer(s)", g_host,
          ss_domain_name(), listen, keyfile ? "CURVE" : "loopback, no keys",
          g_npeers);
+    if (cpu >= 0)
+        INFO("threads on CPU %d, the least busy (--cpu auto; --cpu any "
+             "leaves them to the scheduler)", cpu);
     int64_t next_beat = 0;
     pthread_t zap_thread;
     if (g_zap && pthread_create(&zap_thread, NULL, zap_main, NULL) != 0) {
@@ -1566,6 +1573,21 @@ int main(int argc, char **argv)
             log_stats("now");
         }
         int64_t now = now_ns();
+        int from, to, pct;
+        switch (bcpu_tick(now, &from, &to, &pct)) {
+        case BCPU_MOVED:
+            INFO("CPU %d was %d%% busy with other work: threads moved to "
+                 "CPU %d", from, pct, to);
+            break;
+        case BCPU_SPREAD:
+            INFO("the bridge used %d%% of CPU %d: its threads may now use "
+                 "every CPU", pct, from);
+            break;
+        case BCPU_GATHERED:
+            INFO("the bridge uses %d%% of a CPU: threads gathered on CPU %d",
+                 pct, to);
+            break;
+        }
         if (now >= next_beat) {
             announce();
             for (int i = 0; i < g_npeers; i++) {
