@@ -1,6 +1,7 @@
 #!/bin/bash
 # test_bridge_cpu.sh - where ss-bridge's threads run (--cpu; bridge_cpu.h,
-# docs/bridge.md "CPU placement"). On loopback, no root needed.
+# docs/bridge.md "CPU placement"), and its window. On loopback, no root
+# needed.
 #
 # 1. By default (auto) every thread of the bridge (main, ZAP-less here,
 #    ZeroMQ's I/O thread, reaper) is allowed one CPU, the same for all,
@@ -9,11 +10,14 @@
 #    another CPU and says so (it looks once a second).
 # 3. --cpu any: every thread keeps the whole set the process may use;
 #    --cpu LIST: exactly those CPUs; a bad list: exit 2 with a line.
+# 4. The window (docs/bridge.md, "Loss"): a bridge whose peer falls
+#    behind waits for it, with 65,536 frames unacknowledged, rather than
+#    count frames lost that may yet arrive.
 #
 # Needs two CPUs (exit 77: skipped).
-#   test_bridge_cpu.sh <ss-bridge>
+#   test_bridge_cpu.sh <ss-bridge> <bridge_app>
 set -u
-BRIDGE=$1
+BRIDGE=$1 APP=$2
 NCPU=$(nproc)
 [ "$NCPU" -ge 2 ] || { echo "test_bridge_cpu: one CPU; skipped"; exit 77; }
 D=bc$$
@@ -108,4 +112,39 @@ for bad in 2-1 x "" 1, -1 0,,1; do
     grep -q "\-\-cpu" "$TMP/x.log" || fail "--cpu '$bad': no line saying why"
 done
 echo "ok 3 - --cpu any, --cpu 0, and bad lists refused"
+
+# 4. The window: s forwards a flood to d, and d is stopped (SIGSTOP)
+#    for a few seconds, less than three heartbeats: 16 MiB go
+#    unacknowledged, and s waits for d rather than counting as lost
+#    frames that are still on their way; the flood's excess drops at the
+#    flooding program (its own count). d goes on: nothing counted lost,
+#    no peer lost.
+P4=$((PORT + 3))
+start s "$P4" --peer "d=tcp://127.0.0.1:$((P4 + 1))" --heartbeat-ms 3000
+SPID=$BPID
+start d $((P4 + 1)) --peer "s=tcp://127.0.0.1:$P4" --heartbeat-ms 3000
+DPID=$BPID
+SS_DOMAIN=${D}d "$APP" tally t >"$TMP/tally.out" 2>&1 &
+PIDS+=("$!")
+wait_for "$TMP/s.log" "mirror d/t made" 10 || fail "s did not mirror d/t"
+SS_DOMAIN=${D}s "$APP" flood f d/t >"$TMP/flood.out" 2>&1 &
+FPID=$!
+PIDS+=("$FPID")
+sleep 0.5
+kill -STOP "$DPID"
+wait_for "$TMP/s.log" "sending waits for it" 5
+FILLED=$?
+kill -CONT "$DPID"
+[ $FILLED = 0 ] || fail "the window did not fill with d stopped"
+sleep 1
+kill -9 "$FPID" 2>/dev/null
+wait "$FPID" 2>/dev/null
+sleep 2
+kill -USR1 "$SPID"
+wait_for "$TMP/s.log" "stats (now)" 10 || fail "no stats line from s"
+grep "stats (now)" "$TMP/s.log" | grep -q ": 0 signals lost here" ||
+    fail "s counted signals lost: $(grep 'stats (now)' "$TMP/s.log")"
+grep -q "counted lost" "$TMP/s.log" && fail "s counted frames lost"
+grep -q "lost (" "$TMP/s.log" "$TMP/d.log" && fail "a peer was lost"
+echo "ok 4 - the window filled: s waited for d, nothing counted lost"
 echo "test_bridge_cpu: all passed"

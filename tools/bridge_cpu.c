@@ -204,30 +204,32 @@ int bcpu_tick(int64_t now_ns, int *from, int *to, int *pct)
                        : 0;
     int here = g.cur >= 0 ? idle_pm(&g.last, &t, g.cur, true) : -1;
     int best_pm, best = idlest(&g.last, &t, g.cur, &best_pm);
-    cpu_times *last = &g.last;
+    g.last = t;
     g.last_ns = now_ns;
-    int kind = BCPU_STAY;
-    if (g.cur >= 0 && own >= 900) {
-        /* It needs more than its CPU: all of them. */
-        *from = g.cur;
-        *to = -1;
-        *pct = own / 10;
-        move_all(-1);
-        kind = BCPU_SPREAD;
-    } else if (g.cur < 0 && own < 400 && best >= 0) {
-        *from = -1;
-        *to = best;
-        *pct = own / 10;
-        move_all(best);
-        kind = BCPU_GATHERED;
-    } else if (g.cur >= 0 && here >= 0 && here <= 500 && best >= 0 &&
-               best_pm >= here + 250) {
-        *from = g.cur;
-        *to = best;
-        *pct = (1000 - here) / 10;
-        move_all(best);
-        kind = BCPU_MOVED;
-    }
-    *last = t;
+    int from_cpu = g.cur;
+    int kind = bcpu_decide(g.cur, here, best, best_pm, own, to);
+    if (kind == BCPU_STAY)
+        return kind;
+    *from = from_cpu;
+    *pct = kind == BCPU_MOVED ? (1000 - here) / 10 : own / 10;
+    move_all(*to);
     return kind;
+}
+
+int bcpu_decide(int cur, int here, int best, int best_pm, int own, int *to)
+{
+    if (cur >= 0 && own >= 900) {
+        *to = -1; /* it needs more than its CPU: all of them */
+        return BCPU_SPREAD;
+    }
+    if (cur < 0 && own < 400 && best >= 0) {
+        *to = best;
+        return BCPU_GATHERED;
+    }
+    if (cur >= 0 && here >= 0 && here <= 500 && best >= 0 &&
+        best_pm >= here + 250) {
+        *to = best;
+        return BCPU_MOVED;
+    }
+    return BCPU_STAY;
 }

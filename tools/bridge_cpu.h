@@ -14,7 +14,9 @@
 #ifndef SS_BRIDGE_CPU_H
 #define SS_BRIDGE_CPU_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <sched.h>
 #include <stdint.h>
 
@@ -54,5 +56,13 @@ enum {
  *   allowed CPU idle at least a quarter of the time more: there
  *   (BCPU_MOVED). */
 int bcpu_tick(int64_t now_ns, int *from, int *to, int *pct);
+
+/* bcpu_tick()'s rule, on one interval's figures, in per mille: cur, the
+ * CPU of the threads (-1: spread); here, its idle time, the bridge's own
+ * use not counted as busy (-1: unknown); best and best_pm, the idlest
+ * other allowed CPU and its idle time (-1: none); own, the bridge's use
+ * of one CPU. Returns the BCPU_ kind and, unless BCPU_STAY, *to (-1:
+ * every allowed CPU). Pure: tests/test_bridge_cpu_rule.c. */
+int bcpu_decide(int cur, int here, int best, int best_pm, int own, int *to);
 
 #endif

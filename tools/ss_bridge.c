@@ -63,7 +63,9 @@
 #define FRAME_VERSION 2
 #define FRAME_MAX (32u << 10) /* a batch frame's bytes (one record more
                                  at most) */
-#define RING_MAX 65536 /* batch frames awaiting acknowledgement, per peer */
+#define RING_MAX 65536 /* batch frames awaiting acknowledgement, per peer,
+                          and their bytes: the window (drainers wait) */
+#define WINDOW_BYTES (16u << 20)
 #define ACK_EVERY 256  /* data frames received between two acknowledgements */
 #define DRAIN_MAX 256
 #define CTRL_HDR_LEN 16
@@ -80,7 +82,7 @@ typedef struct mirror mirror;
 
 /* A batch frame sent and not acknowledged yet: its seq, its signals. */
 typedef struct flight {
-    uint32_t seq, nsig;
+    uint32_t seq, nsig, bytes;
 } flight;
 
 typedef struct peer {
@@ -122,7 +124,9 @@ typedef struct peer {
      * closed session is delivered after. */
     flight *ring;
     uint32_t ring_head, ring_len;
+    uint64_t ring_bytes;
     bool ring_full_told;
+    pthread_cond_t room; /* the ring has room again (or the session ended) */
     flight *doubt;
     uint32_t ndoubt, doubt_epoch;
     uint32_t closed_epoch, closed_seq; /* receiving side; 0: none */
@@ -314,35 +318,75 @@ static bool seq_after(uint32_t a, uint32_t b)
     return (int32_t)(a - b) > 0;
 }
 
-static void ring_push(peer *p, uint32_t seq, uint32_t nsig)
+static void ring_push(peer *p, uint32_t seq, uint32_t nsig, uint32_t bytes)
 {
     if (!p->ring && !(p->ring = calloc(RING_MAX, sizeof *p->ring)))
         return;
     if (p->ring_len == RING_MAX) {
-        /* The peer acknowledges every ACK_EVERY frames: so many without
-         * one means the link or the peer is stuck. The oldest is counted
-         * lost (an upper bound: it may yet arrive). */
+        /* (Drainers wait for room: wait_room(). Should a frame come
+         * anyway, the oldest is counted lost: an upper bound, it may yet
+         * arrive.) */
         p->lost_signals += p->ring[p->ring_head].nsig;
         if (!p->ring_full_told) {
             p->ring_full_told = true;
             INFO("peer %s: %u frames sent and not acknowledged: the oldest "
                  "are counted lost", p->name, RING_MAX);
         }
+        p->ring_bytes -= p->ring[p->ring_head].bytes;
         p->ring_head = (p->ring_head + 1) % RING_MAX;
         p->ring_len--;
     }
-    p->ring[(p->ring_head + p->ring_len) % RING_MAX] = (flight){seq, nsig};
+    p->ring[(p->ring_head + p->ring_len) % RING_MAX] =
+        (flight){seq, nsig, bytes};
     p->ring_len++;
+    p->ring_bytes += bytes;
 }
 
 /* The peer delivered our session's frames up to seq ack. */
+static bool window_full(const peer *p)
+{
+    return p->ring_len >= RING_MAX || p->ring_bytes >= WINDOW_BYTES;
+}
+
 static void ring_ack(peer *p, uint32_t ack)
 {
+    bool full = window_full(p);
     while (p->ring_len && !seq_after(p->ring[p->ring_head].seq, ack)) {
+        p->ring_bytes -= p->ring[p->ring_head].bytes;
         p->ring_head = (p->ring_head + 1) % RING_MAX;
         p->ring_len--;
-        p->ring_full_told = false;
     }
+    if (full && !window_full(p))
+        pthread_cond_broadcast(&p->room);
+}
+
+/* A drainer's batch frame waits for room in p's window: RING_MAX frames
+ * or WINDOW_BYTES unacknowledged (the peer, or the link, is slower than
+ * this side) hold it back, and with it its mirror's queue, which fills: emits to the
+ * mirror become drops counted by their emitters, rather than frames
+ * counted lost that may yet arrive. Ends when the peer acknowledges,
+ * when it is lost (the ring empties), or when m stops. Under p->mu. */
+static void wait_room(peer *p, const _Atomic bool *stop)
+{
+    while (p->up && window_full(p) && !atomic_load(stop)) {
+        if (!p->ring_full_told) {
+            p->ring_full_told = true;
+            INFO("peer %s: %u frames (%llu bytes) sent and not "
+                 "acknowledged: sending waits for it (emits to its mirrors "
+                 "drop meanwhile, counted)", p->name, p->ring_len,
+                 (unsigned long long)p->ring_bytes);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 50000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&p->room, &p->mu, &ts);
+    }
+    if (p->ring_len < RING_MAX / 2 && p->ring_bytes < WINDOW_BYTES / 2)
+        p->ring_full_told = false;
 }
 
 static uint64_t doubt_after(const peer *p, uint32_t seq, bool all)
@@ -373,6 +417,8 @@ static void session_out_ends(peer *p)
         p->doubt_epoch = p->epoch_out;
     }
     p->ring_head = p->ring_len = 0;
+    p->ring_bytes = 0;
+    pthread_cond_broadcast(&p->room);
 }
 
 /* The peer closed our session epoch after delivering its frames up to
@@ -429,6 +475,8 @@ static bool send_to(peer *p, fbuf *f, bool session, uint32_t nsig);
 
 /* A drainer: takes what the mirror's queue receives and sends it to the
  * peer as frames, in order. */
+static bool send_locked(peer *p, fbuf *f, bool session, uint32_t nsig);
+
 static void *drain(void *arg)
 {
     mirror *m = arg;
@@ -480,7 +528,11 @@ static void *drain(void *arg)
                 }
                 ss__st_le32(f.b + count_at, k);
             }
-            send_to(m->p, &f, true, nsig);
+            pthread_mutex_lock(&m->p->mu);
+            if (nsig)
+                wait_room(m->p, &m->stop);
+            send_locked(m->p, &f, true, nsig);
+            pthread_mutex_unlock(&m->p->mu);
         }
         ss_queue_read_end(q, n);
     }
@@ -610,6 +662,7 @@ static void peer_lost(peer *p, const char *why, bool mine)
     }
     bool was_up = p->up;
     p->up = false;
+    pthread_cond_broadcast(&p->room);
     pthread_mutex_unlock(&p->mu);
     if (mine)
         session_in_closes(p); /* (nothing more of its session either) */
@@ -646,7 +699,7 @@ static bool send_locked(peer *p, fbuf *f, bool session, uint32_t nsig)
     ss__st_le32(f->b + 20, p->seq_in);
     int rc = zmq_send(p->dealer, f->b, f->len, ZMQ_DONTWAIT);
     if (rc >= 0 && nsig)
-        ring_push(p, seq, nsig);
+        ring_push(p, seq, nsig, (uint32_t)f->len);
     if (rc < 0) {
         p->lost_frames++; /* a slow link: counted, never waited for */
         p->lost_signals += nsig;
@@ -1542,6 +1595,11 @@ int main(int argc, char **argv)
     uint32_t start = next_epoch(0);
     for (int i = 0; i < g_npeers; i++) {
         pthread_mutex_init(&g_peers[i].mu, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&g_peers[i].room, &ca);
+        pthread_condattr_destroy(&ca);
         g_peers[i].epoch_out = start;
         dealer_open(&g_peers[i]);
     }
