@@ -342,12 +342,13 @@ static void ring_push(peer *p, uint32_t seq, uint32_t nsig, uint32_t bytes)
     p->ring_bytes += bytes;
 }
 
-/* The peer delivered our session's frames up to seq ack. */
+/* Whether p's window is full (drainers wait: wait_room()). */
 static bool window_full(const peer *p)
 {
     return p->ring_len >= RING_MAX || p->ring_bytes >= WINDOW_BYTES;
 }
 
+/* The peer delivered our session's frames up to seq ack. */
 static void ring_ack(peer *p, uint32_t ack)
 {
     bool full = window_full(p);
