@@ -15,8 +15,8 @@ GEN=$(ls -d "$HERE"/build/include 2>/dev/null || true)
 [ -n "$GEN" ] || { echo "fuzz-bridge: configure first (make build)"; exit 1; }
 $CC -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined \
-    -I"$HERE/include" -I"$GEN" -I"$HERE/src" \
-    "$HERE/tests/fuzz/fuzz_bridge.c" \
+    -I"$HERE/include" -I"$GEN" -I"$HERE/src" -I"$HERE/tools" \
+    "$HERE/tests/fuzz/fuzz_bridge.c" "$HERE/tools/bridge_cpu.c" \
     $(ls "$HERE"/src/*.c "$HERE"/src/platform/linux.c) \
     $(pkg-config --cflags --libs libzmq) -lpthread -lrt -o "$OUT/fuzz_bridge"
 rc=0
