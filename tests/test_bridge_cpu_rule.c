@@ -58,10 +58,13 @@ static void test_move(void **state)
     assert_int_equal(decide(1, 501, 0, 1000, 0, &to), BCPU_STAY);
     /* Everything busy: stays. */
     assert_int_equal(decide(1, 0, 0, 100, 500, &to), BCPU_STAY);
-    /* Unknown figures or no other CPU: stays. */
-    assert_int_equal(decide(1, -1, 0, 1000, 0, &to), BCPU_STAY);
+    /* No other CPU known: stays. */
     assert_int_equal(decide(1, 0, -1, -1, 0, &to), BCPU_STAY);
     assert_int_equal(to, 77);
+    /* No figures for its own CPU (offline): moves to one that has. */
+    assert_int_equal(decide(1, -1, 0, 300, 0, &to), BCPU_MOVED);
+    assert_int_equal(to, 0);
+    assert_int_equal(decide(1, -1, -1, -1, 0, &to), BCPU_STAY);
 }
 
 int main(void)

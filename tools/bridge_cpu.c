@@ -57,8 +57,9 @@ static int read_times(cpu_times *t)
 }
 
 /* Every thread of the process (the main thread first) on CPU c, or on
- * every allowed CPU (c < 0). */
-static void move_all(int c)
+ * every allowed CPU (c < 0). False if the main thread could not move
+ * (the CPUs the process may use changed: they are read again). */
+static bool move_all(int c)
 {
     cpu_set_t one;
     CPU_ZERO(&one);
@@ -66,10 +67,16 @@ static void move_all(int c)
         CPU_SET(c, &one);
     else
         one = g.allowed;
-    sched_setaffinity(0, sizeof one, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) {
+        cpu_set_t now;
+        if (sched_getaffinity(0, sizeof now, &now) == 0)
+            g.allowed = now;
+        return false;
+    }
+    g.cur = c;
     DIR *d = opendir("/proc/self/task");
     if (!d)
-        return;
+        return true; /* (the main thread moved; threads it starts too) */
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         char *end;
@@ -78,16 +85,16 @@ static void move_all(int c)
             sched_setaffinity((pid_t)tid, sizeof one, &one);
     }
     closedir(d);
-    g.cur = c;
+    return true;
 }
 
 /* Per mille of the interval that CPU c was idle (not busy with anything,
  * or, for the bridge's own CPU, busy with it): -1 if unknown. */
 static int idle_pm(const cpu_times *a, const cpu_times *b, int c, bool mine)
 {
+    if (b->all[c] <= a->all[c] || b->busy[c] < a->busy[c])
+        return -1; /* (offline, or counters gone back) */
     uint64_t all = b->all[c] - a->all[c], busy = b->busy[c] - a->busy[c];
-    if (all == 0 || b->all[c] < a->all[c])
-        return -1;
     if (mine) {
         uint64_t own = (b->own_ns - a->own_ns) /
                        (1000000000u / (uint64_t)sysconf(_SC_CLK_TCK));
@@ -108,11 +115,15 @@ int bcpu_parse(const char *arg, bcpu_mode *mode, cpu_set_t *set)
     const char *p = arg;
     while (*p) {
         char *end;
+        if (*p < '0' || *p > '9')
+            return -1;
         long a = strtol(p, &end, 10), b = a;
-        if (end == p || *p == '-' || *p == '+' || a < 0 || a >= NCPU)
+        if (a >= NCPU)
             return -1;
         p = end;
         if (*p == '-') {
+            if (p[1] < '0' || p[1] > '9')
+                return -1;
             b = strtol(p + 1, &end, 10);
             if (end == p + 1 || b < a || b >= NCPU)
                 return -1;
@@ -155,16 +166,15 @@ int bcpu_start(bcpu_mode mode, const cpu_set_t *set)
         if (!CPU_ISSET(c, &g.allowed))
             continue;
         int pm = idle_pm(&a, &g.last, c, false);
-        if (pm >= best_pm) {
+        if (pm >= 0 && pm >= best_pm) {
             best = c;
             best_pm = pm;
         }
     }
-    if (best < 0) {
+    if (best < 0 || !move_all(best)) {
         g.mode = BCPU_ANY;
         return -1;
     }
-    move_all(best);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     g.last_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -182,7 +192,7 @@ static int idlest(const cpu_times *a, const cpu_times *b, int but, int *pm)
         if (c == but || !CPU_ISSET(c, &g.allowed))
             continue;
         int v = idle_pm(a, b, c, false);
-        if (v >= *pm) {
+        if (v >= 0 && v >= *pm) {
             best = c;
             *pm = v;
         }
@@ -211,9 +221,9 @@ int bcpu_tick(int64_t now_ns, int *from, int *to, int *pct)
     if (kind == BCPU_STAY)
         return kind;
     *from = from_cpu;
-    *pct = kind == BCPU_MOVED ? (1000 - here) / 10 : own / 10;
-    move_all(*to);
-    return kind;
+    *pct = kind == BCPU_MOVED ? (here >= 0 ? (1000 - here) / 10 : -1)
+                              : own / 10;
+    return move_all(*to) ? kind : BCPU_STAY;
 }
 
 int bcpu_decide(int cur, int here, int best, int best_pm, int own, int *to)
@@ -226,8 +236,11 @@ int bcpu_decide(int cur, int here, int best, int best_pm, int own, int *to)
         *to = best;
         return BCPU_GATHERED;
     }
-    if (cur >= 0 && here >= 0 && here <= 500 && best >= 0 &&
-        best_pm >= here + 250) {
+    if (cur >= 0 && here < 0 && best >= 0) {
+        *to = best; /* (its CPU went offline: no figures) */
+        return BCPU_MOVED;
+    }
+    if (cur >= 0 && here <= 500 && best >= 0 && best_pm >= here + 250) {
         *to = best;
         return BCPU_MOVED;
     }

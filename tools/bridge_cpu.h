@@ -53,8 +53,10 @@ enum {
  * - spread, it used less than 40% of one CPU: back on the least busy one
  *   (BCPU_GATHERED);
  * - its CPU was busy with other work at least half the time and another
- *   allowed CPU idle at least a quarter of the time more: there
- *   (BCPU_MOVED). */
+ *   allowed CPU idle at least a quarter of the time more, or its CPU gave
+ *   no figures (offline): there (BCPU_MOVED; *pct -1 for no figures).
+ * A move the kernel refuses (the allowed CPUs changed) is not made
+ * (BCPU_STAY), and the allowed CPUs are read again. */
 int bcpu_tick(int64_t now_ns, int *from, int *to, int *pct);
 
 /* bcpu_tick()'s rule, on one interval's figures, in per mille: cur, the

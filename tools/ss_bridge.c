@@ -131,6 +131,7 @@ typedef struct peer {
     uint32_t ndoubt, doubt_epoch;
     uint32_t closed_epoch, closed_seq; /* receiving side; 0: none */
     uint32_t unacked_in;               /* data frames since our last ack */
+    uint64_t unacked_in_bytes;         /* and their bytes */
     _Atomic uint64_t lost_signals;     /* to or from it, lost here */
 } peer;
 
@@ -532,7 +533,13 @@ static void *drain(void *arg)
             pthread_mutex_lock(&m->p->mu);
             if (nsig)
                 wait_room(m->p, &m->stop);
-            send_locked(m->p, &f, true, nsig);
+            if (nsig && m->p->up && window_full(m->p)) {
+                /* (Stopped while waiting: never sent, counted here.) */
+                m->p->lost_frames++;
+                m->p->lost_signals += nsig;
+            } else {
+                send_locked(m->p, &f, true, nsig);
+            }
             pthread_mutex_unlock(&m->p->mu);
         }
         ss_queue_read_end(q, n);
@@ -543,7 +550,11 @@ static void *drain(void *arg)
 
 static void mirror_free(mirror *m, const char *why)
 {
+    /* (A drainer waiting for room in the window is woken to stop.) */
+    pthread_mutex_lock(&m->p->mu);
     atomic_store(&m->stop, true);
+    pthread_cond_broadcast(&m->p->room);
+    pthread_mutex_unlock(&m->p->mu);
     pthread_join(m->thread, NULL);
     /* Closed first (emits to it fail from now on, counted by their
      * emitters), then what it still holds is counted lost here. */
@@ -751,6 +762,7 @@ static void announce(void)
         fb_u32(&f, p->closed_epoch);
         fb_u32(&f, p->closed_seq);
         p->unacked_in = 0;
+        p->unacked_in_bytes = 0;
         send_locked(p, &f, false, 0);
         pthread_mutex_unlock(&p->mu);
     }
@@ -1159,14 +1171,18 @@ static void on_frame(const char *from, const unsigned char *b, size_t len)
         break;
     case F_BATCH:
         on_batch(p, &r);
-        if (++p->unacked_in >= ACK_EVERY) {
+        p->unacked_in_bytes += len;
+        if (++p->unacked_in >= ACK_EVERY ||
+            p->unacked_in_bytes >= WINDOW_BYTES / 4) {
             /* (A stream one way: the sender's frames are confirmed
-             * without waiting for a heartbeat.) */
+             * without waiting for a heartbeat, well before its window,
+             * in frames or in bytes, is full.) */
             fbuf f = {0};
             fb_begin(&f, F_ACK);
             send_to(p, &f, false, 0);
             free(f.b);
             p->unacked_in = 0;
+            p->unacked_in_bytes = 0;
         }
         break;
     case F_REQ:
@@ -1439,6 +1455,7 @@ static int expand_config(int *argc, char ***argv)
 
 int main(int argc, char **argv)
 {
+    getpid(); /* (remembered now, never first in a signal handler) */
     const char *listen = NULL, *keyfile = NULL, *cpus = NULL;
     if (expand_config(&argc, &argv) != 0) {
         usage();
@@ -1635,8 +1652,12 @@ int main(int argc, char **argv)
         int from, to, pct;
         switch (bcpu_tick(now, &from, &to, &pct)) {
         case BCPU_MOVED:
-            INFO("CPU %d was %d%% busy with other work: threads moved to "
-                 "CPU %d", from, pct, to);
+            if (pct < 0)
+                INFO("CPU %d gave no figures (offline?): threads moved to "
+                     "CPU %d", from, to);
+            else
+                INFO("CPU %d was %d%% busy with other work: threads moved "
+                     "to CPU %d", from, pct, to);
             break;
         case BCPU_SPREAD:
             INFO("the bridge used %d%% of CPU %d: its threads may now use "
