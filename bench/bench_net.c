@@ -98,6 +98,78 @@ static int netns(const char *args)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The janitor: a process that outlives this one and, when this one ends
+ * without saying it is done (an interrupt, a kill, a crash), ends what
+ * runs in the run's namespaces, removes them and the run's shared
+ * memory. It has a process group of its own (a ^C does not reach it) and
+ * waits on a pipe whose only writer is this process (children close it,
+ * exec'd ones by FD_CLOEXEC). */
+static int g_janitor = -1;
+static pid_t g_janitor_pid = -1;
+
+static void janitor_start(void)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return;
+    pid_t parent = getpid();
+    pid_t j = fork();
+    if (j < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return;
+    }
+    if (j == 0) {
+        close(fds[1]);
+        setpgid(0, 0);
+        char c = 0;
+        ssize_t n;
+        while ((n = read(fds[0], &c, 1)) < 0 && errno == EINTR)
+            ;
+        if (n == 1 && c == 'd')
+            _exit(0); /* (done: cleaned up already) */
+        char cmd[512];
+        for (int h = 1; h <= 2; h++) {
+            snprintf(cmd, sizeof cmd,
+                     "ip netns pids %s%d 2>/dev/null | xargs -r kill -9",
+                     g_ns, h);
+            if (system(cmd) != 0) {
+                /* (nothing left there) */
+            }
+        }
+        snprintf(cmd, sizeof cmd,
+                 "rm -f /dev/shm/ss-%u-bn%d_* /tmp/ss-bench-net-%d-*.key",
+                 (unsigned)geteuid(), (int)parent, (int)parent);
+        if (system(cmd) != 0)
+            fprintf(stderr, "ss-bench net: %s failed\n", cmd);
+        char down[64];
+        snprintf(down, sizeof down, "down %s", g_ns);
+        netns(down);
+        fprintf(stderr, "ss-bench net: ended early; namespaces %s*, keys "
+                        "and shared memory removed\n", g_ns);
+        _exit(0);
+    }
+    close(fds[0]);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    g_janitor = fds[1];
+    g_janitor_pid = j;
+}
+
+/* ^C or a TERM ends the run at once (the loops of the runtime would take
+ * ^C for a stop of the one running): the janitor cleans up. */
+static void on_interrupt(int sig)
+{
+    _exit(128 + sig);
+}
+
+/* In a child of this process: the janitor's pipe is not its to hold. */
+static void janitor_forget(void)
+{
+    if (g_janitor >= 0)
+        close(g_janitor);
+    g_janitor = -1;
+}
+
 /* ---- the server, in the second namespace ---- */
 
 static void put_u64(unsigned char *p, uint64_t v)
@@ -300,6 +372,7 @@ static pid_t start_bridge(int host)
     snprintf(dom, sizeof dom, "bn%d_%d", (int)getpid(), host);
     pid_t pid = fork();
     if (pid == 0) {
+        janitor_forget();
         if (enter_ns(ns_name(host)) != 0)
             _exit(126);
         setenv("SS_DOMAIN", dom, 1);
@@ -658,6 +731,9 @@ int bench_net_main(int argc, char **argv)
         return BENCH_EXIT_FAIL;
     }
     snprintf(g_ns, sizeof g_ns, "ssbn%d", (int)getpid());
+    janitor_start();
+    signal(SIGINT, on_interrupt);
+    signal(SIGTERM, on_interrupt);
     char up[64], down[64];
     snprintf(up, sizeof up, "up %s 2", g_ns);
     snprintf(down, sizeof down, "down %s", g_ns);
@@ -694,10 +770,13 @@ int bench_net_main(int argc, char **argv)
     bridges[0] = start_bridge(1);
     bridges[1] = start_bridge(2);
     sink_pid = fork();
-    if (sink_pid == 0)
+    if (sink_pid == 0) {
+        janitor_forget();
         _exit(run_sink());
+    }
     pid = fork();
     if (pid == 0) {
+        janitor_forget();
         void *sctx = zmq_ctx_new();
         int rc = enter_ns(ns_name(2)) == 0 ? serve(sctx) : 1;
         zmq_ctx_term(sctx);
@@ -840,5 +919,12 @@ out:
     if (system(cmd) != 0)
         fprintf(stderr, "ss-bench net: %s failed\n", cmd);
     netns(down);
+    if (g_janitor >= 0) {
+        if (write(g_janitor, "d", 1) != 1) {
+            /* (it cleans up again: nothing is left) */
+        }
+        close(g_janitor);
+        waitpid(g_janitor_pid, NULL, 0);
+    }
     return status;
 }
