@@ -1,5 +1,6 @@
 /* Where ss-bridge's threads run: bridge_cpu.h. Linux. */
 #include "bridge_cpu.h"
+#include "platform/platform.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -142,6 +143,24 @@ int bcpu_parse(const char *arg, bcpu_mode *mode, cpu_set_t *set)
     return 0;
 }
 
+/* The least busy allowed CPU over the interval a..b, but `but` (-1:
+ * none excluded): -1 if none is known; its idle per mille in *pm. */
+static int idlest(const cpu_times *a, const cpu_times *b, int but, int *pm)
+{
+    int best = -1;
+    *pm = -1;
+    for (int c = 0; c < NCPU; c++) {
+        if (c == but || !CPU_ISSET(c, &g.allowed))
+            continue;
+        int v = idle_pm(a, b, c, false);
+        if (v >= 0 && v >= *pm) {
+            best = c;
+            *pm = v;
+        }
+    }
+    return best;
+}
+
 int bcpu_start(bcpu_mode mode, const cpu_set_t *set)
 {
     g.mode = mode;
@@ -161,42 +180,13 @@ int bcpu_start(bcpu_mode mode, const cpu_set_t *set)
     }
     nanosleep(&(struct timespec){0, 100000000}, NULL);
     read_times(&g.last);
-    int best = -1, best_pm = -1;
-    for (int c = 0; c < NCPU; c++) {
-        if (!CPU_ISSET(c, &g.allowed))
-            continue;
-        int pm = idle_pm(&a, &g.last, c, false);
-        if (pm >= 0 && pm >= best_pm) {
-            best = c;
-            best_pm = pm;
-        }
-    }
+    int best_pm, best = idlest(&a, &g.last, -1, &best_pm);
     if (best < 0 || !move_all(best)) {
         g.mode = BCPU_ANY;
         return -1;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    g.last_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    g.last_ns = ss__now_ns();
     g.next_ns = g.last_ns + 1000000000;
-    return best;
-}
-
-/* The least busy allowed CPU over the interval a..b, but cur: -1 if
- * none is known; its idle per mille in *pm. */
-static int idlest(const cpu_times *a, const cpu_times *b, int but, int *pm)
-{
-    int best = -1;
-    *pm = -1;
-    for (int c = 0; c < NCPU; c++) {
-        if (c == but || !CPU_ISSET(c, &g.allowed))
-            continue;
-        int v = idle_pm(a, b, c, false);
-        if (v >= 0 && v >= *pm) {
-            best = c;
-            *pm = v;
-        }
-    }
     return best;
 }
 

@@ -166,13 +166,6 @@ static _Atomic uint64_t g_refused; /* (counted by the ZAP thread) */
 static char g_pub[41], g_sec[41]; /* this host's CURVE keys ("": none) */
 static void *g_zap;
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void logf_(ss_log_level lv, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void logf_(ss_log_level lv, const char *fmt, ...)
@@ -256,7 +249,7 @@ static int fb_str(fbuf *f, const char *s)
     return n > 255 ? -1 : (fb_put(f, &l, 1) || fb_put(f, s, n));
 }
 
-/* A frame's header (seq, epoch and ack filled in by send_to()). */
+/* A frame's header (seq, epoch and acks filled in by send_locked()). */
 static void fb_header(fbuf *f, enum frame_kind k)
 {
     unsigned char h[FRAME_HDR] = {'S', 'S', 'B', FRAME_VERSION,
@@ -319,24 +312,12 @@ static bool seq_after(uint32_t a, uint32_t b)
     return (int32_t)(a - b) > 0;
 }
 
+/* (The only sender of data frames, a drainer, has waited for room under
+ * the same lock: wait_room(), so the ring is never full here.) */
 static void ring_push(peer *p, uint32_t seq, uint32_t nsig, uint32_t bytes)
 {
     if (!p->ring && !(p->ring = calloc(RING_MAX, sizeof *p->ring)))
         return;
-    if (p->ring_len == RING_MAX) {
-        /* (Drainers wait for room: wait_room(). Should a frame come
-         * anyway, the oldest is counted lost: an upper bound, it may yet
-         * arrive.) */
-        p->lost_signals += p->ring[p->ring_head].nsig;
-        if (!p->ring_full_told) {
-            p->ring_full_told = true;
-            INFO("peer %s: %u frames sent and not acknowledged: the oldest "
-                 "are counted lost", p->name, RING_MAX);
-        }
-        p->ring_bytes -= p->ring[p->ring_head].bytes;
-        p->ring_head = (p->ring_head + 1) % RING_MAX;
-        p->ring_len--;
-    }
     p->ring[(p->ring_head + p->ring_len) % RING_MAX] =
         (flight){seq, nsig, bytes};
     p->ring_len++;
@@ -378,13 +359,10 @@ static void wait_room(peer *p, const _Atomic bool *stop)
                  "drop meanwhile, counted)", p->name, p->ring_len,
                  (unsigned long long)p->ring_bytes);
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 50000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        /* (The condition variable runs on CLOCK_MONOTONIC.) */
+        int64_t until = ss__now_ns() + SS_MSEC(50);
+        struct timespec ts = {(time_t)(until / 1000000000),
+                              (long)(until % 1000000000)};
         pthread_cond_timedwait(&p->room, &p->mu, &ts);
     }
     if (p->ring_len < RING_MAX / 2 && p->ring_bytes < WINDOW_BYTES / 2)
@@ -473,12 +451,18 @@ static uint32_t mirror_inc(peer *p, const char *remote)
     return m ? m->loop->reg.incarnation : 0;
 }
 
-static bool send_to(peer *p, fbuf *f, bool session, uint32_t nsig);
+static bool send_locked(peer *p, fbuf *f, bool session, uint32_t nsig);
+
+/* Whether a message of a mirror's queue is a request (a control record,
+ * which travels alone as F_REQ) rather than signals. */
+static bool is_request(const ss_msg *m)
+{
+    return m->len >= CTRL_HDR_LEN &&
+           ((const unsigned char *)m->data)[0] == 4;
+}
 
 /* A drainer: takes what the mirror's queue receives and sends it to the
  * peer as frames, in order. */
-static bool send_locked(peer *p, fbuf *f, bool session, uint32_t nsig);
-
 static void *drain(void *arg)
 {
     mirror *m = arg;
@@ -502,8 +486,7 @@ static void *drain(void *arg)
         uint32_t nsig = 0;
         while (i < n) {
             const unsigned char *r = msgs[i].data;
-            bool ctrl = msgs[i].len >= CTRL_HDR_LEN && r[0] == 4;
-            if (ctrl) {
+            if (is_request(&msgs[i])) {
                 fb_begin(&f, F_REQ);
                 fb_u32(&f, ss__ld_le32(r + 4)); /* reply slot */
                 fb_u32(&f, ss__ld_le32(r + 8)); /* nonce */
@@ -519,8 +502,7 @@ static void *drain(void *arg)
                 uint32_t k = 0;
                 nsig = 0;
                 while (i < n && (k == 0 || f.len < FRAME_MAX) &&
-                       !(msgs[i].len >= CTRL_HDR_LEN &&
-                         ((const unsigned char *)msgs[i].data)[0] == 4)) {
+                       !is_request(&msgs[i])) {
                     fb_u32(&f, (uint32_t)msgs[i].len);
                     fb_put(&f, msgs[i].data, msgs[i].len);
                     nsig += (uint32_t)ss__msg_signals(msgs[i].data,
@@ -1157,7 +1139,7 @@ static void on_frame(const char *from, const unsigned char *b, size_t len)
     pthread_mutex_lock(&p->mu);
     ring_ack(p, ack_seq);
     pthread_mutex_unlock(&p->mu);
-    p->last_heard_ns = now_ns();
+    p->last_heard_ns = ss__now_ns();
     if (!p->up) {
         pthread_mutex_lock(&p->mu);
         p->up = true;
@@ -1648,7 +1630,7 @@ int main(int argc, char **argv)
             g_stats = 0;
             log_stats("now");
         }
-        int64_t now = now_ns();
+        int64_t now = ss__now_ns();
         int from, to, pct;
         switch (bcpu_tick(now, &from, &to, &pct)) {
         case BCPU_MOVED:
