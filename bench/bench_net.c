@@ -98,6 +98,21 @@ static int netns(const char *args)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* What a run of process owner leaves outside itself: the shared memory
+ * of its two domains, the bridges' key files, the namespaces. */
+static void remove_run(pid_t owner)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd,
+             "rm -f /dev/shm/ss-%u-bn%d_* /tmp/ss-bench-net-%d-*.key",
+             (unsigned)geteuid(), (int)owner, (int)owner);
+    if (system(cmd) != 0)
+        fprintf(stderr, "ss-bench net: %s failed\n", cmd);
+    char down[64];
+    snprintf(down, sizeof down, "down %s", g_ns);
+    netns(down);
+}
+
 /* The janitor: a process that outlives this one and, when this one ends
  * without saying it is done (an interrupt, a kill, a crash), ends what
  * runs in the run's namespaces, removes them and the run's shared
@@ -137,14 +152,7 @@ static void janitor_start(void)
                 /* (nothing left there) */
             }
         }
-        snprintf(cmd, sizeof cmd,
-                 "rm -f /dev/shm/ss-%u-bn%d_* /tmp/ss-bench-net-%d-*.key",
-                 (unsigned)geteuid(), (int)parent, (int)parent);
-        if (system(cmd) != 0)
-            fprintf(stderr, "ss-bench net: %s failed\n", cmd);
-        char down[64];
-        snprintf(down, sizeof down, "down %s", g_ns);
-        netns(down);
+        remove_run(parent);
         fprintf(stderr, "ss-bench net: ended early; namespaces %s*, keys "
                         "and shared memory removed\n", g_ns);
         _exit(0);
@@ -734,9 +742,8 @@ int bench_net_main(int argc, char **argv)
     janitor_start();
     signal(SIGINT, on_interrupt);
     signal(SIGTERM, on_interrupt);
-    char up[64], down[64];
+    char up[64];
     snprintf(up, sizeof up, "up %s 2", g_ns);
-    snprintf(down, sizeof down, "down %s", g_ns);
     if (netns(up) != 0) {
         fprintf(stderr, "ss-bench net: %s up failed\n", SS_NETNS_SCRIPT);
         return BENCH_EXIT_FAIL;
@@ -913,12 +920,7 @@ out:
         kill(sink_pid, SIGKILL);
         waitpid(sink_pid, NULL, 0);
     }
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -f /dev/shm/ss-%u-bn%d_*",
-             (unsigned)geteuid(), (int)getpid());
-    if (system(cmd) != 0)
-        fprintf(stderr, "ss-bench net: %s failed\n", cmd);
-    netns(down);
+    remove_run(getpid());
     if (g_janitor >= 0) {
         if (write(g_janitor, "d", 1) != 1) {
             /* (it cleans up again: nothing is left) */
